@@ -1,0 +1,226 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from './duration';
+
+/** Raised for a config that cannot be used; `path` names the bad key. */
+export class ConfigError extends Error {
+  constructor(
+    readonly path: string,
+    message: string,
+  ) {
+    super(path ? `config: ${path}: ${message}` : `config: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Shortest `homeserver.shared_secret` accepted: 32 characters. */
+export const MIN_SHARED_SECRET_LENGTH = 32;
+
+const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration such as "1h", "15m", "30s" or a number of milliseconds' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const listener = (port: number) =>
+  z
+    .object({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(port),
+    })
+    .strict()
+    .default({});
+
+const hostPattern = /^[A-Za-z0-9.-]+$/;
+
+const rawSchema = z
+  .object({
+    server_name: z.string().min(1).default('localhost'),
+    public_baseurl: z.string().url().default('http://localhost:8090/'),
+    listeners: z
+      .object({ client: listener(8090), internal: listener(8091) })
+      .strict()
+      .default({}),
+    database: z
+      .object({ path: z.string().min(1).default('data/threepid.sqlite') })
+      .strict()
+      .default({}),
+    email: z
+      .object({
+        smtp_host: z.string().min(1).optional(),
+        smtp_port: z.number().int().min(1).max(65535).optional(),
+        smtp_user: z.string().optional(),
+        smtp_pass: z.string().optional(),
+        require_transport_security: z.boolean().default(false),
+        force_tls: z.boolean().default(false),
+        notif_from: z.string().min(1).optional(),
+        app_name: z.string().min(1).default('Matrix'),
+        validation_token_lifetime: duration('1h'),
+        dev_mail_dir: z.string().min(1).default('data/mail'),
+        max_attempts: z.number().int().min(1).max(100).default(12),
+      })
+      .strict()
+      .default({}),
+    next_link_domain_whitelist: z.array(z.string().regex(hostPattern, 'must be a host name')).nullable().default(null),
+    request_token_inhibit_3pid_errors: z.boolean().default(false),
+    rc_3pid_validation: z
+      .object({
+        per_second: z.number().positive().default(0.003),
+        burst_count: z.number().int().positive().default(5),
+      })
+      .strict()
+      .default({}),
+    trusted_proxies: z.array(z.string().min(1)).default([]),
+    homeserver: z
+      .object({
+        shared_secret: z.string().optional(),
+        base_url: z.string().url().optional(),
+        jwt_audience: z.string().min(1).optional(),
+      })
+      .strict()
+      .default({}),
+    templates_dir: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** What an operator writes in the YAML file (every key optional). */
+export type RawConfig = z.input<typeof rawSchema>;
+
+type Parsed = z.output<typeof rawSchema>;
+
+/** The validated, frozen configuration the module runs on. */
+export interface Config {
+  readonly serverName: string;
+  /** Always ends without a slash, so paths can be appended. */
+  readonly publicBaseurl: string;
+  readonly listeners: {
+    readonly client: { readonly host: string; readonly port: number };
+    readonly internal: { readonly host: string; readonly port: number };
+  };
+  readonly database: { readonly path: string };
+  readonly email: {
+    /** Unset: the development transport writes messages to `devMailDir`. */
+    readonly smtp?: {
+      readonly host: string;
+      readonly port: number;
+      readonly user?: string;
+      readonly pass?: string;
+      readonly requireTransportSecurity: boolean;
+      readonly forceTls: boolean;
+    };
+    readonly notifFrom: string;
+    readonly appName: string;
+    readonly validationTokenLifetimeMs: number;
+    readonly devMailDir: string;
+    readonly maxAttempts: number;
+  };
+  readonly nextLinkDomainWhitelist: readonly string[] | null;
+  readonly inhibit3pidErrors: boolean;
+  readonly rateLimit: { readonly perSecond: number; readonly burstCount: number };
+  readonly trustedProxies: readonly string[];
+  readonly homeserver: {
+    readonly sharedSecret?: string;
+    readonly baseUrl?: string;
+    readonly jwtAudience?: string;
+  };
+  readonly templatesDir?: string;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Validates a raw config object (as read from YAML) and returns the frozen
+ * {@link Config}. Secrets may come from the environment instead of the file:
+ * `MATRIX_HS_THREEPID_SMTP_PASS` and `MATRIX_HS_THREEPID_SHARED_SECRET`.
+ *
+ * @throws ConfigError naming the first bad key, e.g. `email.smtp_port`.
+ */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Config {
+  const result = rawSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = issue.path.join('.');
+    const message = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message;
+    throw new ConfigError(path, message);
+  }
+  return deepFreeze(fromParsed(result.data, env));
+}
+
+function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
+  const smtpPass = env.MATRIX_HS_THREEPID_SMTP_PASS ?? c.email.smtp_pass;
+  const sharedSecret = env.MATRIX_HS_THREEPID_SHARED_SECRET ?? c.homeserver.shared_secret;
+  if (sharedSecret !== undefined && sharedSecret.length < MIN_SHARED_SECRET_LENGTH) {
+    throw new ConfigError('homeserver.shared_secret', `must be at least ${MIN_SHARED_SECRET_LENGTH} characters long`);
+  }
+  if (c.email.smtp_host === undefined && (c.email.smtp_user !== undefined || c.email.smtp_port !== undefined)) {
+    throw new ConfigError('email.smtp_host', 'is required when other smtp_* keys are set');
+  }
+  const smtp =
+    c.email.smtp_host === undefined
+      ? undefined
+      : {
+          host: c.email.smtp_host,
+          port: c.email.smtp_port ?? (c.email.force_tls ? 465 : 25),
+          user: c.email.smtp_user,
+          pass: smtpPass,
+          requireTransportSecurity: c.email.require_transport_security,
+          forceTls: c.email.force_tls,
+        };
+  return {
+    serverName: c.server_name,
+    publicBaseurl: c.public_baseurl.replace(/\/+$/, ''),
+    listeners: c.listeners,
+    database: c.database,
+    email: {
+      smtp,
+      notifFrom: c.email.notif_from ?? `${c.email.app_name} <noreply@${c.server_name}>`,
+      appName: c.email.app_name,
+      validationTokenLifetimeMs: c.email.validation_token_lifetime,
+      devMailDir: c.email.dev_mail_dir,
+      maxAttempts: c.email.max_attempts,
+    },
+    nextLinkDomainWhitelist: c.next_link_domain_whitelist?.map((host) => host.toLowerCase()) ?? null,
+    inhibit3pidErrors: c.request_token_inhibit_3pid_errors,
+    rateLimit: { perSecond: c.rc_3pid_validation.per_second, burstCount: c.rc_3pid_validation.burst_count },
+    trustedProxies: c.trusted_proxies,
+    homeserver: {
+      sharedSecret,
+      baseUrl: c.homeserver.base_url?.replace(/\/+$/, ''),
+      jwtAudience: c.homeserver.jwt_audience,
+    },
+    templatesDir: c.templates_dir,
+  };
+}
+
+/**
+ * Reads and validates a YAML config file. An empty file gives the defaults.
+ */
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('', `${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, env);
+}

@@ -1,0 +1,160 @@
+import type { Kysely } from 'kysely';
+import type { Database } from './schema';
+
+export type Channel = 'email' | 'sms';
+
+/** A message claimed for delivery. `payload` is the JSON written at enqueue time. */
+export interface OutboxMessage {
+  readonly id: string;
+  readonly channel: Channel;
+  readonly payload: unknown;
+  /** Deliveries tried before this one. */
+  readonly attempts: number;
+  readonly createdAt: number;
+}
+
+/** Counts for the operator's view. */
+export interface OutboxStats {
+  readonly pending: number;
+  readonly failed: number;
+  readonly sent: number;
+  readonly oldestPendingCreatedAt: number | null;
+}
+
+/** Outbox storage: enqueue with a session, claim, and record the outcome. */
+export class OutboxStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async enqueue(message: { id: string; channel: Channel; payload: unknown; now: number }): Promise<void> {
+    await this.db
+      .insertInto('outbox')
+      .values({
+        id: message.id,
+        channel: message.channel,
+        payload: JSON.stringify(message.payload),
+        status: 'pending',
+        created_at: message.now,
+        next_attempt_at: message.now,
+        last_error: null,
+        finished_at: null,
+      })
+      .execute();
+  }
+
+  /**
+   * Claims up to `limit` due messages until `leaseUntil`: nobody else picks
+   * them up before then, and if this process dies they become due again.
+   */
+  async claimDue(now: number, limit: number, leaseUntil: number): Promise<OutboxMessage[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('outbox')
+        .select(['id', 'channel', 'payload', 'attempts', 'created_at'])
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where('locked_until', '<=', now)
+        .orderBy('next_attempt_at')
+        .limit(limit)
+        .execute();
+      if (rows.length === 0) return [];
+      await trx
+        .updateTable('outbox')
+        .set({ locked_until: leaseUntil })
+        .where(
+          'id',
+          'in',
+          rows.map((row) => row.id),
+        )
+        .execute();
+      return rows.map((row) =>
+        Object.freeze({
+          id: row.id,
+          channel: row.channel as Channel,
+          payload: JSON.parse(row.payload ?? 'null') as unknown,
+          attempts: Number(row.attempts),
+          createdAt: Number(row.created_at),
+        }),
+      );
+    });
+  }
+
+  /** When the next pending message is due, or null when none is pending. */
+  async nextDueAt(): Promise<number | null> {
+    const row = await this.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.min('next_attempt_at').as('due'))
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return row?.due == null ? null : Number(row.due);
+  }
+
+  /** Delivered: the payload (which holds the token) is cleared. */
+  async markSent(id: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set((eb) => ({
+        status: 'sent',
+        payload: null,
+        attempts: eb('attempts', '+', 1),
+        finished_at: now,
+        last_error: null,
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** A temporary failure: try again at `nextAttemptAt`. */
+  async reschedule(id: string, nextAttemptAt: number, error: string): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set((eb) => ({
+        attempts: eb('attempts', '+', 1),
+        next_attempt_at: nextAttemptAt,
+        locked_until: 0,
+        last_error: error,
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Given up on: kept, without its payload, for the operator to see. */
+  async markFailed(id: string, now: number, error: string): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set((eb) => ({
+        status: 'failed',
+        payload: null,
+        attempts: eb('attempts', '+', 1),
+        finished_at: now,
+        last_error: error,
+      }))
+      .where('id', '=', id)
+      .execute();
+  }
+
+  /** Deletes finished (sent or failed) messages older than `before`. */
+  async deleteFinishedBefore(before: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('outbox')
+      .where('status', '!=', 'pending')
+      .where('finished_at', '<', before)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async stats(): Promise<OutboxStats> {
+    const rows = await this.db
+      .selectFrom('outbox')
+      .select((eb) => ['status', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
+      .groupBy('status')
+      .execute();
+    const count = (status: string) => Number(rows.find((row) => row.status === status)?.count ?? 0);
+    const oldest = rows.find((row) => row.status === 'pending')?.oldest;
+    return {
+      pending: count('pending'),
+      failed: count('failed'),
+      sent: count('sent'),
+      oldestPendingCreatedAt: oldest == null ? null : Number(oldest),
+    };
+  }
+}

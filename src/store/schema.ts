@@ -1,0 +1,45 @@
+import type { Generated } from 'kysely';
+
+/** Table shapes. The only place outside `sql/` that knows them. */
+export interface ThreepidSessionsTable {
+  sid: string;
+  client_secret_hash: string;
+  medium: string;
+  address: string;
+  flow: string;
+  next_link: string | null;
+  send_attempt: number;
+  token_hash: string;
+  failed_attempts: Generated<number>;
+  created_at: number;
+  expires_at: number;
+  validated_at: number | null;
+  consumed_at: number | null;
+}
+
+export interface OutboxTable {
+  id: string;
+  channel: string;
+  payload: string | null;
+  status: string;
+  attempts: Generated<number>;
+  created_at: number;
+  next_attempt_at: number;
+  locked_until: Generated<number>;
+  last_error: string | null;
+  finished_at: number | null;
+}
+
+export interface ThreepidBindingsTable {
+  medium: string;
+  address: string;
+  user_id: string;
+  validated_at: number;
+  added_at: number;
+}
+
+export interface Database {
+  threepid_sessions: ThreepidSessionsTable;
+  outbox: OutboxTable;
+  threepid_bindings: ThreepidBindingsTable;
+}

@@ -1,0 +1,152 @@
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, ThreepidSessionsTable } from './schema';
+
+export type Medium = 'email' | 'msisdn';
+export type Flow = 'register' | 'password' | '3pid';
+
+/** A validation session as stored. Times are milliseconds since the epoch. */
+export interface SessionRecord {
+  readonly sid: string;
+  /** Hash of the client_secret the session was requested with. */
+  readonly clientSecretHash: string;
+  readonly medium: Medium;
+  /** Canonical address: case-folded email, or E.164 digits without `+`. */
+  readonly address: string;
+  /** The flow the session was requested for, and the only one it can be spent on. */
+  readonly flow: Flow;
+  readonly nextLink: string | null;
+  /** Highest `send_attempt` seen for this session. */
+  readonly sendAttempt: number;
+  /** Hash of the token last sent. */
+  readonly tokenHash: string;
+  /** Wrong tokens submitted so far. */
+  readonly failedAttempts: number;
+  readonly createdAt: number;
+  /** Until validation: when the token stops working. After: when the proof stops working. */
+  readonly expiresAt: number;
+  readonly validatedAt: number | null;
+  readonly consumedAt: number | null;
+}
+
+function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
+  return Object.freeze({
+    sid: row.sid,
+    clientSecretHash: row.client_secret_hash,
+    medium: row.medium as Medium,
+    address: row.address,
+    flow: row.flow as Flow,
+    nextLink: row.next_link,
+    sendAttempt: Number(row.send_attempt),
+    tokenHash: row.token_hash,
+    failedAttempts: Number(row.failed_attempts),
+    createdAt: Number(row.created_at),
+    expiresAt: Number(row.expires_at),
+    validatedAt: row.validated_at === null ? null : Number(row.validated_at),
+    consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+  });
+}
+
+/** Session storage. Holds no rules: callers decide, this reads and writes. */
+export class SessionStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  /** The newest session not yet validated for this secret, address and flow. */
+  async findOpenSession(key: {
+    clientSecretHash: string;
+    medium: Medium;
+    address: string;
+    flow: Flow;
+  }): Promise<SessionRecord | undefined> {
+    const row = await this.db
+      .selectFrom('threepid_sessions')
+      .selectAll()
+      .where('client_secret_hash', '=', key.clientSecretHash)
+      .where('medium', '=', key.medium)
+      .where('address', '=', key.address)
+      .where('flow', '=', key.flow)
+      .where('validated_at', 'is', null)
+      .orderBy('created_at', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async getSession(sid: string): Promise<SessionRecord | undefined> {
+    const row = await this.db.selectFrom('threepid_sessions').selectAll().where('sid', '=', sid).executeTakeFirst();
+    return row && toRecord(row);
+  }
+
+  async insertSession(session: Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt'>): Promise<void> {
+    await this.db
+      .insertInto('threepid_sessions')
+      .values({
+        sid: session.sid,
+        client_secret_hash: session.clientSecretHash,
+        medium: session.medium,
+        address: session.address,
+        flow: session.flow,
+        next_link: session.nextLink,
+        send_attempt: session.sendAttempt,
+        token_hash: session.tokenHash,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+        validated_at: null,
+        consumed_at: null,
+      })
+      .execute();
+  }
+
+  /** A new token was sent for a higher `send_attempt`. */
+  async replaceToken(
+    sid: string,
+    update: { tokenHash: string; sendAttempt: number; expiresAt: number; nextLink: string | null },
+  ): Promise<void> {
+    await this.db
+      .updateTable('threepid_sessions')
+      .set({
+        token_hash: update.tokenHash,
+        send_attempt: update.sendAttempt,
+        expires_at: update.expiresAt,
+        next_link: update.nextLink,
+        failed_attempts: 0,
+      })
+      .where('sid', '=', sid)
+      .execute();
+  }
+
+  async recordFailedAttempt(sid: string): Promise<void> {
+    await this.db
+      .updateTable('threepid_sessions')
+      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+      .where('sid', '=', sid)
+      .execute();
+  }
+
+  /** Marks the session validated; a no-op when it already was. */
+  async markSessionValidated(sid: string, validatedAt: number, expiresAt: number): Promise<void> {
+    await this.db
+      .updateTable('threepid_sessions')
+      .set({ validated_at: validatedAt, expires_at: expiresAt })
+      .where('sid', '=', sid)
+      .where('validated_at', 'is', null)
+      .execute();
+  }
+
+  /** Spends a validated session. False when it was already spent (a race lost). */
+  async markSessionConsumed(sid: string, consumedAt: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('threepid_sessions')
+      .set({ consumed_at: consumedAt })
+      .where('sid', '=', sid)
+      .where('consumed_at', 'is', null)
+      .where('validated_at', 'is not', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Deletes sessions that expired before `before`. Returns how many. */
+  async deleteSessionsExpiredBefore(before: number): Promise<number> {
+    const result = await this.db.deleteFrom('threepid_sessions').where('expires_at', '<', before).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}

@@ -1,0 +1,54 @@
+import isEmail from 'validator/lib/isEmail';
+import { ThreepidError } from './errors';
+
+/** Longest address accepted, after trimming (Synapse uses the same bound). */
+export const MAX_EMAIL_LENGTH = 500;
+
+/**
+ * Unicode case folding. JavaScript has no `casefold()`; upper- then
+ * lower-casing applies the full (one-to-many) mappings, so `ß` becomes `ss`
+ * as the spec's 3PID appendix requires, which `toLowerCase()` alone does not.
+ */
+function caseFold(value: string): string {
+  return value.toUpperCase().toLowerCase();
+}
+
+/**
+ * Returns the canonical form of an email address (spec appendix "3PID Types":
+ * whitespace trimmed, case-folded), or throws `M_INVALID_PARAM`.
+ *
+ * The syntax check is validator.js's `isEmail`. On top of it, anything that
+ * could make the address mean two things is refused: a second `@` (even in a
+ * quoted local part: CVE-2019-11340 sent mail to one address and validated
+ * another), quotes, and any control character (header injection).
+ */
+export function canonicaliseEmail(input: string): string {
+  const address = input.trim();
+  if (address.length === 0) throw new ThreepidError('M_INVALID_PARAM', 'The email address is empty');
+  if (address.length > MAX_EMAIL_LENGTH) {
+    throw new ThreepidError('M_INVALID_PARAM', `The email address is longer than ${MAX_EMAIL_LENGTH} characters`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(address)) {
+    throw new ThreepidError('M_INVALID_PARAM', 'The email address contains a control character');
+  }
+  if (address.indexOf('@') !== address.lastIndexOf('@') || address.includes('"')) {
+    throw new ThreepidError('M_INVALID_PARAM', 'The email address is ambiguous');
+  }
+  if (!isEmail(address, { allow_display_name: false, allow_ip_domain: false, allow_utf8_local_part: true })) {
+    throw new ThreepidError('M_INVALID_PARAM', 'The email address is not valid');
+  }
+  const canonical = caseFold(address);
+  // Folding can lengthen the address (ß → ss); the limit holds for what is stored.
+  if (canonical.length > MAX_EMAIL_LENGTH) {
+    throw new ThreepidError('M_INVALID_PARAM', `The email address is longer than ${MAX_EMAIL_LENGTH} characters`);
+  }
+  return canonical;
+}
+
+/** `alice@example.com` → `a***@example.com`, for logs. */
+export function maskEmail(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${address[0]}***${address.slice(at)}`;
+}

@@ -1,0 +1,22 @@
+import type { Flow } from '../store/sessions';
+
+export type EmailTemplate = 'registration' | 'password_reset' | 'add_threepid';
+
+/** Per-flow rules: what the 3PID directory must say, and which message to send. */
+export interface FlowRules {
+  /** Password reset needs an address someone owns; registration and adding need a free one. */
+  readonly addressMustBeBound: boolean;
+  readonly template: EmailTemplate;
+}
+
+export const FLOWS: Readonly<Record<Flow, FlowRules>> = Object.freeze({
+  register: { addressMustBeBound: false, template: 'registration' },
+  password: { addressMustBeBound: true, template: 'password_reset' },
+  '3pid': { addressMustBeBound: false, template: 'add_threepid' },
+});
+
+export const FLOW_NAMES: readonly Flow[] = ['register', 'password', '3pid'];
+
+export function isFlow(value: unknown): value is Flow {
+  return typeof value === 'string' && (FLOW_NAMES as readonly string[]).includes(value);
+}

@@ -1,0 +1,256 @@
+import type { Config } from '../config';
+import type { EmailPayload } from '../delivery/messages';
+import type { Store } from '../store/store';
+import type { Flow, Medium, SessionRecord } from '../store/sessions';
+import type { ThreepidDirectory } from './directory';
+import { ThreepidError } from './errors';
+import { FLOWS } from './flows';
+import { emailRules, type MediumRules } from './mediums';
+import { checkNextLink } from './next-link';
+import { EMAIL_VALIDATE_PATH, submitTokenPath } from './paths';
+import { RateLimiter } from './rate-limiter';
+import {
+  OPAQUE_ID_PATTERN,
+  parseTokenRequestBase,
+  requireObject,
+  type SubmitTokenRequest,
+} from './request-body';
+import { hashSecret, hashesEqual, randomId, type Clock, type RandomSource } from './tokens';
+
+/** How long a validated session can still be spent (the identity service's 24 hours). */
+export const VALIDATED_SESSION_LIFETIME_MS = 24 * 3_600_000;
+/** How long an expired session still answers `M_SESSION_EXPIRED` before it is purged. */
+export const EXPIRED_SESSION_GRACE_MS = 24 * 3_600_000;
+/** Wrong tokens a session takes before it stops checking them. */
+export const MAX_FAILED_ATTEMPTS = 5;
+
+export interface ServiceDeps {
+  readonly config: Config;
+  readonly store: Store;
+  readonly directory: ThreepidDirectory;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  /** Called after a message was committed to the outbox, to wake the worker. */
+  readonly onEnqueued: () => void;
+}
+
+/** What the client is told by requestToken. */
+export interface TokenRequestResult {
+  readonly sid: string;
+  readonly submitUrl: string;
+}
+
+/** A 3PID proven by a validated session. */
+export interface ValidatedThreepid {
+  readonly medium: Medium;
+  readonly address: string;
+  /** Milliseconds since the epoch. */
+  readonly validatedAt: number;
+}
+
+/** Facts about the request that do not come from its body. */
+export interface RequestContext {
+  readonly clientIp: string;
+}
+
+const MEDIUMS: Readonly<Record<Medium, MediumRules | undefined>> = { email: emailRules, msisdn: undefined };
+
+/**
+ * The domain: starts validation sessions, checks submitted tokens, and tells
+ * the homeserver what a session proves. Knows nothing of HTTP.
+ */
+export class ThreepidService {
+  private readonly limiter: RateLimiter;
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.limiter = new RateLimiter(deps.config.rateLimit, deps.clock);
+  }
+
+  /**
+   * The one requestToken routine behind all six endpoints. Steps run in a
+   * fixed order: check the body, rate-limit, check next_link, ask the
+   * directory, then write the session and its message in one transaction.
+   */
+  async requestToken(flow: Flow, medium: Medium, input: unknown, context: RequestContext): Promise<TokenRequestResult> {
+    const rules = MEDIUMS[medium];
+    if (!rules) throw new ThreepidError('M_THREEPID_MEDIUM_NOT_SUPPORTED', `This server does not verify ${medium}`);
+    const body = requireObject(input);
+    const request = parseTokenRequestBase(body, rules.addressFields);
+    const address = rules.canonicalAddress(body);
+
+    this.limiter.take(`ip:${context.clientIp}`);
+    this.limiter.take(`${medium}:${address}`);
+
+    const { config } = this.deps;
+    const nextLink =
+      request.nextLink === undefined ? null : checkNextLink(request.nextLink, config.nextLinkDomainWhitelist);
+
+    const owner = await this.deps.directory.findUserId(medium, address);
+    const refusal = this.flowRefusal(flow, owner !== null);
+    // With errors inhibited, a refused request still writes a session (one no
+    // token can validate) so that it costs what a real one costs: its answer
+    // and its timing say nothing about who owns the address.
+    if (refusal && !config.inhibit3pidErrors) throw refusal;
+    const decoy = refusal !== undefined;
+
+    const sid = await this.startOrContinueSession({
+      flow,
+      rules,
+      address,
+      clientSecret: request.clientSecret,
+      sendAttempt: request.sendAttempt,
+      nextLink,
+      decoy,
+    });
+    return { sid, submitUrl: `${config.publicBaseurl}${submitTokenPath(medium)}` };
+  }
+
+  private flowRefusal(flow: Flow, bound: boolean): ThreepidError | undefined {
+    if (FLOWS[flow].addressMustBeBound && !bound) {
+      return new ThreepidError('M_THREEPID_NOT_FOUND', 'No account is associated with this address');
+    }
+    if (!FLOWS[flow].addressMustBeBound && bound) {
+      return new ThreepidError('M_THREEPID_IN_USE', 'This address is already in use');
+    }
+    return undefined;
+  }
+
+  /**
+   * `send_attempt` semantics (spec): the same secret and address with an
+   * attempt not above the last one seen give back the same session and send
+   * nothing; a higher attempt sends a new token on the same session.
+   */
+  private async startOrContinueSession(input: {
+    flow: Flow;
+    rules: MediumRules;
+    address: string;
+    clientSecret: string;
+    sendAttempt: number;
+    nextLink: string | null;
+    decoy: boolean;
+  }): Promise<string> {
+    const { clock, random, config, store } = this.deps;
+    const clientSecretHash = hashSecret(input.clientSecret);
+    const key = { clientSecretHash, medium: input.rules.medium, address: input.address, flow: input.flow };
+    const enqueued = await store.transaction(async (tx) => {
+      const now = clock.now();
+      const existing = await tx.sessions.findOpenSession(key);
+      if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, sent: false };
+
+      const token = input.rules.newToken(random);
+      const fields = {
+        // A decoy's token is never sent: nobody can validate it.
+        tokenHash: hashSecret(input.decoy ? randomId(random) : token),
+        sendAttempt: input.sendAttempt,
+        expiresAt: now + config.email.validationTokenLifetimeMs,
+        nextLink: input.nextLink,
+      };
+      const sid = existing?.sid ?? randomId(random);
+      if (existing) await tx.sessions.replaceToken(sid, fields);
+      else await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now });
+      if (input.decoy) return { sid, sent: false };
+
+      const payload: EmailPayload = {
+        template: FLOWS[input.flow].template,
+        to: input.address,
+        link: this.emailLink(sid, input.clientSecret, token),
+      };
+      await tx.outbox.enqueue({ id: randomId(random), channel: input.rules.channel, payload, now });
+      return { sid, sent: true };
+    });
+    if (enqueued.sent) this.deps.onEnqueued();
+    return enqueued.sid;
+  }
+
+  private emailLink(sid: string, clientSecret: string, token: string): string {
+    const query = new URLSearchParams({ token, client_secret: clientSecret, sid });
+    return `${this.deps.config.publicBaseurl}${EMAIL_VALIDATE_PATH}?${query.toString()}`;
+  }
+
+  /**
+   * Checks a submitted token and marks the session validated. Submitting the
+   * right token again after success succeeds again. Answers with the session's
+   * next_link, if any.
+   */
+  async submitToken(request: SubmitTokenRequest, medium?: Medium): Promise<{ nextLink: string | null }> {
+    const { store, clock } = this.deps;
+    const session = await store.sessions.getSession(request.sid);
+    if (!session || !this.secretMatches(session, request.clientSecret) || (medium && session.medium !== medium)) {
+      throw new ThreepidError('M_INVALID_PARAM', 'No session matches this sid and client_secret');
+    }
+    const now = clock.now();
+    const tokenMatches = hashesEqual(session.tokenHash, hashSecret(request.token));
+    if (session.validatedAt !== null) {
+      if (!tokenMatches) throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
+      return { nextLink: session.nextLink };
+    }
+    if (now > session.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
+    if (session.failedAttempts >= MAX_FAILED_ATTEMPTS) {
+      throw new ThreepidError('M_TOKEN_INCORRECT', 'Too many wrong tokens: request a new one');
+    }
+    if (!tokenMatches) {
+      await store.sessions.recordFailedAttempt(session.sid);
+      throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
+    }
+    await store.sessions.markSessionValidated(session.sid, now, now + VALIDATED_SESSION_LIFETIME_MS);
+    return { nextLink: session.nextLink };
+  }
+
+  /**
+   * What a validated session proves, without spending it. Errors follow the
+   * identity service's getValidated3pid: `M_NO_VALID_SESSION` (unknown sid,
+   * wrong client_secret, already spent), `M_SESSION_EXPIRED`,
+   * `M_SESSION_NOT_VALIDATED`.
+   */
+  async getValidated(sid: string, clientSecret: string): Promise<ValidatedThreepid> {
+    const session = await this.validatedSession(sid, clientSecret);
+    return toValidated(session);
+  }
+
+  /**
+   * Spends a validated session for `flow`, once: a session requested for a
+   * password reset cannot be spent on registration, and the second spend of
+   * any session fails.
+   */
+  async consume(sid: string, clientSecret: string, flow: Flow): Promise<ValidatedThreepid> {
+    const session = await this.validatedSession(sid, clientSecret);
+    if (session.flow !== flow) {
+      throw new ThreepidError('M_NO_VALID_SESSION', `This session was requested for another flow (${session.flow})`);
+    }
+    if (!(await this.deps.store.sessions.markSessionConsumed(session.sid, this.deps.clock.now()))) {
+      throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');
+    }
+    return toValidated(session);
+  }
+
+  private async validatedSession(sid: string, clientSecret: string): Promise<SessionRecord> {
+    if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) {
+      throw new ThreepidError('M_INVALID_PARAM', 'sid and client_secret must match ' + OPAQUE_ID_PATTERN.source);
+    }
+    const session = await this.deps.store.sessions.getSession(sid);
+    if (!session || !this.secretMatches(session, clientSecret)) {
+      throw new ThreepidError('M_NO_VALID_SESSION', 'No session matches this sid and client_secret');
+    }
+    if (session.consumedAt !== null) throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');
+    if (this.deps.clock.now() > session.expiresAt) {
+      throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
+    }
+    if (session.validatedAt === null) {
+      throw new ThreepidError('M_SESSION_NOT_VALIDATED', 'This validation session has not been validated yet');
+    }
+    return session;
+  }
+
+  private secretMatches(session: SessionRecord, clientSecret: string): boolean {
+    return hashesEqual(session.clientSecretHash, hashSecret(clientSecret));
+  }
+
+  /** Deletes sessions whose grace period after expiry is over. Returns how many. */
+  purgeExpiredSessions(): Promise<number> {
+    return this.deps.store.sessions.deleteSessionsExpiredBefore(this.deps.clock.now() - EXPIRED_SESSION_GRACE_MS);
+  }
+}
+
+function toValidated(session: SessionRecord): ValidatedThreepid {
+  return Object.freeze({ medium: session.medium, address: session.address, validatedAt: session.validatedAt ?? 0 });
+}
