@@ -1,0 +1,93 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+
+/** One email, ready to go. */
+export interface MailMessage {
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+/**
+ * The narrow port delivery depends on. A failure that retrying cannot fix
+ * (the server refused the recipient for good) is a {@link PermanentDeliveryError}.
+ */
+export interface MailTransport {
+  send(message: MailMessage): Promise<void>;
+  close(): void;
+}
+
+/** A failure that will fail the same way every time: do not retry. */
+export class PermanentDeliveryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentDeliveryError';
+  }
+}
+
+type SmtpSettings = NonNullable<Config['email']['smtp']>;
+
+/**
+ * SMTP through nodemailer, pooled. `force_tls` is TLS from the first byte
+ * (port 465); otherwise STARTTLS is used when offered, and required when
+ * `require_transport_security` is set.
+ */
+export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
+  const transporter = nodemailer.createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.forceTls,
+    requireTLS: smtp.requireTransportSecurity,
+    auth: smtp.user !== undefined ? { user: smtp.user, pass: smtp.pass ?? '' } : undefined,
+    pool: true,
+    maxConnections: 4,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
+  return {
+    async send(message) {
+      try {
+        await transporter.sendMail(message);
+      } catch (err) {
+        const code = (err as { responseCode?: number }).responseCode;
+        // SMTP 5xx replies are final (RFC 5321 §4.2.1); 4xx and network errors are worth retrying.
+        if (typeof code === 'number' && code >= 500 && code < 600) {
+          throw new PermanentDeliveryError(`SMTP server refused the message (${code})`);
+        }
+        throw err;
+      }
+    },
+    close: () => transporter.close(),
+  };
+}
+
+/**
+ * The development transport: no SMTP configured, so each message is written
+ * to `dir` as an `.eml` file and a plain `.txt` the user can open to follow
+ * the link. The log
+ * line names the file, never the link (it holds the token).
+ */
+export function createFileTransport(dir: string, logger: Logger): MailTransport {
+  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  let counter = 0;
+  return {
+    async send(message) {
+      const info = await transporter.sendMail(message);
+      await mkdir(dir, { recursive: true });
+      // The file name says nothing of the recipient: it shows up in the log.
+      const base = path.resolve(dir, `${Date.now()}-${process.pid}-${++counter}`);
+      await writeFile(`${base}.eml`, info.message as Buffer, { mode: 0o600 });
+      // The .eml may wrap long lines (quoted-printable); the .txt keeps the link whole.
+      const readable = `From: ${message.from}\nTo: ${message.to}\nSubject: ${message.subject}\n\n${message.text}`;
+      await writeFile(`${base}.txt`, readable, { mode: 0o600 });
+      logger.info({ file: `${base}.txt` }, 'development mail transport: message written (open it to follow the link)');
+    },
+    close: () => transporter.close(),
+  };
+}

@@ -1,0 +1,151 @@
+import type { Logger } from '../logger';
+import type { Channel, OutboxMessage } from '../store/outbox';
+import type { Store } from '../store/store';
+import type { Clock, RandomSource } from '../threepid/tokens';
+import { PermanentDeliveryError } from './mail-transport';
+
+/** Delivers one message of a channel; throws to fail (see {@link PermanentDeliveryError}). */
+export type ChannelSender = (payload: unknown) => Promise<void>;
+
+export interface OutboxWorkerOptions {
+  readonly store: Store;
+  readonly senders: Partial<Record<Channel, ChannelSender>>;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
+  /** Attempts before a message is given up on. */
+  readonly maxAttempts: number;
+  /** Messages claimed per round. */
+  readonly batchSize?: number;
+  /** How long a claim lasts: a message whose sender died becomes due again after it. */
+  readonly leaseMs?: number;
+  /** Counts outcomes, for the operator's view. */
+  readonly onOutcome?: (outcome: DeliveryOutcome, channel: Channel) => void;
+}
+
+export type DeliveryOutcome = 'sent' | 'retried' | 'failed';
+
+const FIRST_RETRY_MS = 5_000;
+const MAX_RETRY_MS = 30 * 60_000;
+/** Even with nothing due, look again this often: another process may have written. */
+const IDLE_POLL_MS = 30_000;
+
+/**
+ * The outbox worker: claims due messages, sends them, and records the
+ * outcome — sent (payload cleared), retried later with exponential backoff
+ * and jitter, or failed for good. It is woken when a message is enqueued and
+ * otherwise sleeps until the next one is due; it never busy-polls.
+ */
+export class OutboxWorker {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private wakeAgain = false;
+  private stopped = true;
+
+  constructor(private readonly options: OutboxWorkerOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    this.wake();
+  }
+
+  /** Runs a round now (or right after the current one). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.clearTimer();
+    this.running = this.drain()
+      .catch((err: unknown) => {
+        this.options.logger.error({ err: (err as Error).message }, 'outbox round failed; retrying soon');
+        return FIRST_RETRY_MS as number | null;
+      })
+      .then((delay) => {
+        this.running = undefined;
+        if (this.wakeAgain) {
+          this.wakeAgain = false;
+          this.wake();
+        } else {
+          this.schedule(delay);
+        }
+      });
+  }
+
+  /** Stops after the round in flight; unsent messages stay in the outbox. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.clearTimer();
+    await this.running;
+  }
+
+  /** Sends everything due now; answers how long to sleep before the next due message. */
+  private async drain(): Promise<number | null> {
+    const { store, clock } = this.options;
+    const batchSize = this.options.batchSize ?? 50;
+    const leaseMs = this.options.leaseMs ?? 60_000;
+    for (;;) {
+      if (this.stopped) return null;
+      const now = clock.now();
+      const batch = await store.outbox.claimDue(now, batchSize, now + leaseMs);
+      await Promise.all(batch.map((message) => this.deliver(message)));
+      if (batch.length < batchSize) break;
+    }
+    const due = await store.outbox.nextDueAt();
+    return due === null ? null : Math.max(0, due - clock.now());
+  }
+
+  private async deliver(message: OutboxMessage): Promise<void> {
+    const { store, clock, logger } = this.options;
+    const sender = this.options.senders[message.channel];
+    const attempt = message.attempts + 1;
+    try {
+      if (!sender) throw new PermanentDeliveryError(`no sender configured for ${message.channel}`);
+      await sender(message.payload);
+      await store.outbox.markSent(message.id, clock.now());
+      logger.info({ id: message.id, channel: message.channel, attempt }, 'message delivered');
+      this.options.onOutcome?.('sent', message.channel);
+    } catch (err) {
+      const reason = describe(err);
+      if (err instanceof PermanentDeliveryError || attempt >= this.options.maxAttempts) {
+        await store.outbox.markFailed(message.id, clock.now(), reason);
+        logger.error({ id: message.id, channel: message.channel, attempt, reason }, 'message given up on');
+        this.options.onOutcome?.('failed', message.channel);
+      } else {
+        const delay = this.backoff(attempt);
+        await store.outbox.reschedule(message.id, clock.now() + delay, reason);
+        logger.warn({ id: message.id, channel: message.channel, attempt, reason, retry_in_ms: delay }, 'delivery failed; will retry');
+        this.options.onOutcome?.('retried', message.channel);
+      }
+    }
+  }
+
+  /** 5 s, 10 s, 20 s … capped at 30 min, each ±20 % so retries do not stampede. */
+  private backoff(attempt: number): number {
+    const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (attempt - 1));
+    const jitter = this.options.random.bytes(2).readUInt16BE(0) / 0xffff; // 0..1
+    return Math.round(base * (0.8 + 0.4 * jitter));
+  }
+
+  private schedule(delay: number | null): void {
+    if (this.stopped) return;
+    this.clearTimer();
+    this.timer = setTimeout(() => this.wake(), Math.min(delay ?? IDLE_POLL_MS, IDLE_POLL_MS));
+    this.timer.unref();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** An error's message without anything that could carry a payload (tokens, links). */
+function describe(err: unknown): string {
+  if (err instanceof PermanentDeliveryError) return err.message;
+  const e = err as { code?: string; responseCode?: number; message?: string };
+  if (e.responseCode) return `SMTP ${e.responseCode}`;
+  if (e.code) return e.code;
+  return (e.message ?? String(err)).slice(0, 200);
+}

@@ -1,0 +1,78 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { Logger } from '../logger';
+import { ThreepidError, type Errcode } from '../threepid/errors';
+
+/** The one errcode → HTTP status table. A code without a status does not compile. */
+export const ERRCODE_STATUS: Readonly<Record<Errcode, number>> = Object.freeze({
+  M_NOT_JSON: 400,
+  M_BAD_JSON: 400,
+  M_MISSING_PARAM: 400,
+  M_INVALID_PARAM: 400,
+  M_TOO_LARGE: 413,
+  M_UNRECOGNIZED: 404,
+  M_NOT_FOUND: 404,
+  M_LIMIT_EXCEEDED: 429,
+  M_THREEPID_IN_USE: 400,
+  M_THREEPID_NOT_FOUND: 400,
+  M_THREEPID_DENIED: 403,
+  M_THREEPID_MEDIUM_NOT_SUPPORTED: 400,
+  M_SERVER_NOT_TRUSTED: 400,
+  M_TOKEN_INCORRECT: 400,
+  M_SESSION_EXPIRED: 400,
+  M_SESSION_NOT_VALIDATED: 400,
+  M_NO_VALID_SESSION: 404,
+  M_UNAUTHORIZED: 401,
+  M_UNKNOWN_TOKEN: 401,
+  M_FORBIDDEN: 403,
+  M_TERMS_NOT_SIGNED: 403,
+  M_UNKNOWN: 500,
+});
+
+export function sendMatrixError(res: Response, status: number, errcode: Errcode, error: string, extra = {}): void {
+  res.status(status).json({ errcode, error, ...extra });
+}
+
+/** 405 for a known path with the wrong method (the spec's `M_UNRECOGNIZED`). */
+export const methodNotAllowed: RequestHandler = (_req, res) => {
+  sendMatrixError(res, 405, 'M_UNRECOGNIZED', 'Method not allowed on this endpoint');
+};
+
+export const notFound: RequestHandler = (_req, res) => {
+  sendMatrixError(res, 404, 'M_UNRECOGNIZED', 'Unrecognized request');
+};
+
+/** body-parser's failures, by their `type`. */
+function parserError(err: { type?: string }): [number, Errcode, string] | undefined {
+  switch (err.type) {
+    case 'entity.parse.failed':
+      return [400, 'M_NOT_JSON', 'The request body is not valid JSON'];
+    case 'entity.too.large':
+      return [413, 'M_TOO_LARGE', 'The request body is too large'];
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return [400, 'M_NOT_JSON', 'The request body must be UTF-8 JSON'];
+    case 'request.aborted':
+      return [400, 'M_UNKNOWN', 'The request was aborted'];
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The only error middleware. Matrix errors become `{errcode, error}` with
+ * their status; anything else is logged and answered `500 M_UNKNOWN` with no
+ * detail (never a stack trace).
+ */
+export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    if (err instanceof ThreepidError) {
+      logger.debug({ errcode: err.errcode, path: req.path }, 'request refused');
+      return sendMatrixError(res, ERRCODE_STATUS[err.errcode], err.errcode, err.message, err.extra);
+    }
+    const parsed = parserError(err as { type?: string });
+    if (parsed) return sendMatrixError(res, parsed[0], parsed[1], parsed[2]);
+    logger.error({ err: (err as Error)?.message, path: req.path }, 'unexpected error');
+    sendMatrixError(res, 500, 'M_UNKNOWN', 'Internal server error');
+  };
+}

@@ -1,0 +1,109 @@
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import jwt from 'jsonwebtoken';
+import type { BindingService } from '../threepid/bindings';
+import { parseMedium } from '../threepid/bindings';
+import { ThreepidError } from '../threepid/errors';
+import { isFlow } from '../threepid/flows';
+import { opaqueIdField, requireFields, requireObject } from '../threepid/request-body';
+import type { ThreepidService, ValidatedThreepid } from '../threepid/service';
+import { errorMiddleware, methodNotAllowed } from './errors';
+import type { Logger } from '../logger';
+import { jsonBody } from './json-body';
+
+export const INTERNAL_PREFIX = '/_threepid/v1';
+
+export interface InternalAuth {
+  readonly sharedSecret: string;
+  /** When set, the token's `aud` must match. */
+  readonly audience?: string;
+}
+
+/**
+ * `Authorization: Bearer <JWT>`, HS256 with the shared secret, `exp`
+ * required. Any failure is the same `401 M_UNAUTHORIZED`: the caller learns
+ * nothing about which check failed.
+ */
+export function requireInternalAuth(auth: InternalAuth): RequestHandler {
+  return (req, _res, next) => {
+    const header = req.get('authorization') ?? '';
+    const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+    try {
+      if (!match) throw new Error('no bearer token');
+      const claims = jwt.verify(match[1], auth.sharedSecret, {
+        algorithms: ['HS256'],
+        audience: auth.audience,
+      }) as jwt.JwtPayload;
+      if (typeof claims.exp !== 'number') throw new Error('no exp');
+    } catch {
+      return next(new ThreepidError('M_UNAUTHORIZED', 'A valid internal API token is required'));
+    }
+    next();
+  };
+}
+
+function validatedBody(proof: ValidatedThreepid) {
+  return { medium: proof.medium, address: proof.address, validated_at: proof.validatedAt };
+}
+
+/**
+ * The homeserver's side, for the sidecar: what a session proves, spending
+ * it, and the 3PID directory. Served on the internal listener only.
+ */
+export function createInternalRouter(
+  service: ThreepidService,
+  bindings: BindingService,
+  auth: InternalAuth,
+  logger: Logger,
+): Router {
+  const router = Router();
+  router.use(INTERNAL_PREFIX, requireInternalAuth(auth));
+
+  const sessionCredentials = (input: unknown, extra: string[] = []) => {
+    const body = requireObject(input);
+    requireFields(body, ['sid', 'client_secret', ...extra]);
+    return { body, sid: opaqueIdField(body, 'sid'), clientSecret: opaqueIdField(body, 'client_secret') };
+  };
+
+  router
+    .route(`${INTERNAL_PREFIX}/sessions/validated`)
+    .post(jsonBody, async (req: Request, res: Response) => {
+      const { sid, clientSecret } = sessionCredentials(req.body);
+      res.json(validatedBody(await service.getValidated(sid, clientSecret)));
+    })
+    .all(methodNotAllowed);
+
+  router
+    .route(`${INTERNAL_PREFIX}/sessions/consume`)
+    .post(jsonBody, async (req: Request, res: Response) => {
+      const { body, sid, clientSecret } = sessionCredentials(req.body, ['flow']);
+      if (!isFlow(body.flow)) throw new ThreepidError('M_INVALID_PARAM', 'flow must be register, password or 3pid');
+      res.json(validatedBody(await service.consume(sid, clientSecret, body.flow)));
+    })
+    .all(methodNotAllowed);
+
+  router
+    .route(`${INTERNAL_PREFIX}/bindings/:medium/:address`)
+    .get(async (req: Request, res: Response) => {
+      const binding = await bindings.get(parseMedium(req.params.medium), String(req.params.address));
+      res.json({ user_id: binding.userId, validated_at: binding.validatedAt, added_at: binding.addedAt });
+    })
+    .put(jsonBody, async (req: Request, res: Response) => {
+      const body = requireObject(req.body);
+      requireFields(body, ['user_id']);
+      const binding = await bindings.put(
+        parseMedium(req.params.medium),
+        String(req.params.address),
+        body.user_id,
+        body.validated_at,
+      );
+      res.json({ user_id: binding.userId, validated_at: binding.validatedAt, added_at: binding.addedAt });
+    })
+    .delete(async (req: Request, res: Response) => {
+      await bindings.delete(parseMedium(req.params.medium), String(req.params.address));
+      res.json({});
+    })
+    .all(methodNotAllowed);
+
+  router.use(errorMiddleware(logger));
+  return router;
+}

@@ -1,0 +1,68 @@
+import type { Logger } from '../logger';
+
+/** The spec versions the sidecar claims when it has no homeserver to ask. */
+export const OWN_VERSIONS: readonly string[] = ['r0.5.0', 'r0.6.0', 'r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6'];
+
+/** The flag MSC2263 defines: clients may leave `id_server` out. */
+export const REQUIRE_IDENTITY_SERVER_FLAG = 'm.require_identity_server';
+
+export interface VersionsBody {
+  versions: string[];
+  unstable_features?: Record<string, boolean>;
+  [key: string]: unknown;
+}
+
+/**
+ * Adds `"m.require_identity_server": false` to a homeserver's `/versions`
+ * answer, keeping everything else.
+ *
+ * ```ts
+ * app.get('/_matrix/client/versions', (_req, res) => {
+ *   res.json(withThreepidVersions({ versions: ['v1.11'], unstable_features: {} }));
+ * });
+ * ```
+ */
+export function withThreepidVersions<T extends VersionsBody>(body: T): T {
+  return { ...body, unstable_features: { ...(body.unstable_features ?? {}), [REQUIRE_IDENTITY_SERVER_FLAG]: false } };
+}
+
+const CACHE_MS = 60_000;
+const UPSTREAM_TIMEOUT_MS = 5_000;
+
+/**
+ * The sidecar's `/versions`: the homeserver's own answer (cached for a
+ * minute) with the flag merged in, or its own list when there is no
+ * homeserver to ask or it does not answer.
+ */
+export class VersionsSource {
+  private cached: { body: VersionsBody; at: number } | undefined;
+
+  constructor(
+    private readonly homeserverBaseUrl: string | undefined,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get(): Promise<VersionsBody> {
+    if (this.cached && this.now() - this.cached.at < CACHE_MS) return this.cached.body;
+    const upstream = this.homeserverBaseUrl ? await this.fetchUpstream(this.homeserverBaseUrl) : undefined;
+    const body = withThreepidVersions(upstream ?? { versions: [...OWN_VERSIONS], unstable_features: {} });
+    this.cached = { body, at: this.now() };
+    return body;
+  }
+
+  private async fetchUpstream(baseUrl: string): Promise<VersionsBody | undefined> {
+    try {
+      const response = await fetch(`${baseUrl}/_matrix/client/versions`, {
+        signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
+        redirect: 'error',
+      });
+      const body = (await response.json()) as VersionsBody;
+      if (!response.ok || !Array.isArray(body?.versions)) throw new Error(`status ${response.status}`);
+      return body;
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'homeserver /versions unavailable; answering our own');
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * matrix-hs-threepid: homeserver-side verification of email addresses and
+ * phone numbers (MSC2263). The only import a host homeserver needs.
+ *
+ * ```ts
+ * import express from 'express';
+ * import { createThreepidModule, parseConfig, withThreepidVersions } from 'matrix-hs-threepid';
+ *
+ * const config = parseConfig({ public_baseurl: 'https://matrix.example.org', email: { smtp_host: 'localhost' } });
+ * const threepid = await createThreepidModule({ config, serveVersions: false, directory: myUserTable });
+ * const app = express();
+ * app.use(threepid.clientRouter);
+ * app.get('/_matrix/client/versions', (_req, res) => res.json(withThreepidVersions({ versions: ['v1.11'] })));
+ * // In the m.login.email.identity UIA stage:
+ * const { medium, address } = await threepid.consume(creds.sid, creds.client_secret, 'register');
+ * ```
+ */
+export { createThreepidModule, type ThreepidModule, type ThreepidModuleOptions } from './module';
+export { parseConfig, loadConfigFile, ConfigError, type Config, type RawConfig } from './config';
+export { ThreepidError, isThreepidError, type Errcode } from './threepid/errors';
+export type { ThreepidDirectory } from './threepid/directory';
+export type { ValidatedThreepid } from './threepid/service';
+export type { Flow, Medium } from './store/sessions';
+export type { MailTransport, MailMessage } from './delivery/mail-transport';
+export { PermanentDeliveryError } from './delivery/mail-transport';
+export { withThreepidVersions, REQUIRE_IDENTITY_SERVER_FLAG } from './http/versions';
+export { ERRCODE_STATUS, errorMiddleware } from './http/errors';
+export { createApp } from './http/app';
+export { openSqliteDatabase } from './store/database';
+export { createLogger, silentLogger, type Logger } from './logger';
+export { canonicaliseEmail } from './threepid/email';

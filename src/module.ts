@@ -1,0 +1,160 @@
+import type { Router } from 'express';
+import type { Kysely } from 'kysely';
+import type { Config } from './config';
+import { EMAIL_TEMPLATE_FILES, EmailSender } from './delivery/email-sender';
+import { createFileTransport, createSmtpTransport, type MailTransport } from './delivery/mail-transport';
+import type { EmailPayload } from './delivery/messages';
+import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
+import { Templates } from './delivery/templates';
+import { createClientRouter } from './http/client-router';
+import { createInternalRouter } from './http/internal-router';
+import { VersionsSource } from './http/versions';
+import { silentLogger, type Logger } from './logger';
+import { openSqliteDatabase } from './store/database';
+import type { Database } from './store/schema';
+import type { Channel } from './store/outbox';
+import type { Flow } from './store/sessions';
+import { Store } from './store/store';
+import { BindingService } from './threepid/bindings';
+import type { ThreepidDirectory } from './threepid/directory';
+import { ThreepidService, type ValidatedThreepid } from './threepid/service';
+import { cryptoRandom, systemClock, type Clock, type RandomSource } from './threepid/tokens';
+
+/** Everything a host may supply; only `config` is required. */
+export interface ThreepidModuleOptions {
+  readonly config: Config;
+  /**
+   * Who owns which 3PID, for the flow checks. Default: the module's own
+   * binding table (what the sidecar's internal API fills).
+   */
+  readonly directory?: ThreepidDirectory;
+  /** Default: SMTP from the config, or the development file transport. */
+  readonly mailTransport?: MailTransport;
+  /** Default: the SQLite file at `config.database.path`. */
+  readonly database?: Kysely<Database>;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly random?: RandomSource;
+  /** Default true: the module answers `GET /_matrix/client/versions` on its client router. */
+  readonly serveVersions?: boolean;
+}
+
+/** How often expired sessions and old outbox rows are purged. */
+const PURGE_INTERVAL_MS = 3_600_000;
+/** Sent and failed outbox rows are kept this long (without payload) for inspection. */
+const OUTBOX_RETENTION_MS = 7 * 86_400_000;
+
+/** The module, built: routers for the host to mount and the homeserver's API. */
+export interface ThreepidModule {
+  /** Public routes: requestToken ×6 (r0 and v3), submit_url, the email link page, `/versions`. */
+  readonly clientRouter: Router;
+  /** The sidecar's internal API (JWT-authenticated); undefined without `homeserver.shared_secret`. */
+  readonly internalRouter: Router | undefined;
+  /** What a validated session proves, without spending it. */
+  getValidated(sid: string, clientSecret: string): Promise<ValidatedThreepid>;
+  /** Spends a validated session, once, for the flow it was requested for. */
+  consume(sid: string, clientSecret: string, flow: Flow): Promise<ValidatedThreepid>;
+  /** The module's own 3PID directory. */
+  readonly bindings: BindingService;
+  /** Delivery counters since start. */
+  readonly deliveryCounts: Readonly<Record<DeliveryOutcome, number>>;
+  /** Wakes the outbox worker now (e.g. after an SMTP outage is known to be over). */
+  flushOutbox(): void;
+  /** Stops the worker and timers, closes the transport and (if it opened it) the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the module: opens storage, starts the outbox worker, and returns
+ * the routers and the homeserver API.
+ *
+ * ```ts
+ * const module = await createThreepidModule({ config: parseConfig({ public_baseurl: 'https://matrix.example.org' }) });
+ * app.use(module.clientRouter);
+ * const proof = await module.consume(sid, clientSecret, 'register');
+ * ```
+ */
+export async function createThreepidModule(options: ThreepidModuleOptions): Promise<ThreepidModule> {
+  const { config } = options;
+  const logger = options.logger ?? silentLogger;
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? cryptoRandom;
+
+  const templates = new Templates(config.templatesDir);
+  templates.preload([...EMAIL_TEMPLATE_FILES, 'pages/confirm.html', 'pages/success.html', 'pages/failure.html']);
+
+  const ownsDatabase = options.database === undefined;
+  const store = new Store(options.database ?? (await openSqliteDatabase(config.database.path)));
+
+  const transport =
+    options.mailTransport ??
+    (config.email.smtp ? createSmtpTransport(config.email.smtp) : createFileTransport(config.email.devMailDir, logger));
+  const emailSender = new EmailSender(config, templates, transport);
+
+  const deliveryCounts: Record<DeliveryOutcome, number> = { sent: 0, retried: 0, failed: 0 };
+  const worker = new OutboxWorker({
+    store,
+    clock,
+    random,
+    logger,
+    maxAttempts: config.email.maxAttempts,
+    senders: { email: (payload) => emailSender.send(payload as EmailPayload) },
+    onOutcome: (outcome: DeliveryOutcome, _channel: Channel) => {
+      deliveryCounts[outcome] += 1;
+    },
+  });
+
+  const bindings = new BindingService(store, clock);
+  const service = new ThreepidService({
+    config,
+    store,
+    clock,
+    random,
+    directory: options.directory ?? bindings,
+    onEnqueued: () => worker.wake(),
+  });
+
+  const clientRouter = createClientRouter({
+    config,
+    service,
+    templates,
+    logger,
+    versions: options.serveVersions === false ? undefined : new VersionsSource(config.homeserver.baseUrl, logger),
+  });
+  const internalRouter = config.homeserver.sharedSecret
+    ? createInternalRouter(service, bindings, {
+        sharedSecret: config.homeserver.sharedSecret,
+        audience: config.homeserver.jwtAudience,
+      }, logger)
+    : undefined;
+
+  const purge = async () => {
+    try {
+      const sessions = await service.purgeExpiredSessions();
+      const messages = await store.outbox.deleteFinishedBefore(clock.now() - OUTBOX_RETENTION_MS);
+      if (sessions + messages > 0) logger.info({ sessions, messages }, 'purged expired sessions and old messages');
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'purge failed');
+    }
+  };
+  const purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS);
+  purgeTimer.unref();
+  await purge();
+  worker.start();
+
+  return {
+    clientRouter,
+    internalRouter,
+    getValidated: (sid, clientSecret) => service.getValidated(sid, clientSecret),
+    consume: (sid, clientSecret, flow) => service.consume(sid, clientSecret, flow),
+    bindings,
+    deliveryCounts,
+    flushOutbox: () => worker.wake(),
+    async close() {
+      clearInterval(purgeTimer);
+      await worker.stop();
+      transport.close();
+      if (ownsDatabase) await store.destroy();
+    },
+  };
+}
