@@ -30,14 +30,19 @@ const duration = (fallback: string) =>
       return ms;
     });
 
+/** A YAML section whose keys are all commented out parses as null: treat it as absent. */
+const section = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((value) => (value === null ? undefined : value), schema);
+
 const listener = (port: number) =>
-  z
-    .object({
-      host: z.string().min(1).default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(port),
-    })
-    .strict()
-    .default({});
+  section(
+    z
+      .object({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(port),
+      })
+      .strict()
+      .default({}),
+  );
 
 const hostPattern = /^[A-Za-z0-9.-]+$/;
 
@@ -45,15 +50,20 @@ const rawSchema = z
   .object({
     server_name: z.string().min(1).default('localhost'),
     public_baseurl: z.string().url().default('http://localhost:8090/'),
-    listeners: z
+    listeners: section(
+      z
       .object({ client: listener(8090), internal: listener(8091) })
       .strict()
       .default({}),
-    database: z
+    ),
+    database: section(
+      z
       .object({ path: z.string().min(1).default('data/threepid.sqlite') })
       .strict()
       .default({}),
-    email: z
+    ),
+    email: section(
+      z
       .object({
         smtp_host: z.string().min(1).optional(),
         smtp_port: z.number().int().min(1).max(65535).optional(),
@@ -69,17 +79,21 @@ const rawSchema = z
       })
       .strict()
       .default({}),
+    ),
     next_link_domain_whitelist: z.array(z.string().regex(hostPattern, 'must be a host name')).nullable().default(null),
     request_token_inhibit_3pid_errors: z.boolean().default(false),
-    rc_3pid_validation: z
+    rc_3pid_validation: section(
+      z
       .object({
         per_second: z.number().positive().default(0.003),
         burst_count: z.number().int().positive().default(5),
       })
       .strict()
       .default({}),
+    ),
     trusted_proxies: z.array(z.string().min(1)).default([]),
-    homeserver: z
+    homeserver: section(
+      z
       .object({
         shared_secret: z.string().optional(),
         base_url: z.string().url().optional(),
@@ -87,6 +101,7 @@ const rawSchema = z
       })
       .strict()
       .default({}),
+    ),
     templates_dir: z.string().min(1).optional(),
   })
   .strict();
