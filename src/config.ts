@@ -1,7 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
 import { parseDuration } from './duration';
+import { isBareHost } from './identity/client';
+
+function isValidCidr(value: string): boolean {
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Raised for a config that cannot be used; `path` names the bad key. */
 export class ConfigError extends Error {
@@ -103,6 +114,18 @@ const rawSchema = z
       .default({}),
     ),
     templates_dir: z.string().min(1).optional(),
+    identity_server: section(
+      z
+        .object({
+          proxy: z.boolean().default(false),
+          trusted: z.array(z.string().min(1)).default([]),
+          allow_http: z.boolean().default(false),
+          ip_range_whitelist: z.array(z.string().min(1)).default([]),
+          timeout: duration('10s'),
+        })
+        .strict()
+        .default({}),
+    ),
   })
   .strict();
 
@@ -147,6 +170,15 @@ export interface Config {
     readonly jwtAudience?: string;
   };
   readonly templatesDir?: string;
+  readonly identityServer: {
+    /** Forward requests that carry `id_server` to that identity server (MSC2140). */
+    readonly proxy: boolean;
+    /** `host[:port]` of the identity servers that may be used, lower-cased. */
+    readonly trusted: readonly string[];
+    readonly allowHttp: boolean;
+    readonly ipRangeWhitelist: readonly string[];
+    readonly timeoutMs: number;
+  };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -181,6 +213,12 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
   if (sharedSecret !== undefined && sharedSecret.length < MIN_SHARED_SECRET_LENGTH) {
     throw new ConfigError('homeserver.shared_secret', `must be at least ${MIN_SHARED_SECRET_LENGTH} characters long`);
   }
+  c.identity_server.trusted.forEach((host, index) => {
+    if (!isBareHost(host)) throw new ConfigError(`identity_server.trusted.${index}`, 'must be host or host:port');
+  });
+  c.identity_server.ip_range_whitelist.forEach((cidr, index) => {
+    if (!isValidCidr(cidr)) throw new ConfigError(`identity_server.ip_range_whitelist.${index}`, 'must be a CIDR range');
+  });
   if (c.email.smtp_host === undefined && (c.email.smtp_user !== undefined || c.email.smtp_port !== undefined)) {
     throw new ConfigError('email.smtp_host', 'is required when other smtp_* keys are set');
   }
@@ -218,6 +256,13 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
       jwtAudience: c.homeserver.jwt_audience,
     },
     templatesDir: c.templates_dir,
+    identityServer: {
+      proxy: c.identity_server.proxy,
+      trusted: c.identity_server.trusted.map((host) => host.toLowerCase()),
+      allowHttp: c.identity_server.allow_http,
+      ipRangeWhitelist: c.identity_server.ip_range_whitelist,
+      timeoutMs: c.identity_server.timeout,
+    },
   };
 }
 

@@ -19,7 +19,8 @@ export { createThreepidModule, type ThreepidModule, type ThreepidModuleOptions }
 export { parseConfig, loadConfigFile, ConfigError, type Config, type RawConfig } from './config';
 export { ThreepidError, isThreepidError, type Errcode } from './threepid/errors';
 export type { ThreepidDirectory } from './threepid/directory';
-export type { ValidatedThreepid } from './threepid/service';
+export type { ValidatedThreepid, IdentityCredentials } from './threepid/service';
+export { IdentityServerError } from './identity/client';
 export type { Flow, Medium } from './store/sessions';
 export type { MailTransport, MailMessage } from './delivery/mail-transport';
 export { PermanentDeliveryError } from './delivery/mail-transport';

@@ -17,7 +17,9 @@ import type { Flow } from './store/sessions';
 import { Store } from './store/store';
 import { BindingService } from './threepid/bindings';
 import type { ThreepidDirectory } from './threepid/directory';
-import { ThreepidService, type ValidatedThreepid } from './threepid/service';
+import { IdentityServerClient } from './identity/client';
+import { IdentityProxy } from './threepid/identity-proxy';
+import { ThreepidService, type IdentityCredentials, type ValidatedThreepid } from './threepid/service';
 import { cryptoRandom, systemClock, type Clock, type RandomSource } from './threepid/tokens';
 
 /** Everything a host may supply; only `config` is required. */
@@ -39,6 +41,8 @@ export interface ThreepidModuleOptions {
   readonly serveVersions?: boolean;
 }
 
+/** Identity-server answers are small JSON objects; anything larger is refused. */
+const IDENTITY_MAX_RESPONSE_BYTES = 64 * 1024;
 /** How often expired sessions and old outbox rows are purged. */
 const PURGE_INTERVAL_MS = 3_600_000;
 /** Sent and failed outbox rows are kept this long (without payload) for inspection. */
@@ -51,14 +55,19 @@ export interface ThreepidModule {
   /** The sidecar's internal API (JWT-authenticated); undefined without `homeserver.shared_secret`. */
   readonly internalRouter: Router | undefined;
   /** What a validated session proves, without spending it. */
-  getValidated(sid: string, clientSecret: string): Promise<ValidatedThreepid>;
-  /** Spends a validated session, once, for the flow it was requested for. */
-  consume(sid: string, clientSecret: string, flow: Flow): Promise<ValidatedThreepid>;
+  getValidated(sid: string, clientSecret: string, creds?: IdentityCredentials): Promise<ValidatedThreepid>;
+  /**
+   * Spends a validated session, once, for the flow it was requested for.
+   * For a session an identity server runs, pass the client's `id_server` and
+   * `id_access_token` (from `threepid_creds`): the identity server is asked,
+   * and its errors (`M_TERMS_NOT_SIGNED`…) come back as `IdentityServerError`.
+   */
+  consume(sid: string, clientSecret: string, flow: Flow, creds?: IdentityCredentials): Promise<ValidatedThreepid>;
   /** The module's own 3PID directory. */
   readonly bindings: BindingService;
   /** Delivery counters since start. */
   readonly deliveryCounts: Readonly<Record<DeliveryOutcome, number>>;
-  /** Wakes the outbox worker now (e.g. after an SMTP outage is known to be over). */
+  /** Retries every pending message now, ignoring backoff (e.g. after an SMTP outage is known to be over). */
   flushOutbox(): void;
   /** Stops the worker and timers, closes the transport and (if it opened it) the database. */
   close(): Promise<void>;
@@ -105,6 +114,23 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   });
 
   const bindings = new BindingService(store, clock);
+  const identitySettings = config.identityServer;
+  if (identitySettings.proxy && identitySettings.allowHttp) {
+    logger.warn({}, 'identity_server.allow_http is on: identity servers are called over plain HTTP. Tests and development only!');
+  }
+  const identityProxy = identitySettings.proxy
+    ? new IdentityProxy(
+        identitySettings,
+        new IdentityServerClient({
+          allowHttp: identitySettings.allowHttp,
+          ipRangeWhitelist: identitySettings.ipRangeWhitelist,
+          timeoutMs: identitySettings.timeoutMs,
+          maxResponseBytes: IDENTITY_MAX_RESPONSE_BYTES,
+        }),
+        store,
+        clock,
+      )
+    : undefined;
   const service = new ThreepidService({
     config,
     store,
@@ -112,6 +138,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     random,
     directory: options.directory ?? bindings,
     onEnqueued: () => worker.wake(),
+    identityProxy,
   });
 
   const clientRouter = createClientRouter({
@@ -145,11 +172,11 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   return {
     clientRouter,
     internalRouter,
-    getValidated: (sid, clientSecret) => service.getValidated(sid, clientSecret),
-    consume: (sid, clientSecret, flow) => service.consume(sid, clientSecret, flow),
+    getValidated: (sid, clientSecret, creds) => service.getValidated(sid, clientSecret, creds),
+    consume: (sid, clientSecret, flow, creds) => service.consume(sid, clientSecret, flow, creds),
     bindings,
     deliveryCounts,
-    flushOutbox: () => worker.wake(),
+    flushOutbox: () => worker.flush(),
     async close() {
       clearInterval(purgeTimer);
       await worker.stop();

@@ -40,6 +40,7 @@ export class OutboxWorker {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private wakeAgain = false;
+  private retryNow = false;
   private stopped = true;
 
   constructor(private readonly options: OutboxWorkerOptions) {}
@@ -73,6 +74,12 @@ export class OutboxWorker {
       });
   }
 
+  /** Runs a round now in which every pending message is due, whatever its backoff. */
+  flush(): void {
+    this.retryNow = true;
+    this.wake();
+  }
+
   /** Stops after the round in flight; unsent messages stay in the outbox. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -85,6 +92,10 @@ export class OutboxWorker {
     const { store, clock } = this.options;
     const batchSize = this.options.batchSize ?? 50;
     const leaseMs = this.options.leaseMs ?? 60_000;
+    if (this.retryNow) {
+      this.retryNow = false;
+      await store.outbox.makePendingDue(clock.now());
+    }
     for (;;) {
       if (this.stopped) return null;
       const now = clock.now();

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { IdentityServerError } from '../identity/client';
 import type { Logger } from '../logger';
 import { ThreepidError, type Errcode } from '../threepid/errors';
 
@@ -42,7 +43,7 @@ export const notFound: RequestHandler = (_req, res) => {
 };
 
 /** body-parser's failures, by their `type`. */
-function parserError(err: { type?: string }): [number, Errcode, string] | undefined {
+function parserError(err: { type?: string; status?: number }): [number, Errcode, string] | undefined {
   switch (err.type) {
     case 'entity.parse.failed':
       return [400, 'M_NOT_JSON', 'The request body is not valid JSON'];
@@ -54,6 +55,11 @@ function parserError(err: { type?: string }): [number, Errcode, string] | undefi
     case 'request.aborted':
       return [400, 'M_UNKNOWN', 'The request was aborted'];
     default:
+      // A body that does not decompress as its Content-Encoding says: zlib's
+      // error, which body-parser passes on with status 400 and no `type`.
+      if (err.type === undefined && err.status === 400 && !(err instanceof URIError)) {
+        return [400, 'M_NOT_JSON', 'The request body could not be decoded'];
+      }
       return undefined;
   }
 }
@@ -66,6 +72,11 @@ function parserError(err: { type?: string }): [number, Errcode, string] | undefi
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
+    if (err instanceof IdentityServerError) {
+      // The identity server's own Matrix error (or our 502/504 about it), as it is.
+      logger.info({ status: err.status, errcode: err.body.errcode, path: req.path }, 'identity server refused or failed');
+      return void res.status(err.status).json(err.body);
+    }
     if (err instanceof ThreepidError) {
       logger.debug({ errcode: err.errcode, path: req.path }, 'request refused');
       return sendMatrixError(res, ERRCODE_STATUS[err.errcode], err.errcode, err.message, err.extra);

@@ -4,7 +4,7 @@ import type { BindingService } from '../threepid/bindings';
 import { parseMedium } from '../threepid/bindings';
 import { ThreepidError } from '../threepid/errors';
 import { isFlow } from '../threepid/flows';
-import { opaqueIdField, requireFields, requireObject } from '../threepid/request-body';
+import { opaqueIdField, optionalStringField, requireFields, requireObject } from '../threepid/request-body';
 import type { ThreepidService, ValidatedThreepid } from '../threepid/service';
 import { errorMiddleware, methodNotAllowed } from './errors';
 import type { Logger } from '../logger';
@@ -61,23 +61,29 @@ export function createInternalRouter(
   const sessionCredentials = (input: unknown, extra: string[] = []) => {
     const body = requireObject(input);
     requireFields(body, ['sid', 'client_secret', ...extra]);
-    return { body, sid: opaqueIdField(body, 'sid'), clientSecret: opaqueIdField(body, 'client_secret') };
+    return {
+      body,
+      sid: opaqueIdField(body, 'sid'),
+      clientSecret: opaqueIdField(body, 'client_secret'),
+      // Sessions an identity server runs are checked with it, with the user's token.
+      creds: { idServer: optionalStringField(body, 'id_server'), idAccessToken: optionalStringField(body, 'id_access_token') },
+    };
   };
 
   router
     .route(`${INTERNAL_PREFIX}/sessions/validated`)
     .post(jsonBody, async (req: Request, res: Response) => {
-      const { sid, clientSecret } = sessionCredentials(req.body);
-      res.json(validatedBody(await service.getValidated(sid, clientSecret)));
+      const { sid, clientSecret, creds } = sessionCredentials(req.body);
+      res.json(validatedBody(await service.getValidated(sid, clientSecret, creds)));
     })
     .all(methodNotAllowed);
 
   router
     .route(`${INTERNAL_PREFIX}/sessions/consume`)
     .post(jsonBody, async (req: Request, res: Response) => {
-      const { body, sid, clientSecret } = sessionCredentials(req.body, ['flow']);
+      const { body, sid, clientSecret, creds } = sessionCredentials(req.body, ['flow']);
       if (!isFlow(body.flow)) throw new ThreepidError('M_INVALID_PARAM', 'flow must be register, password or 3pid');
-      res.json(validatedBody(await service.consume(sid, clientSecret, body.flow)));
+      res.json(validatedBody(await service.consume(sid, clientSecret, body.flow, creds)));
     })
     .all(methodNotAllowed);
 

@@ -78,6 +78,16 @@ export class OutboxStore {
     });
   }
 
+  /** Makes every pending message due at `now` (an operator's "retry now" after an outage). */
+  async makePendingDue(now: number): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set({ next_attempt_at: now })
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '>', now)
+      .execute();
+  }
+
   /** When the next pending message is due, or null when none is pending. */
   async nextDueAt(): Promise<number | null> {
     const row = await this.db

@@ -15,6 +15,7 @@ export interface ThreepidSessionsTable {
   expires_at: number;
   validated_at: number | null;
   consumed_at: number | null;
+  id_server: Generated<string | null>;
 }
 
 export interface OutboxTable {

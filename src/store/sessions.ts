@@ -26,6 +26,8 @@ export interface SessionRecord {
   readonly expiresAt: number;
   readonly validatedAt: number | null;
   readonly consumedAt: number | null;
+  /** The identity server that runs this session (proxy mode), or null for our own. */
+  readonly idServer: string | null;
 }
 
 function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
@@ -43,6 +45,7 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
     expiresAt: Number(row.expires_at),
     validatedAt: row.validated_at === null ? null : Number(row.validated_at),
     consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
+    idServer: row.id_server ?? null,
   });
 }
 
@@ -76,7 +79,9 @@ export class SessionStore {
     return row && toRecord(row);
   }
 
-  async insertSession(session: Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt'>): Promise<void> {
+  async insertSession(
+    session: Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt' | 'idServer'> & { idServer?: string },
+  ): Promise<void> {
     await this.db
       .insertInto('threepid_sessions')
       .values({
@@ -92,6 +97,7 @@ export class SessionStore {
         expires_at: session.expiresAt,
         validated_at: null,
         consumed_at: null,
+        id_server: session.idServer ?? null,
       })
       .execute();
   }
@@ -120,6 +126,12 @@ export class SessionStore {
       .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
       .where('sid', '=', sid)
       .execute();
+  }
+
+  /** Records a session an identity server runs; a no-op when it is known already. */
+  async recordProxiedSession(session: Parameters<SessionStore['insertSession']>[0] & { idServer: string }): Promise<void> {
+    const existing = await this.getSession(session.sid);
+    if (!existing) await this.insertSession(session);
   }
 
   /** Marks the session validated; a no-op when it already was. */

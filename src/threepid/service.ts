@@ -5,6 +5,7 @@ import type { Flow, Medium, SessionRecord } from '../store/sessions';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { FLOWS } from './flows';
+import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
 import { emailRules, type MediumRules } from './mediums';
 import { checkNextLink } from './next-link';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from './paths';
@@ -32,12 +33,21 @@ export interface ServiceDeps {
   readonly random: RandomSource;
   /** Called after a message was committed to the outbox, to wake the worker. */
   readonly onEnqueued: () => void;
+  /** Proxy mode: forwards requests that name an identity server. */
+  readonly identityProxy?: IdentityProxy;
+}
+
+/** Identity-server credentials a client gives with a session (`threepid_creds`). */
+export interface IdentityCredentials {
+  readonly idServer?: string;
+  readonly idAccessToken?: string;
 }
 
 /** What the client is told by requestToken. */
 export interface TokenRequestResult {
   readonly sid: string;
-  readonly submitUrl: string;
+  /** Absent when an identity server runs the session: the client submits the token there. */
+  readonly submitUrl?: string;
 }
 
 /** A 3PID proven by a validated session. */
@@ -77,11 +87,16 @@ export class ThreepidService {
     const body = requireObject(input);
     const request = parseTokenRequestBase(body, rules.addressFields);
     const address = rules.canonicalAddress(body);
+    const { config, identityProxy } = this.deps;
+    // With proxying off, id_server is ignored (spec: "ignored when the homeserver handles 3PID verification").
+    const proxyTarget =
+      config.identityServer.proxy && identityProxy && request.idServer !== undefined
+        ? identityProxy.checkTarget(request.idServer, request.idAccessToken)
+        : undefined;
 
     this.limiter.take(`ip:${context.clientIp}`);
     this.limiter.take(`${medium}:${address}`);
 
-    const { config } = this.deps;
     const nextLink =
       request.nextLink === undefined ? null : checkNextLink(request.nextLink, config.nextLinkDomainWhitelist);
 
@@ -92,6 +107,19 @@ export class ThreepidService {
     // and its timing say nothing about who owns the address.
     if (refusal && !config.inhibit3pidErrors) throw refusal;
     const decoy = refusal !== undefined;
+
+    if (proxyTarget && identityProxy && !decoy) {
+      const sid = await identityProxy.requestToken({
+        target: proxyTarget,
+        flow,
+        medium,
+        address,
+        body,
+        clientSecretHash: hashSecret(request.clientSecret),
+        sendAttempt: request.sendAttempt,
+      });
+      return { sid };
+    }
 
     const sid = await this.startOrContinueSession({
       flow,
@@ -202,9 +230,8 @@ export class ThreepidService {
    * wrong client_secret, already spent), `M_SESSION_EXPIRED`,
    * `M_SESSION_NOT_VALIDATED`.
    */
-  async getValidated(sid: string, clientSecret: string): Promise<ValidatedThreepid> {
-    const session = await this.validatedSession(sid, clientSecret);
-    return toValidated(session);
+  async getValidated(sid: string, clientSecret: string, creds: IdentityCredentials = {}): Promise<ValidatedThreepid> {
+    return toValidated(await this.validatedSession(sid, clientSecret, creds));
   }
 
   /**
@@ -212,8 +239,8 @@ export class ThreepidService {
    * password reset cannot be spent on registration, and the second spend of
    * any session fails.
    */
-  async consume(sid: string, clientSecret: string, flow: Flow): Promise<ValidatedThreepid> {
-    const session = await this.validatedSession(sid, clientSecret);
+  async consume(sid: string, clientSecret: string, flow: Flow, creds: IdentityCredentials = {}): Promise<ValidatedThreepid> {
+    const session = await this.validatedSession(sid, clientSecret, creds);
     if (session.flow !== flow) {
       throw new ThreepidError('M_NO_VALID_SESSION', `This session was requested for another flow (${session.flow})`);
     }
@@ -223,17 +250,25 @@ export class ThreepidService {
     return toValidated(session);
   }
 
-  private async validatedSession(sid: string, clientSecret: string): Promise<SessionRecord> {
+  private async validatedSession(sid: string, clientSecret: string, creds: IdentityCredentials): Promise<SessionRecord> {
     if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) {
       throw new ThreepidError('M_INVALID_PARAM', 'sid and client_secret must match ' + OPAQUE_ID_PATTERN.source);
     }
-    const session = await this.deps.store.sessions.getSession(sid);
+    const key = creds.idServer === undefined ? sid : proxiedSessionKey(creds.idServer.toLowerCase(), sid);
+    const session = await this.deps.store.sessions.getSession(key);
     if (!session || !this.secretMatches(session, clientSecret)) {
       throw new ThreepidError('M_NO_VALID_SESSION', 'No session matches this sid and client_secret');
     }
     if (session.consumedAt !== null) throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');
     if (this.deps.clock.now() > session.expiresAt) {
       throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
+    }
+    if (session.idServer !== null && session.validatedAt === null) {
+      if (!this.deps.identityProxy) throw new ThreepidError('M_NO_VALID_SESSION', 'Identity server sessions are not enabled');
+      const validatedAt = await this.deps.identityProxy.validatedAt(session, sid, clientSecret, creds.idAccessToken);
+      const now = this.deps.clock.now();
+      await this.deps.store.sessions.markSessionValidated(session.sid, validatedAt, now + VALIDATED_SESSION_LIFETIME_MS);
+      return { ...session, validatedAt, expiresAt: now + VALIDATED_SESSION_LIFETIME_MS };
     }
     if (session.validatedAt === null) {
       throw new ThreepidError('M_SESSION_NOT_VALIDATED', 'This validation session has not been validated yet');
