@@ -55,6 +55,17 @@ const listener = (port: number) =>
       .default({}),
   );
 
+const rateLimit = (perSecond: number, burstCount: number) =>
+  section(
+    z
+      .object({
+        per_second: z.number().positive().default(perSecond),
+        burst_count: z.number().int().positive().default(burstCount),
+      })
+      .strict()
+      .default({}),
+  );
+
 const hostPattern = /^[A-Za-z0-9.-]+$/;
 
 const rawSchema = z
@@ -87,21 +98,55 @@ const rawSchema = z
         validation_token_lifetime: duration('1h'),
         dev_mail_dir: z.string().min(1).default('data/mail'),
         max_attempts: z.number().int().min(1).max(100).default(12),
+        enabled: z.boolean().default(true),
       })
       .strict()
       .default({}),
+    ),
+    sms: section(
+      z
+        .object({
+          enabled: z.boolean().default(true),
+          sender: z.enum(['log', 'http', 'twilio']).default('log'),
+          dev_sms_dir: z.string().min(1).default('data/sms'),
+          validation_token_lifetime: duration('15m'),
+          max_token_attempts: z.number().int().min(1).max(100).default(5),
+          max_attempts: z.number().int().min(1).max(100).default(8),
+          http: section(
+            z
+              .object({
+                url: z.string().url(),
+                headers: z.record(z.string()).default({}),
+                body: z.record(z.unknown()).default({ to: '+{{to}}', text: '{{text}}' }),
+              })
+              .strict()
+              .optional(),
+          ),
+          twilio: section(
+            z
+              .object({
+                account_sid: z.string().min(1),
+                auth_token: z.string().min(1),
+                from: z.string().min(1).optional(),
+                messaging_service_sid: z.string().min(1).optional(),
+                base_url: z.string().url().default('https://api.twilio.com'),
+              })
+              .strict()
+              .optional(),
+          ),
+          allowed_countries: z.array(z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).default([]),
+          denied_countries: z.array(z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).default([]),
+          rc_per_number: rateLimit(0.001, 3),
+          rc_per_prefix: rateLimit(0.01, 10),
+          rc_per_ip: rateLimit(0.003, 5),
+          daily_limit: z.number().int().positive().default(1000),
+        })
+        .strict()
+        .default({}),
     ),
     next_link_domain_whitelist: z.array(z.string().regex(hostPattern, 'must be a host name')).nullable().default(null),
     request_token_inhibit_3pid_errors: z.boolean().default(false),
-    rc_3pid_validation: section(
-      z
-      .object({
-        per_second: z.number().positive().default(0.003),
-        burst_count: z.number().int().positive().default(5),
-      })
-      .strict()
-      .default({}),
-    ),
+    rc_3pid_validation: rateLimit(0.003, 5),
     trusted_proxies: z.array(z.string().min(1)).default([]),
     homeserver: section(
       z
@@ -134,6 +179,11 @@ export type RawConfig = z.input<typeof rawSchema>;
 
 type Parsed = z.output<typeof rawSchema>;
 
+export interface RateLimitSettings {
+  readonly perSecond: number;
+  readonly burstCount: number;
+}
+
 /** The validated, frozen configuration the module runs on. */
 export interface Config {
   readonly serverName: string;
@@ -159,10 +209,37 @@ export interface Config {
     readonly validationTokenLifetimeMs: number;
     readonly devMailDir: string;
     readonly maxAttempts: number;
+    readonly enabled: boolean;
+  };
+  readonly sms: {
+    readonly enabled: boolean;
+    readonly sender: 'log' | 'http' | 'twilio';
+    readonly devSmsDir: string;
+    readonly validationTokenLifetimeMs: number;
+    /** Wrong codes a session takes before it is dead. */
+    readonly maxTokenAttempts: number;
+    /** Delivery attempts before a message is given up on. */
+    readonly maxAttempts: number;
+    readonly http?: { readonly url: string; readonly headers: Readonly<Record<string, string>>; readonly body: Readonly<Record<string, unknown>> };
+    readonly twilio?: {
+      readonly accountSid: string;
+      readonly authToken: string;
+      readonly from?: string;
+      readonly messagingServiceSid?: string;
+      readonly baseUrl: string;
+    };
+    /** Upper-case ISO 3166-1 alpha-2; empty: all. */
+    readonly allowedCountries: readonly string[];
+    readonly deniedCountries: readonly string[];
+    readonly perNumber: RateLimitSettings;
+    readonly perPrefix: RateLimitSettings;
+    readonly perIp: RateLimitSettings;
+    /** Codes sent in any 24 hours, all numbers together. */
+    readonly dailyLimit: number;
   };
   readonly nextLinkDomainWhitelist: readonly string[] | null;
   readonly inhibit3pidErrors: boolean;
-  readonly rateLimit: { readonly perSecond: number; readonly burstCount: number };
+  readonly rateLimit: RateLimitSettings;
   readonly trustedProxies: readonly string[];
   readonly homeserver: {
     readonly sharedSecret?: string;
@@ -207,7 +284,18 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Config {
   return deepFreeze(fromParsed(result.data, env));
 }
 
+function limitSettings(raw: { per_second: number; burst_count: number }): RateLimitSettings {
+  return { perSecond: raw.per_second, burstCount: raw.burst_count };
+}
+
 function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
+  if (c.sms.sender === 'http' && !c.sms.http) throw new ConfigError('sms.http', 'is required when sms.sender is "http"');
+  if (c.sms.sender === 'twilio' && !c.sms.twilio) {
+    throw new ConfigError('sms.twilio', 'is required when sms.sender is "twilio"');
+  }
+  if (c.sms.twilio && !c.sms.twilio.from === !c.sms.twilio.messaging_service_sid) {
+    throw new ConfigError('sms.twilio', 'needs exactly one of from and messaging_service_sid');
+  }
   const smtpPass = env.MATRIX_HS_THREEPID_SMTP_PASS ?? c.email.smtp_pass;
   const sharedSecret = env.MATRIX_HS_THREEPID_SHARED_SECRET ?? c.homeserver.shared_secret;
   if (sharedSecret !== undefined && sharedSecret.length < MIN_SHARED_SECRET_LENGTH) {
@@ -245,10 +333,33 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
       validationTokenLifetimeMs: c.email.validation_token_lifetime,
       devMailDir: c.email.dev_mail_dir,
       maxAttempts: c.email.max_attempts,
+      enabled: c.email.enabled,
+    },
+    sms: {
+      enabled: c.sms.enabled,
+      sender: c.sms.sender,
+      devSmsDir: c.sms.dev_sms_dir,
+      validationTokenLifetimeMs: c.sms.validation_token_lifetime,
+      maxTokenAttempts: c.sms.max_token_attempts,
+      maxAttempts: c.sms.max_attempts,
+      http: c.sms.http,
+      twilio: c.sms.twilio && {
+        accountSid: c.sms.twilio.account_sid,
+        authToken: env.MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN ?? c.sms.twilio.auth_token,
+        from: c.sms.twilio.from,
+        messagingServiceSid: c.sms.twilio.messaging_service_sid,
+        baseUrl: c.sms.twilio.base_url.replace(/\/+$/, ''),
+      },
+      allowedCountries: c.sms.allowed_countries.map((code) => code.toUpperCase()),
+      deniedCountries: c.sms.denied_countries.map((code) => code.toUpperCase()),
+      perNumber: limitSettings(c.sms.rc_per_number),
+      perPrefix: limitSettings(c.sms.rc_per_prefix),
+      perIp: limitSettings(c.sms.rc_per_ip),
+      dailyLimit: c.sms.daily_limit,
     },
     nextLinkDomainWhitelist: c.next_link_domain_whitelist?.map((host) => host.toLowerCase()) ?? null,
     inhibit3pidErrors: c.request_token_inhibit_3pid_errors,
-    rateLimit: { perSecond: c.rc_3pid_validation.per_second, burstCount: c.rc_3pid_validation.burst_count },
+    rateLimit: limitSettings(c.rc_3pid_validation),
     trustedProxies: c.trusted_proxies,
     homeserver: {
       sharedSecret,

@@ -24,6 +24,7 @@ export { IdentityServerError } from './identity/client';
 export type { Flow, Medium } from './store/sessions';
 export type { MailTransport, MailMessage } from './delivery/mail-transport';
 export { PermanentDeliveryError } from './delivery/mail-transport';
+export type { SmsTransport, SmsMessage } from './delivery/sms-senders';
 export { withThreepidVersions, REQUIRE_IDENTITY_SERVER_FLAG } from './http/versions';
 export { ERRCODE_STATUS, errorMiddleware } from './http/errors';
 export { createApp } from './http/app';

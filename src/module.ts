@@ -3,7 +3,8 @@ import type { Kysely } from 'kysely';
 import type { Config } from './config';
 import { EMAIL_TEMPLATE_FILES, EmailSender } from './delivery/email-sender';
 import { createFileTransport, createSmtpTransport, type MailTransport } from './delivery/mail-transport';
-import type { EmailPayload } from './delivery/messages';
+import type { EmailPayload, SmsPayload } from './delivery/messages';
+import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender, type SmsTransport } from './delivery/sms-senders';
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
 import { Templates } from './delivery/templates';
 import { createClientRouter } from './http/client-router';
@@ -32,6 +33,8 @@ export interface ThreepidModuleOptions {
   readonly directory?: ThreepidDirectory;
   /** Default: SMTP from the config, or the development file transport. */
   readonly mailTransport?: MailTransport;
+  /** Default: the sender named by `sms.sender`. */
+  readonly smsTransport?: SmsTransport;
   /** Default: the SQLite file at `config.database.path`. */
   readonly database?: Kysely<Database>;
   readonly logger?: Logger;
@@ -90,7 +93,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const random = options.random ?? cryptoRandom;
 
   const templates = new Templates(config.templatesDir);
-  templates.preload([...EMAIL_TEMPLATE_FILES, 'pages/confirm.html', 'pages/success.html', 'pages/failure.html']);
+  templates.preload([...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, 'pages/confirm.html', 'pages/success.html', 'pages/failure.html']);
 
   const ownsDatabase = options.database === undefined;
   const store = new Store(options.database ?? (await openSqliteDatabase(config.database.path)));
@@ -99,6 +102,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     options.mailTransport ??
     (config.email.smtp ? createSmtpTransport(config.email.smtp) : createFileTransport(config.email.devMailDir, logger));
   const emailSender = new EmailSender(config, templates, transport);
+  const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));
 
   const deliveryCounts: Record<DeliveryOutcome, number> = { sent: 0, retried: 0, failed: 0 };
   const worker = new OutboxWorker({
@@ -106,8 +110,11 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     clock,
     random,
     logger,
-    maxAttempts: config.email.maxAttempts,
-    senders: { email: (payload) => emailSender.send(payload as EmailPayload) },
+    maxAttempts: { email: config.email.maxAttempts, sms: config.sms.maxAttempts },
+    senders: {
+      email: (payload) => emailSender.send(payload as EmailPayload),
+      sms: (payload) => smsSender.send(payload as SmsPayload),
+    },
     onOutcome: (outcome: DeliveryOutcome, _channel: Channel) => {
       deliveryCounts[outcome] += 1;
     },

@@ -10,3 +10,10 @@ export interface EmailPayload {
   readonly to: string;
   readonly link: string;
 }
+
+/** What the outbox stores for one text message: the code is rendered into `templates/sms/code.txt` at send time. */
+export interface SmsPayload {
+  /** E.164 without `+`. */
+  readonly to: string;
+  readonly code: string;
+}

@@ -13,8 +13,8 @@ export interface OutboxWorkerOptions {
   readonly clock: Clock;
   readonly random: RandomSource;
   readonly logger: Logger;
-  /** Attempts before a message is given up on. */
-  readonly maxAttempts: number;
+  /** Attempts before a message is given up on, per channel. */
+  readonly maxAttempts: Readonly<Record<Channel, number>>;
   /** Messages claimed per round. */
   readonly batchSize?: number;
   /** How long a claim lasts: a message whose sender died becomes due again after it. */
@@ -119,7 +119,7 @@ export class OutboxWorker {
       this.options.onOutcome?.('sent', message.channel);
     } catch (err) {
       const reason = describe(err);
-      if (err instanceof PermanentDeliveryError || attempt >= this.options.maxAttempts) {
+      if (err instanceof PermanentDeliveryError || attempt >= this.options.maxAttempts[message.channel]) {
         await store.outbox.markFailed(message.id, clock.now(), reason);
         logger.error({ id: message.id, channel: message.channel, attempt, reason }, 'message given up on');
         this.options.onOutcome?.('failed', message.channel);

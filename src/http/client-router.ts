@@ -60,7 +60,11 @@ export function createClientRouter(options: ClientRouterOptions): Router {
           .route(`/_matrix/client/${version}/${FLOW_PATHS[flow]}/${medium}/requestToken`)
           .post(jsonBody, async (req: Request, res: Response) => {
             const result = await service.requestToken(flow, medium, req.body, { clientIp: clientIp(req) });
-            res.json(result.submitUrl === undefined ? { sid: result.sid } : { sid: result.sid, submit_url: result.submitUrl });
+            res.json({
+              sid: result.sid,
+              ...(result.submitUrl === undefined ? {} : { submit_url: result.submitUrl }),
+              ...result.responseFields,
+            });
           })
           .all(methodNotAllowed);
       }

@@ -88,6 +88,17 @@ export class OutboxStore {
       .execute();
   }
 
+  /** Messages of `channel` enqueued since `since`, sent or not, and the oldest of them. */
+  async countCreatedSince(channel: Channel, since: number): Promise<{ count: number; oldestCreatedAt: number | null }> {
+    const row = await this.db
+      .selectFrom('outbox')
+      .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
+      .where('channel', '=', channel)
+      .where('created_at', '>=', since)
+      .executeTakeFirst();
+    return { count: Number(row?.count ?? 0), oldestCreatedAt: row?.oldest == null ? null : Number(row.oldest) };
+  }
+
   /** When the next pending message is due, or null when none is pending. */
   async nextDueAt(): Promise<number | null> {
     const row = await this.db

@@ -8,9 +8,11 @@ export const MAX_EMAIL_LENGTH = 500;
  * Unicode case folding. JavaScript has no `casefold()`; upper- then
  * lower-casing applies the full (one-to-many) mappings, so `ß` becomes `ss`
  * as the spec's 3PID appendix requires, which `toLowerCase()` alone does not.
+ * Lower-casing first makes capital `ẞ` (U+1E9E, which upper-cases to itself)
+ * fold to `ss` too, so folding is idempotent.
  */
 function caseFold(value: string): string {
-  return value.toUpperCase().toLowerCase();
+  return value.toLowerCase().toUpperCase().toLowerCase();
 }
 
 /**

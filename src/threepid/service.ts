@@ -1,12 +1,13 @@
 import type { Config } from '../config';
-import type { EmailPayload } from '../delivery/messages';
+import type { EmailPayload, SmsPayload } from '../delivery/messages';
 import type { Store } from '../store/store';
 import type { Flow, Medium, SessionRecord } from '../store/sessions';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { FLOWS } from './flows';
 import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
-import { emailRules, type MediumRules } from './mediums';
+import { emailRules, msisdnRules, type MediumRules } from './mediums';
+import { SmsPolicy } from './sms-policy';
 import { checkNextLink } from './next-link';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from './paths';
 import { RateLimiter } from './rate-limiter';
@@ -22,7 +23,7 @@ import { hashSecret, hashesEqual, randomId, type Clock, type RandomSource } from
 export const VALIDATED_SESSION_LIFETIME_MS = 24 * 3_600_000;
 /** How long an expired session still answers `M_SESSION_EXPIRED` before it is purged. */
 export const EXPIRED_SESSION_GRACE_MS = 24 * 3_600_000;
-/** Wrong tokens a session takes before it stops checking them. */
+/** Wrong email tokens a session takes before it stops checking them (SMS: `sms.max_token_attempts`). */
 export const MAX_FAILED_ATTEMPTS = 5;
 
 export interface ServiceDeps {
@@ -48,6 +49,8 @@ export interface TokenRequestResult {
   readonly sid: string;
   /** Absent when an identity server runs the session: the client submits the token there. */
   readonly submitUrl?: string;
+  /** Medium-specific fields of the answer: `msisdn` and `intl_fmt` for phone numbers. */
+  readonly responseFields?: Readonly<Record<string, string>>;
 }
 
 /** A 3PID proven by a validated session. */
@@ -63,7 +66,6 @@ export interface RequestContext {
   readonly clientIp: string;
 }
 
-const MEDIUMS: Readonly<Record<Medium, MediumRules | undefined>> = { email: emailRules, msisdn: undefined };
 
 /**
  * The domain: starts validation sessions, checks submitted tokens, and tells
@@ -71,9 +73,16 @@ const MEDIUMS: Readonly<Record<Medium, MediumRules | undefined>> = { email: emai
  */
 export class ThreepidService {
   private readonly limiter: RateLimiter;
+  private readonly smsPolicy: SmsPolicy;
+  private readonly mediums: Readonly<Record<Medium, MediumRules | undefined>>;
 
   constructor(private readonly deps: ServiceDeps) {
     this.limiter = new RateLimiter(deps.config.rateLimit, deps.clock);
+    this.smsPolicy = new SmsPolicy(deps.config.sms, deps.clock);
+    this.mediums = {
+      email: deps.config.email.enabled ? emailRules : undefined,
+      msisdn: deps.config.sms.enabled ? msisdnRules : undefined,
+    };
   }
 
   /**
@@ -82,11 +91,12 @@ export class ThreepidService {
    * directory, then write the session and its message in one transaction.
    */
   async requestToken(flow: Flow, medium: Medium, input: unknown, context: RequestContext): Promise<TokenRequestResult> {
-    const rules = MEDIUMS[medium];
+    const rules = this.mediums[medium];
     if (!rules) throw new ThreepidError('M_THREEPID_MEDIUM_NOT_SUPPORTED', `This server does not verify ${medium}`);
     const body = requireObject(input);
     const request = parseTokenRequestBase(body, rules.addressFields);
-    const address = rules.canonicalAddress(body);
+    const parsed = rules.parseAddress(body);
+    const address = parsed.address;
     const { config, identityProxy } = this.deps;
     // With proxying off, id_server is ignored (spec: "ignored when the homeserver handles 3PID verification").
     const proxyTarget =
@@ -96,6 +106,7 @@ export class ThreepidService {
 
     this.limiter.take(`ip:${context.clientIp}`);
     this.limiter.take(`${medium}:${address}`);
+    if (medium === 'msisdn') this.smsPolicy.checkDestination(parsed, context.clientIp);
 
     const nextLink =
       request.nextLink === undefined ? null : checkNextLink(request.nextLink, config.nextLinkDomainWhitelist);
@@ -118,7 +129,7 @@ export class ThreepidService {
         clientSecretHash: hashSecret(request.clientSecret),
         sendAttempt: request.sendAttempt,
       });
-      return { sid };
+      return { sid, responseFields: parsed.responseFields };
     }
 
     const sid = await this.startOrContinueSession({
@@ -130,7 +141,7 @@ export class ThreepidService {
       nextLink,
       decoy,
     });
-    return { sid, submitUrl: `${config.publicBaseurl}${submitTokenPath(medium)}` };
+    return { sid, submitUrl: `${config.publicBaseurl}${submitTokenPath(medium)}`, responseFields: parsed.responseFields };
   }
 
   private flowRefusal(flow: Flow, bound: boolean): ThreepidError | undefined {
@@ -170,7 +181,7 @@ export class ThreepidService {
         // A decoy's token is never sent: nobody can validate it.
         tokenHash: hashSecret(input.decoy ? randomId(random) : token),
         sendAttempt: input.sendAttempt,
-        expiresAt: now + config.email.validationTokenLifetimeMs,
+        expiresAt: now + this.tokenLifetime(input.rules.medium),
         nextLink: input.nextLink,
       };
       const sid = existing?.sid ?? randomId(random);
@@ -178,16 +189,20 @@ export class ThreepidService {
       else await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now });
       if (input.decoy) return { sid, sent: false };
 
-      const payload: EmailPayload = {
-        template: FLOWS[input.flow].template,
-        to: input.address,
-        link: this.emailLink(sid, input.clientSecret, token),
-      };
+      if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
+      const payload: EmailPayload | SmsPayload =
+        input.rules.medium === 'email'
+          ? { template: FLOWS[input.flow].template, to: input.address, link: this.emailLink(sid, input.clientSecret, token) }
+          : { to: input.address, code: token };
       await tx.outbox.enqueue({ id: randomId(random), channel: input.rules.channel, payload, now });
       return { sid, sent: true };
     });
     if (enqueued.sent) this.deps.onEnqueued();
     return enqueued.sid;
+  }
+
+  private tokenLifetime(medium: Medium): number {
+    return medium === 'email' ? this.deps.config.email.validationTokenLifetimeMs : this.deps.config.sms.validationTokenLifetimeMs;
   }
 
   private emailLink(sid: string, clientSecret: string, token: string): string {
@@ -213,7 +228,8 @@ export class ThreepidService {
       return { nextLink: session.nextLink };
     }
     if (now > session.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
-    if (session.failedAttempts >= MAX_FAILED_ATTEMPTS) {
+    const maxFailed = session.medium === 'msisdn' ? this.deps.config.sms.maxTokenAttempts : MAX_FAILED_ATTEMPTS;
+    if (session.failedAttempts >= maxFailed) {
       throw new ThreepidError('M_TOKEN_INCORRECT', 'Too many wrong tokens: request a new one');
     }
     if (!tokenMatches) {

@@ -1,0 +1,128 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import Mustache from 'mustache';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { PermanentDeliveryError } from './mail-transport';
+import type { SmsPayload } from './messages';
+import type { Templates } from './templates';
+
+/** One text message, ready to go: `to` in E.164 with the `+`. */
+export interface SmsMessage {
+  readonly to: string;
+  readonly text: string;
+}
+
+/** The port every SMS provider sits behind. Throw {@link PermanentDeliveryError} for failures not worth retrying. */
+export interface SmsTransport {
+  send(message: SmsMessage): Promise<void>;
+}
+
+const REQUEST_TIMEOUT_MS = 15_000;
+
+/**
+ * Maps an HTTP answer from a gateway to the outbox's retry rules: 2xx is
+ * delivered, 429 and 5xx are worth another try, any other 4xx will fail the
+ * same way again.
+ */
+async function checkGatewayAnswer(response: Response, gateway: string): Promise<void> {
+  if (response.ok) return;
+  await response.body?.cancel();
+  if (response.status === 429 || response.status >= 500) throw new Error(`${gateway} answered ${response.status}`);
+  throw new PermanentDeliveryError(`${gateway} refused the message (${response.status})`);
+}
+
+/** Development: each message is written to a file; the log names the file, never the code. */
+export function createLogSmsTransport(dir: string, logger: Logger): SmsTransport {
+  let counter = 0;
+  return {
+    async send(message) {
+      await mkdir(dir, { recursive: true });
+      const file = path.resolve(dir, `${Date.now()}-${process.pid}-${++counter}.txt`);
+      await writeFile(file, `To: ${message.to}\n\n${message.text}\n`, { mode: 0o600 });
+      logger.info({ file }, 'development SMS sender: message written (open it to read the code)');
+    },
+  };
+}
+
+/**
+ * A generic JSON webhook: `sms.http.body` is a JSON template whose strings
+ * may use `{{to}}` (digits, no `+`) and `{{text}}`; `sms.http.headers` are
+ * sent as they are (put the gateway's API key there).
+ */
+export function createHttpSmsTransport(settings: NonNullable<Config['sms']['http']>): SmsTransport {
+  const render = (value: unknown, view: Record<string, string>): unknown => {
+    if (typeof value === 'string') return Mustache.render(value, view, undefined, { escape: (text: string) => text });
+    if (Array.isArray(value)) return value.map((item) => render(item, view));
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key, render(inner, view)]));
+    }
+    return value;
+  };
+  return {
+    async send(message) {
+      const body = render(settings.body, { to: message.to.replace(/^\+/, ''), text: message.text });
+      const response = await fetch(settings.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...settings.headers },
+        body: JSON.stringify(body),
+        redirect: 'error',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      await checkGatewayAnswer(response, 'SMS gateway');
+    },
+  };
+}
+
+/**
+ * Twilio's Messages API: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
+ * form-encoded `To`, `Body` and `From` or `MessagingServiceSid`, HTTP Basic
+ * auth with the account SID and auth token; `201` with the message resource
+ * on success, `{code, message}` with a 4xx on refusal.
+ */
+export function createTwilioSmsTransport(settings: NonNullable<Config['sms']['twilio']>): SmsTransport {
+  const url = `${settings.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
+  const authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')}`;
+  return {
+    async send(message) {
+      const form = new URLSearchParams({ To: message.to, Body: message.text });
+      if (settings.messagingServiceSid) form.set('MessagingServiceSid', settings.messagingServiceSid);
+      else form.set('From', settings.from as string);
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+        body: form,
+        redirect: 'error',
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      await checkGatewayAnswer(response, 'Twilio');
+    },
+  };
+}
+
+export function createSmsTransport(settings: Config['sms'], logger: Logger): SmsTransport {
+  switch (settings.sender) {
+    case 'http':
+      return createHttpSmsTransport(settings.http as NonNullable<Config['sms']['http']>);
+    case 'twilio':
+      return createTwilioSmsTransport(settings.twilio as NonNullable<Config['sms']['twilio']>);
+    case 'log':
+      return createLogSmsTransport(settings.devSmsDir, logger);
+  }
+}
+
+export const SMS_TEMPLATE_FILES = ['sms/code.txt'];
+
+/** Renders an outbox SMS payload and hands it to the transport. */
+export class SmsSender {
+  constructor(
+    private readonly config: Config,
+    private readonly templates: Templates,
+    private readonly transport: SmsTransport,
+  ) {}
+
+  send(payload: SmsPayload): Promise<void> {
+    const view = { app_name: this.config.email.appName, server_name: this.config.serverName, code: payload.code };
+    return this.transport.send({ to: `+${payload.to}`, text: this.templates.render('sms/code.txt', view).trim() });
+  }
+}

@@ -1,0 +1,31 @@
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import { ThreepidError } from './errors';
+
+export interface ParsedPhoneNumber {
+  /** E.164 without the `+` (spec appendix "3PID Types"): `447700900123`. */
+  readonly msisdn: string;
+  /** How a person writes it internationally: `+44 7700 900123`. */
+  readonly intlFmt: string;
+  /** The number's own country (ISO 3166-1 alpha-2), which may differ from the one dialled from. */
+  readonly country: string | undefined;
+}
+
+/**
+ * Resolves `phone_number` as dialled from `country` with libphonenumber-js's
+ * full metadata. The number must be valid (assigned ranges for its country),
+ * not merely of a possible length: SMS to unassigned ranges is how pumping
+ * fraud burns money.
+ */
+export function parsePhoneNumber(country: string, phoneNumber: string): ParsedPhoneNumber {
+  if (!/^[A-Za-z]{2}$/.test(country)) {
+    throw new ThreepidError('M_INVALID_PARAM', 'country must be a two-letter country code such as "GB"');
+  }
+  if (phoneNumber.length > 64 || !/^[0-9+\-.()\s]+$/.test(phoneNumber)) {
+    throw new ThreepidError('M_INVALID_PARAM', 'phone_number may contain only digits, spaces and + - . ( )');
+  }
+  const parsed = parsePhoneNumberFromString(phoneNumber, country.toUpperCase() as CountryCode);
+  if (!parsed || !parsed.isValid()) {
+    throw new ThreepidError('M_INVALID_PARAM', `${phoneNumber} is not a valid phone number for ${country.toUpperCase()}`);
+  }
+  return { msisdn: parsed.number.slice(1), intlFmt: parsed.formatInternational(), country: parsed.country };
+}

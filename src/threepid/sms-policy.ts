@@ -1,0 +1,57 @@
+import type { Config } from '../config';
+import type { Store } from '../store/store';
+import { ThreepidError } from './errors';
+import type { ParsedAddress } from './mediums';
+import { RateLimiter } from './rate-limiter';
+import type { Clock } from './tokens';
+
+/**
+ * Numbers sharing all digits but the last four count as one range: SMS
+ * pumping walks through consecutive numbers, which one per-number limit
+ * does not see.
+ */
+const RANGE_SUFFIX_DIGITS = 4;
+const DAY_MS = 86_400_000;
+
+/**
+ * The abuse controls of the SMS path, on top of the general limits: a text
+ * message costs money, and a premium-rate range can be made to cost a lot.
+ */
+export class SmsPolicy {
+  private readonly perNumber: RateLimiter;
+  private readonly perRange: RateLimiter;
+  private readonly perIp: RateLimiter;
+
+  constructor(
+    private readonly settings: Config['sms'],
+    clock: Clock,
+  ) {
+    this.perNumber = new RateLimiter(settings.perNumber, clock);
+    this.perRange = new RateLimiter(settings.perPrefix, clock);
+    this.perIp = new RateLimiter(settings.perIp, clock);
+  }
+
+  /** Country rules (`M_THREEPID_DENIED`), then the per-number, per-range and per-IP limits. */
+  checkDestination(parsed: ParsedAddress, clientIp: string): void {
+    const { allowedCountries, deniedCountries } = this.settings;
+    const country = parsed.country;
+    const allowed = allowedCountries.length === 0 || (country !== undefined && allowedCountries.includes(country));
+    if (!allowed || (country !== undefined && deniedCountries.includes(country))) {
+      throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to that country');
+    }
+    this.perNumber.take(parsed.address);
+    this.perRange.take(parsed.address.slice(0, -RANGE_SUFFIX_DIGITS));
+    this.perIp.take(clientIp);
+  }
+
+  /** The global cap: refuses once `daily_limit` codes went out in the last 24 hours. */
+  async checkDailyCap(store: Store, now: number): Promise<void> {
+    const sent = await store.outbox.countCreatedSince('sms', now - DAY_MS);
+    if (sent.count >= this.settings.dailyLimit) {
+      const retryAfterMs = Math.max(1000, (sent.oldestCreatedAt ?? now) + DAY_MS - now);
+      throw new ThreepidError('M_LIMIT_EXCEEDED', 'This server has sent all the text messages it may send today', {
+        retry_after_ms: retryAfterMs,
+      });
+    }
+  }
+}
