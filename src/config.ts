@@ -159,6 +159,12 @@ const rawSchema = z
       .default({}),
     ),
     templates_dir: z.string().min(1).optional(),
+    accounts: section(
+      z
+        .object({ require_password: z.boolean().default(true) })
+        .strict()
+        .default({}),
+    ),
     identity_server: section(
       z
         .object({
@@ -247,6 +253,10 @@ export interface Config {
     readonly jwtAudience?: string;
   };
   readonly templatesDir?: string;
+  readonly accounts: {
+    /** `/account/3pid/add` asks for the user's password (UIA `m.login.password`). */
+    readonly requirePassword: boolean;
+  };
   readonly identityServer: {
     /** Forward requests that carry `id_server` to that identity server (MSC2140). */
     readonly proxy: boolean;
@@ -367,6 +377,7 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
       jwtAudience: c.homeserver.jwt_audience,
     },
     templatesDir: c.templates_dir,
+    accounts: { requirePassword: c.accounts.require_password },
     identityServer: {
       proxy: c.identity_server.proxy,
       trusted: c.identity_server.trusted.map((host) => host.toLowerCase()),

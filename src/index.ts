@@ -31,3 +31,6 @@ export { createApp } from './http/app';
 export { openSqliteDatabase } from './store/database';
 export { createLogger, silentLogger, type Logger } from './logger';
 export { canonicaliseEmail } from './threepid/email';
+export type { UserAuthority } from './homeserver/client';
+export { HomeserverUserAuthority } from './homeserver/client';
+export { parseThreepidAuth, UiaRequired, THREEPID_STAGES } from './threepid/uia';

@@ -8,7 +8,11 @@ import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender, type SmsTransport } 
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
 import { Templates } from './delivery/templates';
 import { createClientRouter } from './http/client-router';
+import { createAccountRouter } from './http/account-router';
 import { createInternalRouter } from './http/internal-router';
+import { HomeserverUserAuthority, type UserAuthority } from './homeserver/client';
+import { AccountService } from './threepid/accounts';
+import { StatelessUiaSessions } from './threepid/uia';
 import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
 import { openSqliteDatabase } from './store/database';
@@ -40,6 +44,12 @@ export interface ThreepidModuleOptions {
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly random?: RandomSource;
+  /**
+   * Who owns an access token and whether a password is right, for the
+   * account endpoints. Default: the homeserver at `homeserver.base_url`
+   * (whoami, login); without either, the account endpoints are not served.
+   */
+  readonly userAuthority?: UserAuthority;
   /** Default true: the module answers `GET /_matrix/client/versions` on its client router. */
   readonly serveVersions?: boolean;
 }
@@ -57,6 +67,21 @@ export interface ThreepidModule {
   readonly clientRouter: Router;
   /** The sidecar's internal API (JWT-authenticated); undefined without `homeserver.shared_secret`. */
   readonly internalRouter: Router | undefined;
+  /**
+   * `GET /account/3pid`, `POST /account/3pid/{add,delete,unbind}` over the
+   * module's 3PID directory; undefined without a user authority.
+   */
+  readonly accountRouter: Router | undefined;
+  /**
+   * The UIA stages `m.login.email.identity` / `m.login.msisdn`: the 3PID an
+   * auth dict proves (accepting `threepid_creds` and the legacy
+   * `threepidCreds`), spent for `flow` when `consume` is true.
+   *
+   * ```ts
+   * const { medium, address } = await threepid.checkThreepidAuth(req.body.auth, 'password', true);
+   * ```
+   */
+  checkThreepidAuth(auth: unknown, flow: Flow, consume: boolean): Promise<ValidatedThreepid>;
   /** What a validated session proves, without spending it. */
   getValidated(sid: string, clientSecret: string, creds?: IdentityCredentials): Promise<ValidatedThreepid>;
   /**
@@ -155,6 +180,22 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     logger,
     versions: options.serveVersions === false ? undefined : new VersionsSource(config.homeserver.baseUrl, logger),
   });
+  const authority =
+    options.userAuthority ??
+    (config.homeserver.baseUrl ? new HomeserverUserAuthority(config.homeserver.baseUrl, clock) : undefined);
+  const accountRouter = authority
+    ? createAccountRouter(
+        new AccountService({
+          store,
+          service,
+          authority,
+          clock,
+          requirePassword: config.accounts.requirePassword,
+          uiaSessions: new StatelessUiaSessions(config.homeserver.sharedSecret ?? random.bytes(32).toString('base64'), clock, random),
+        }),
+        logger,
+      )
+    : undefined;
   const internalRouter = config.homeserver.sharedSecret
     ? createInternalRouter(service, bindings, {
         sharedSecret: config.homeserver.sharedSecret,
@@ -179,6 +220,8 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   return {
     clientRouter,
     internalRouter,
+    accountRouter,
+    checkThreepidAuth: (auth, flow, consume) => service.checkThreepidAuth(auth, flow, consume),
     getValidated: (sid, clientSecret, creds) => service.getValidated(sid, clientSecret, creds),
     consume: (sid, clientSecret, flow, creds) => service.consume(sid, clientSecret, flow, creds),
     bindings,

@@ -55,9 +55,11 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
       try {
         await transporter.sendMail(message);
       } catch (err) {
-        const code = (err as { responseCode?: number }).responseCode;
-        // SMTP 5xx replies are final (RFC 5321 §4.2.1); 4xx and network errors are worth retrying.
-        if (typeof code === 'number' && code >= 500 && code < 600) {
+        const { responseCode: code, command } = err as { responseCode?: number; command?: string };
+        // A 5xx reply is final (RFC 5321 §4.2.1) when it refuses this recipient
+        // or this message. A 5xx to STARTTLS, AUTH or MAIL FROM is the
+        // server's setup or ours: retried, so mail waits until it is fixed.
+        if (typeof code === 'number' && code >= 500 && code < 600 && (command === 'RCPT TO' || command === 'DATA')) {
           throw new PermanentDeliveryError(`SMTP server refused the message (${code})`);
         }
         throw err;

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { IdentityServerError } from '../identity/client';
 import type { Logger } from '../logger';
 import { ThreepidError, type Errcode } from '../threepid/errors';
+import { UiaRequired } from '../threepid/uia';
 
 /** The one errcode → HTTP status table. A code without a status does not compile. */
 export const ERRCODE_STATUS: Readonly<Record<Errcode, number>> = Object.freeze({
@@ -24,6 +25,8 @@ export const ERRCODE_STATUS: Readonly<Record<Errcode, number>> = Object.freeze({
   M_NO_VALID_SESSION: 404,
   M_UNAUTHORIZED: 401,
   M_UNKNOWN_TOKEN: 401,
+  M_MISSING_TOKEN: 401,
+  M_THREEPID_AUTH_FAILED: 403,
   M_FORBIDDEN: 403,
   M_TERMS_NOT_SIGNED: 403,
   M_UNKNOWN: 500,
@@ -77,6 +80,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
       logger.info({ status: err.status, errcode: err.body.errcode, path: req.path }, 'identity server refused or failed');
       return void res.status(err.status).json(err.body);
     }
+    if (err instanceof UiaRequired) return void res.status(401).json(err.body);
     if (err instanceof ThreepidError) {
       logger.debug({ errcode: err.errcode, path: req.path }, 'request refused');
       return sendMatrixError(res, ERRCODE_STATUS[err.errcode], err.errcode, err.message, err.extra);

@@ -88,6 +88,16 @@ export function createInternalRouter(
     .all(methodNotAllowed);
 
   router
+    .route(`${INTERNAL_PREFIX}/uia/threepid`)
+    .post(jsonBody, async (req: Request, res: Response) => {
+      const body = requireObject(req.body);
+      requireFields(body, ['auth', 'flow']);
+      if (!isFlow(body.flow)) throw new ThreepidError('M_INVALID_PARAM', 'flow must be register, password or 3pid');
+      res.json(validatedBody(await service.checkThreepidAuth(body.auth, body.flow, body.consume === true)));
+    })
+    .all(methodNotAllowed);
+
+  router
     .route(`${INTERNAL_PREFIX}/bindings/:medium/:address`)
     .get(async (req: Request, res: Response) => {
       const binding = await bindings.get(parseMedium(req.params.medium), String(req.params.address));

@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Database } from './schema';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, ThreepidBindingsTable } from './schema';
 import type { Medium } from './sessions';
 
 export interface BindingRecord {
@@ -8,6 +8,16 @@ export interface BindingRecord {
   readonly userId: string;
   readonly validatedAt: number;
   readonly addedAt: number;
+}
+
+function toRecord(row: Selectable<ThreepidBindingsTable>): BindingRecord {
+  return Object.freeze({
+    medium: row.medium as Medium,
+    address: row.address,
+    userId: row.user_id,
+    validatedAt: Number(row.validated_at),
+    addedAt: Number(row.added_at),
+  });
 }
 
 /** The module's own 3PID directory. */
@@ -21,16 +31,7 @@ export class BindingStore {
       .where('medium', '=', medium)
       .where('address', '=', address)
       .executeTakeFirst();
-    return (
-      row &&
-      Object.freeze({
-        medium: row.medium as Medium,
-        address: row.address,
-        userId: row.user_id,
-        validatedAt: Number(row.validated_at),
-        addedAt: Number(row.added_at),
-      })
-    );
+    return row && toRecord(row);
   }
 
   /** Binds the address to `userId`, replacing any previous owner. */
@@ -52,6 +53,28 @@ export class BindingStore {
         }),
       )
       .execute();
+  }
+
+  /** Every 3PID bound to `userId`, oldest first. */
+  async listForUser(userId: string): Promise<BindingRecord[]> {
+    const rows = await this.db
+      .selectFrom('threepid_bindings')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('added_at')
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  /** Removes the binding only if it is `userId`'s. */
+  async deleteForUser(userId: string, medium: Medium, address: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('threepid_bindings')
+      .where('medium', '=', medium)
+      .where('address', '=', address)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
   }
 
   /** True when a binding was removed. */

@@ -42,6 +42,10 @@ export type Errcode =
   | 'M_UNAUTHORIZED'
   /** The user's access token is unknown to the homeserver. */
   | 'M_UNKNOWN_TOKEN'
+  /** The request needs a user's access token and has none. */
+  | 'M_MISSING_TOKEN'
+  /** A 3PID could not be added: its session did not prove the address. */
+  | 'M_THREEPID_AUTH_FAILED'
   /** The request was refused for another reason. */
   | 'M_FORBIDDEN'
   /** The identity server's terms must be accepted first (relayed). */

@@ -8,6 +8,7 @@ import { FLOWS } from './flows';
 import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
+import { parseThreepidAuth } from './uia';
 import { checkNextLink } from './next-link';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from './paths';
 import { RateLimiter } from './rate-limiter';
@@ -264,6 +265,21 @@ export class ThreepidService {
       throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');
     }
     return toValidated(session);
+  }
+
+  /**
+   * The UIA stages `m.login.email.identity` and `m.login.msisdn`: checks the
+   * auth dict's `threepid_creds` (or legacy `threepidCreds`) and answers the
+   * 3PID it proves, spending the session when `consume` is set. A session of
+   * the other medium proves nothing for this stage.
+   */
+  async checkThreepidAuth(auth: unknown, flow: Flow, consume: boolean): Promise<ValidatedThreepid> {
+    const parsed = parseThreepidAuth(auth);
+    const proof = await this.getValidated(parsed.sid, parsed.clientSecret, parsed.creds);
+    if (proof.medium !== parsed.medium) {
+      throw new ThreepidError('M_THREEPID_AUTH_FAILED', `${parsed.type} needs a session for ${parsed.medium}`);
+    }
+    return consume ? this.consume(parsed.sid, parsed.clientSecret, flow, parsed.creds) : proof;
   }
 
   private async validatedSession(sid: string, clientSecret: string, creds: IdentityCredentials): Promise<SessionRecord> {

@@ -1,0 +1,114 @@
+import type { UserAuthority } from '../homeserver/client';
+import type { BindingRecord } from '../store/bindings';
+import type { Medium } from '../store/sessions';
+import type { Store } from '../store/store';
+import { canonicalAddress, parseMedium } from './bindings';
+import { ThreepidError, isThreepidError } from './errors';
+import { opaqueIdField, requireFields, requireObject, stringField } from './request-body';
+import type { ThreepidService } from './service';
+import type { Clock } from './tokens';
+import { StatelessUiaSessions, UiaRequired } from './uia';
+
+const PASSWORD_STAGE = 'm.login.password';
+
+/**
+ * The account endpoints of the client-server API that concern 3PIDs
+ * (`/account/3pid`, `/add`, `/delete`, `/unbind`), over the module's own
+ * 3PID directory. Adding needs the user's password again (a stolen access
+ * token must not be enough to attach an address that can then reset the
+ * password), through a one-stage UIA the module runs itself.
+ */
+export class AccountService {
+  private readonly uia: StatelessUiaSessions;
+
+  constructor(
+    private readonly deps: {
+      store: Store;
+      service: ThreepidService;
+      authority: UserAuthority;
+      clock: Clock;
+      uiaSessions: StatelessUiaSessions;
+      requirePassword: boolean;
+    },
+  ) {
+    this.uia = deps.uiaSessions;
+  }
+
+  /** The user behind an access token, or `M_UNKNOWN_TOKEN`. */
+  async authenticate(accessToken: string | undefined): Promise<string> {
+    if (!accessToken) throw new ThreepidError('M_MISSING_TOKEN', 'An access token is required');
+    const userId = await this.deps.authority.userIdForAccessToken(accessToken);
+    if (!userId) throw new ThreepidError('M_UNKNOWN_TOKEN', 'Unknown access token');
+    return userId;
+  }
+
+  async list(userId: string): Promise<BindingRecord[]> {
+    return this.deps.store.bindings.listForUser(userId);
+  }
+
+  /** `POST /account/3pid/add`: UIA, then the validated session's address becomes the user's. */
+  async add(userId: string, input: unknown): Promise<void> {
+    const body = requireObject(input);
+    if (this.deps.requirePassword) await this.requirePassword(userId, body.auth);
+    requireFields(body, ['sid', 'client_secret']);
+    const sid = opaqueIdField(body, 'sid');
+    const clientSecret = opaqueIdField(body, 'client_secret');
+    // Check before spending the session, so a refusal leaves it usable.
+    const proof = await this.proveSession(sid, clientSecret, 'validated');
+    const owner = await this.deps.store.bindings.find(proof.medium, proof.address);
+    if (owner && owner.userId !== userId) throw new ThreepidError('M_THREEPID_IN_USE', 'This address is already in use');
+    await this.proveSession(sid, clientSecret, 'consume');
+    await this.deps.store.bindings.put({
+      medium: proof.medium,
+      address: proof.address,
+      userId,
+      validatedAt: proof.validatedAt,
+      addedAt: this.deps.clock.now(),
+    });
+  }
+
+  /** `POST /account/3pid/delete` and `/unbind`: the module binds nothing at identity servers. */
+  async delete(userId: string, input: unknown): Promise<void> {
+    const { medium, address } = this.parseThreepid(input);
+    await this.deps.store.bindings.deleteForUser(userId, medium, address);
+  }
+
+  parseThreepid(input: unknown): { medium: Medium; address: string } {
+    const body = requireObject(input);
+    requireFields(body, ['medium', 'address']);
+    const medium = parseMedium(body.medium);
+    return { medium, address: canonicalAddress(medium, stringField(body, 'address')) };
+  }
+
+  private async proveSession(sid: string, clientSecret: string, how: 'validated' | 'consume') {
+    try {
+      return how === 'validated'
+        ? await this.deps.service.getValidated(sid, clientSecret)
+        : await this.deps.service.consume(sid, clientSecret, '3pid');
+    } catch (err) {
+      if (isThreepidError(err) && ['M_NO_VALID_SESSION', 'M_SESSION_NOT_VALIDATED', 'M_SESSION_EXPIRED'].includes(err.errcode)) {
+        throw new ThreepidError('M_THREEPID_AUTH_FAILED', `The 3PID session does not prove the address: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+
+  private async requirePassword(userId: string, authInput: unknown): Promise<void> {
+    const challenge = (extra: Record<string, unknown> = {}) =>
+      new UiaRequired({ flows: [{ stages: [PASSWORD_STAGE] }], params: {}, session: this.uia.start(userId), ...extra });
+    if (authInput === undefined || authInput === null) throw challenge();
+    const auth = requireObject(authInput);
+    if (!this.uia.isValid(userId, auth.session)) throw challenge();
+    if (auth.type !== PASSWORD_STAGE || typeof auth.password !== 'string') {
+      throw challenge({ errcode: 'M_FORBIDDEN', error: 'This server needs your password' });
+    }
+    const identifier = auth.identifier as { type?: unknown; user?: unknown } | undefined;
+    const named = identifier?.type === 'm.id.user' ? identifier.user : auth.user;
+    if (named !== undefined && named !== userId && !(typeof named === 'string' && userId.startsWith(`@${named}:`))) {
+      throw challenge({ errcode: 'M_FORBIDDEN', error: 'You can only authenticate as yourself' });
+    }
+    if (!(await this.deps.authority.checkPassword(userId, auth.password))) {
+      throw challenge({ errcode: 'M_FORBIDDEN', error: 'Invalid password' });
+    }
+  }
+}

@@ -1,0 +1,273 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import jwt from 'jsonwebtoken';
+import { stringify as toYaml } from 'yaml';
+import { post, removeDir, tempDir } from '../support/harness';
+import { eventually, freePort } from '../support/e2e-utils';
+import { expectMatrixError, expectResponseMatchesSpec } from '../support/spec';
+
+const ROOT = path.resolve(__dirname, '../..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+const REGISTER = '/_matrix/client/v3/register/email/requestToken';
+
+interface Sidecar {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+  /** Waits for a JSON log line whose `msg` is `message`. */
+  waitForLog(message: string): Promise<Record<string, unknown>>;
+}
+
+/** The environment without anything of ours that could leak in from the shell running the tests. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('MATRIX_HS_THREEPID_') && key !== 'LOG_LEVEL') env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+function logLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('the sidecar process (node dist/cli.js)', () => {
+  let dir: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(() => {
+    try {
+      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
+    } catch (err) {
+      const output = (err as { stdout?: Buffer }).stdout?.toString() ?? String(err);
+      throw new Error(`building dist/ failed (npx tsc -p tsconfig.build.json):\n${output}`);
+    }
+  }, 180_000);
+
+  beforeEach(() => {
+    dir = tempDir('threepid-cli-');
+  });
+
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGKILL');
+        await gone;
+      }
+    }
+    removeDir(dir);
+  });
+
+  function spawnSidecar(args: string[], env: Record<string, string> = {}): Sidecar {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = new Promise<number | string>((resolve) =>
+      child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+    );
+    return {
+      child,
+      stdout: () => stdout,
+      stderr: () => stderr,
+      exited,
+      async waitForLog(message) {
+        let exitedEarly = false;
+        void exited.then(() => (exitedEarly = true));
+        return eventually<Record<string, unknown> | undefined>(
+          () => {
+            const line = stdout
+              .split('\n')
+              .filter((text) => text.startsWith('{'))
+              .map((text) => JSON.parse(text) as Record<string, unknown>)
+              .find((entry) => entry.msg === message);
+            if (!line && exitedEarly) throw new Error(`sidecar exited before "${message}": ${stderr}`);
+            return line;
+          },
+          `log line "${message}"`,
+          15_000,
+        ) as Promise<Record<string, unknown>>;
+      },
+    };
+  }
+
+  async function ports(): Promise<[number, number]> {
+    const client = await freePort();
+    let internal = await freePort();
+    while (internal === client) internal = await freePort();
+    return [client, internal];
+  }
+
+  /** Writes a YAML config with listeners on free loopback ports, no SMTP. */
+  async function writeConfig(overrides: Record<string, unknown> = {}, file = 'config.yaml') {
+    const [clientPort, internalPort] = await ports();
+    const config = {
+      server_name: 'example.org',
+      public_baseurl: `http://127.0.0.1:${clientPort}`,
+      listeners: {
+        client: { host: '127.0.0.1', port: clientPort },
+        internal: { host: '127.0.0.1', port: internalPort },
+      },
+      database: { path: path.join(dir, 'db', 'threepid.sqlite') },
+      email: { dev_mail_dir: path.join(dir, 'mail') },
+      ...overrides,
+    };
+    const configFile = path.join(dir, file);
+    writeFileSync(configFile, toYaml(config));
+    return {
+      configFile,
+      clientUrl: `http://127.0.0.1:${clientPort}`,
+      internalUrl: `http://127.0.0.1:${internalPort}`,
+      secretFile: path.join(dir, 'db', 'internal-api-secret'),
+      mailDir: path.join(dir, 'mail'),
+    };
+  }
+
+  async function startReady(args: string[], env: Record<string, string> = {}): Promise<Sidecar> {
+    const sidecar = spawnSidecar(args, env);
+    await sidecar.waitForLog('internal listener ready');
+    return sidecar;
+  }
+
+  it('runs the whole email flow with the development mail transport, logging JSON without secrets', async () => {
+    const setup = await writeConfig();
+    const sidecar = await startReady(['--config', setup.configFile]);
+
+    const clientSecret = 'cli_client_secret_value_42';
+    const res = await post(setup.clientUrl + REGISTER, {
+      client_secret: clientSecret,
+      email: 'Someone@Example.org',
+      send_attempt: 1,
+    });
+    expect(res.status).toBe(200);
+    expectResponseMatchesSpec('client-server/registration.yaml', '/register/email/requestToken', 'post', 200, res.body);
+    expect(res.body.submit_url).toBe(`${setup.clientUrl}/_threepid/client/v1/email/submit_token`);
+
+    // The message is written as a .txt file (beside an .eml) in email.dev_mail_dir.
+    const txt = await eventually<string | undefined>(
+      () => (existsSync(setup.mailDir) ? readdirSync(setup.mailDir).find((name) => name.endsWith('.txt')) : undefined),
+      'a .txt message in dev_mail_dir',
+    );
+    expect(readdirSync(setup.mailDir).some((name) => name.endsWith('.eml'))).toBe(true);
+    const message = readFileSync(path.join(setup.mailDir, txt!), 'utf8');
+    expect(message).toContain('To: someone@example.org');
+    const link = new URL(/https?:\/\/\S+\/validate\?\S+/.exec(message)![0]);
+    expect(link.origin).toBe(setup.clientUrl);
+    expect(link.searchParams.get('sid')).toBe(res.body.sid);
+    const token = link.searchParams.get('token')!;
+
+    // The link opens the confirm page; its form validates the session.
+    const page = await fetch(link);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<form method="post"');
+    const confirmed = await fetch(new URL(link.pathname, setup.clientUrl), { method: 'POST', body: link.searchParams });
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.text()).toContain('Email address confirmed');
+
+    // The homeserver side, with the generated secret.
+    const secret = readFileSync(setup.secretFile, 'utf8').trim();
+    const auth = { authorization: `Bearer ${jwt.sign({}, secret, { algorithm: 'HS256', expiresIn: 60 })}` };
+    const consumed = await post(
+      `${setup.internalUrl}/_threepid/v1/sessions/consume`,
+      { sid: res.body.sid, client_secret: clientSecret, flow: 'register' },
+      auth,
+    );
+    expect(consumed.status).toBe(200);
+    expect(consumed.body).toEqual({ medium: 'email', address: 'someone@example.org', validated_at: expect.any(Number) });
+
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+
+    const stdout = sidecar.stdout();
+    const lines = logLines(stdout); // throws if any line is not JSON
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((line) => typeof line.level === 'number' && typeof line.msg === 'string')).toBe(true);
+    expect(lines.some((line) => line.msg === 'development mail transport: message written (open it to follow the link)')).toBe(
+      true,
+    );
+    expect(stdout).not.toContain(token);
+    expect(stdout).not.toContain(clientSecret);
+    expect(stdout).not.toContain(secret);
+    expect(sidecar.stderr()).toBe('');
+  });
+
+  it('generates the internal API secret beside the database, mode 0600, and keeps it across restarts', async () => {
+    const setup = await writeConfig();
+    const first = await startReady(['--config', setup.configFile]);
+    expect(existsSync(setup.secretFile)).toBe(true);
+    expect(statSync(setup.secretFile).mode & 0o777).toBe(0o600);
+    const secret = readFileSync(setup.secretFile, 'utf8').trim();
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect(first.stdout()).not.toContain(secret);
+
+    // The internal API takes JWTs signed with it, and nothing else.
+    const url = `${setup.internalUrl}/_threepid/v1/bindings/email/${encodeURIComponent('x@example.org')}`;
+    const signed = (key: string) => ({ authorization: `Bearer ${jwt.sign({}, key, { algorithm: 'HS256', expiresIn: 60 })}` });
+    const ok = await fetch(url, { headers: signed(secret) });
+    expect(ok.status).toBe(404);
+    expectMatrixError(await ok.json(), 'M_NOT_FOUND');
+    const refused = await fetch(url, { headers: signed('another-secret-that-is-long-enough-0123456789') });
+    expect(refused.status).toBe(401);
+
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const second = await startReady(['--config', setup.configFile]);
+    expect(readFileSync(setup.secretFile, 'utf8').trim()).toBe(secret);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    const setup = await writeConfig();
+    const sidecar = await startReady(['--config', setup.configFile]);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+    expect(logLines(sidecar.stdout()).some((line) => line.msg === 'shutting down' && line.signal === 'SIGTERM')).toBe(true);
+  });
+
+  it('reads the config file named by MATRIX_HS_THREEPID_CONFIG', async () => {
+    const setup = await writeConfig({ server_name: 'env.example.org' }, 'from-env.yaml');
+    const sidecar = await startReady([], { MATRIX_HS_THREEPID_CONFIG: setup.configFile });
+    const versions = await fetch(`${setup.clientUrl}/_matrix/client/versions`);
+    expect(versions.status).toBe(200);
+    const body = (await versions.json()) as { unstable_features: Record<string, boolean> };
+    expect(body.unstable_features['m.require_identity_server']).toBe(false);
+    const res = await post(setup.clientUrl + REGISTER, { client_secret: 'env_1', email: 'env@example.org', send_attempt: 1 });
+    expect(res.status).toBe(200);
+    expect(res.body.submit_url.startsWith(setup.clientUrl)).toBe(true);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['an unknown top-level key', { smtp_host: 'mail.example.org' }, /smtp_host/],
+    ['an unknown key under email', { email: { smtp_hots: 'mail.example.org' } }, /email.*smtp_hots/],
+    ['a non-numeric smtp_port', { email: { smtp_host: 'mail.example.org', smtp_port: 'twenty-five' } }, /email\.smtp_port/],
+    ['an out-of-range smtp_port', { email: { smtp_host: 'mail.example.org', smtp_port: 70000 } }, /email\.smtp_port/],
+    ['a short shared secret', { homeserver: { shared_secret: 'too-short' } }, /homeserver\.shared_secret/],
+    ['a bad duration', { email: { validation_token_lifetime: 'forever' } }, /email\.validation_token_lifetime/],
+  ])('refuses to start with %s, naming the key', async (_what, overrides, named) => {
+    const setup = await writeConfig(overrides);
+    const sidecar = spawnSidecar(['--config', setup.configFile]);
+    const code = await sidecar.exited;
+    expect(code).not.toBe(0);
+    expect(sidecar.stderr()).toMatch(named);
+    expect(sidecar.stderr()).not.toMatch(/^\s+at /m); // a message, not a stack trace
+    expect(existsSync(setup.secretFile)).toBe(false);
+  });
+
+  it('refuses to start when the --config file does not exist', async () => {
+    const sidecar = spawnSidecar(['--config', path.join(dir, 'missing.yaml')]);
+    expect(await sidecar.exited).not.toBe(0);
+    expect(sidecar.stderr()).toContain('missing.yaml');
+  });
+});

@@ -1,0 +1,300 @@
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import { PermanentDeliveryError } from '../../../src/delivery/mail-transport';
+import { OutboxWorker, type ChannelSender, type DeliveryOutcome } from '../../../src/delivery/outbox-worker';
+import { openSqliteDatabase } from '../../../src/store/database';
+import type { Database } from '../../../src/store/schema';
+import { Store } from '../../../src/store/store';
+import { CapturingLogger, FakeClock, removeDir, tempDir } from '../../support/harness';
+import { SeededRandom } from '../../support/seeded-random';
+
+const PAYLOAD = { template: 'registration', to: 'alice@example.com', link: 'https://hs.example.org/validate?token=SECRET_TOKEN' };
+const LEASE_MS = 60_000;
+
+/**
+ * A sender port that records what it was given and answers with the next
+ * scripted outcome: `undefined` delivers, an Error is thrown.
+ */
+class ScriptedSender {
+  readonly received: unknown[] = [];
+  private readonly outcomes: Array<Error | undefined>;
+
+  constructor(...outcomes: Array<Error | undefined>) {
+    this.outcomes = outcomes;
+  }
+
+  readonly send: ChannelSender = async (payload) => {
+    this.received.push(payload);
+    const outcome = this.outcomes.length > 0 ? this.outcomes.shift() : undefined;
+    if (outcome) throw outcome;
+  };
+}
+
+describe('OutboxWorker over SQLite', () => {
+  let dir: string;
+  let db: Kysely<Database>;
+  let store: Store;
+  let clock: FakeClock;
+  let logger: CapturingLogger;
+  let outcomes: DeliveryOutcome[];
+
+  beforeEach(async () => {
+    dir = tempDir('threepid-outbox-');
+    db = await openSqliteDatabase(path.join(dir, 'threepid.sqlite'));
+    store = new Store(db);
+    clock = new FakeClock();
+    logger = new CapturingLogger();
+    outcomes = [];
+  });
+
+  afterEach(async () => {
+    await db.destroy();
+    removeDir(dir);
+  });
+
+  function worker(sender: ScriptedSender | undefined, maxAttempts = 12): OutboxWorker {
+    return new OutboxWorker({
+      store,
+      senders: sender ? { email: sender.send } : {},
+      clock,
+      random: new SeededRandom(7),
+      logger,
+      maxAttempts: { email: maxAttempts, sms: 12 },
+      leaseMs: LEASE_MS,
+      onOutcome: (outcome) => outcomes.push(outcome),
+    });
+  }
+
+  /** One delivery round: start() runs a round at once, stop() waits for it to finish. */
+  async function round(w: OutboxWorker): Promise<void> {
+    w.start();
+    await w.stop();
+  }
+
+  async function enqueue(id = 'msg1'): Promise<void> {
+    await store.outbox.enqueue({ id, channel: 'email', payload: PAYLOAD, now: clock.now() });
+  }
+
+  async function row(id = 'msg1') {
+    return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  }
+
+  it('sends a due message, marks it sent and clears its payload', async () => {
+    await enqueue();
+    const sender = new ScriptedSender();
+    clock.advance(10);
+    await round(worker(sender));
+
+    expect(sender.received).toEqual([PAYLOAD]);
+    expect(await row()).toMatchObject({
+      status: 'sent',
+      payload: null,
+      attempts: 1,
+      finished_at: clock.now(),
+      last_error: null,
+    });
+    expect(outcomes).toEqual(['sent']);
+    expect(await store.outbox.nextDueAt()).toBeNull();
+  });
+
+  it('does not send a sent message again', async () => {
+    await enqueue();
+    const sender = new ScriptedSender();
+    await round(worker(sender));
+    clock.advance(LEASE_MS * 10);
+    await round(worker(sender));
+    expect(sender.received).toHaveLength(1);
+  });
+
+  it('reschedules after a generic error, with a backoff of at least 4 s, and counts the attempt', async () => {
+    await enqueue();
+    const sender = new ScriptedSender(new Error('connection reset'));
+    const start = clock.now();
+    await round(worker(sender));
+
+    const failed = await row();
+    expect(failed).toMatchObject({ status: 'pending', attempts: 1, last_error: 'connection reset', locked_until: 0 });
+    expect(failed.payload).not.toBeNull();
+    const delay = Number(failed.next_attempt_at) - start;
+    expect(delay).toBeGreaterThanOrEqual(4_000); // 5 s − 20 % jitter
+    expect(delay).toBeLessThanOrEqual(6_000); // 5 s + 20 % jitter
+    expect(outcomes).toEqual(['retried']);
+    expect(await store.outbox.nextDueAt()).toBe(Number(failed.next_attempt_at));
+  });
+
+  it('waits for the backoff, then retries, doubling the next backoff', async () => {
+    await enqueue();
+    const sender = new ScriptedSender(new Error('down'), new Error('still down'));
+    const w = worker(sender);
+    await round(w);
+    const firstRetryAt = Number((await row()).next_attempt_at);
+
+    clock.ms = firstRetryAt - 1;
+    await round(w);
+    expect(sender.received).toHaveLength(1); // not due yet
+
+    clock.ms = firstRetryAt;
+    await round(w);
+    expect(sender.received).toHaveLength(2);
+    const second = await row();
+    expect(second).toMatchObject({ status: 'pending', attempts: 2, last_error: 'still down' });
+    const delay = Number(second.next_attempt_at) - firstRetryAt;
+    expect(delay).toBeGreaterThanOrEqual(8_000);
+    expect(delay).toBeLessThanOrEqual(12_000);
+
+    clock.ms = Number(second.next_attempt_at);
+    await round(w);
+    expect(await row()).toMatchObject({ status: 'sent', attempts: 3, payload: null });
+    expect(outcomes).toEqual(['retried', 'retried', 'sent']);
+  });
+
+  it('records SMTP and system errors by code only', async () => {
+    await enqueue('smtp');
+    await enqueue('sys');
+    const smtpError = Object.assign(new Error('550 <alice@example.com> rejected'), { responseCode: 450 });
+    const sysError = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:25'), { code: 'ECONNREFUSED' });
+    await round(worker(new ScriptedSender(smtpError, sysError)));
+    const errors = [(await row('smtp')).last_error, (await row('sys')).last_error].sort();
+    expect(errors).toEqual(['ECONNREFUSED', 'SMTP 450']);
+  });
+
+  it('marks a message failed at once on a PermanentDeliveryError', async () => {
+    await enqueue();
+    const sender = new ScriptedSender(new PermanentDeliveryError('recipient refused'));
+    await round(worker(sender));
+
+    expect(await row()).toMatchObject({
+      status: 'failed',
+      payload: null,
+      attempts: 1,
+      last_error: 'recipient refused',
+      finished_at: clock.now(),
+    });
+    expect(outcomes).toEqual(['failed']);
+    expect(await store.outbox.nextDueAt()).toBeNull();
+  });
+
+  it('marks a message failed when no sender handles its channel', async () => {
+    await enqueue();
+    await round(worker(undefined));
+    expect(await row()).toMatchObject({ status: 'failed', payload: null, last_error: 'no sender configured for email' });
+  });
+
+  it('marks a message failed once maxAttempts is reached', async () => {
+    await enqueue();
+    const sender = new ScriptedSender(new Error('one'), new Error('two'), new Error('three'), new Error('four'));
+    const w = worker(sender, 3);
+
+    await round(w);
+    clock.ms = Number((await row()).next_attempt_at);
+    await round(w);
+    expect(await row()).toMatchObject({ status: 'pending', attempts: 2 });
+
+    clock.ms = Number((await row()).next_attempt_at);
+    await round(w);
+    expect(await row()).toMatchObject({ status: 'failed', attempts: 3, payload: null, last_error: 'three' });
+    expect(outcomes).toEqual(['retried', 'retried', 'failed']);
+
+    clock.advance(3_600_000);
+    await round(w);
+    expect(sender.received).toHaveLength(3);
+  });
+
+  it('does not log the payload (which holds the token)', async () => {
+    await enqueue('ok');
+    await enqueue('retry');
+    await enqueue('fail');
+    const sender = new ScriptedSender(undefined, new Error('boom'), new PermanentDeliveryError('refused'));
+    await round(worker(sender));
+    expect(logger.lines.length).toBeGreaterThanOrEqual(3);
+    expect(logger.text()).not.toContain('SECRET_TOKEN');
+    expect(logger.text()).not.toContain('alice@example.com');
+  });
+
+  describe('claims are leased', () => {
+    it('a second claimDue before the lease expires gets nothing; after it, the message again', async () => {
+      await enqueue();
+      const now = clock.now();
+      const first = await store.outbox.claimDue(now, 10, now + LEASE_MS);
+      expect(first.map((message) => message.id)).toEqual(['msg1']);
+      expect(first[0]).toMatchObject({ channel: 'email', payload: PAYLOAD, attempts: 0, createdAt: now });
+
+      expect(await store.outbox.claimDue(now, 10, now + LEASE_MS)).toEqual([]);
+      expect(await store.outbox.claimDue(now + LEASE_MS - 1, 10, now + 2 * LEASE_MS)).toEqual([]);
+
+      const again = await store.outbox.claimDue(now + LEASE_MS, 10, now + 2 * LEASE_MS);
+      expect(again.map((message) => message.id)).toEqual(['msg1']);
+      expect(again[0].attempts).toBe(0);
+    });
+
+    it('claims at most `limit` messages, oldest due first', async () => {
+      await enqueue('a');
+      clock.advance(1);
+      await enqueue('b');
+      clock.advance(1);
+      await enqueue('c');
+      const now = clock.now();
+      expect((await store.outbox.claimDue(now, 2, now + LEASE_MS)).map((message) => message.id)).toEqual(['a', 'b']);
+      expect((await store.outbox.claimDue(now, 2, now + LEASE_MS)).map((message) => message.id)).toEqual(['c']);
+    });
+
+    it('the worker skips a message another process holds, and sends it once the lease runs out', async () => {
+      await enqueue();
+      // Another process claimed it and died.
+      await store.outbox.claimDue(clock.now(), 10, clock.now() + LEASE_MS);
+      const sender = new ScriptedSender();
+      const w = worker(sender);
+
+      await round(w);
+      expect(sender.received).toEqual([]);
+      expect((await row()).status).toBe('pending');
+
+      clock.advance(LEASE_MS);
+      await round(w);
+      expect(sender.received).toEqual([PAYLOAD]);
+      expect((await row()).status).toBe('sent');
+    });
+  });
+
+  it('keeps claiming batches until everything due is delivered', async () => {
+    for (let i = 0; i < 7; i++) await enqueue(`m${i}`);
+    const sender = new ScriptedSender();
+    let allDone!: () => void;
+    const done = new Promise<void>((resolve) => (allDone = resolve));
+    let delivered = 0;
+    const w = new OutboxWorker({
+      store,
+      senders: { email: sender.send },
+      clock,
+      random: new SeededRandom(7),
+      logger,
+      maxAttempts: { email: 3, sms: 3 },
+      batchSize: 3,
+      onOutcome: () => {
+        if (++delivered === 7) allDone();
+      },
+    });
+    w.start(); // one wake-up, no further events: the worker must drain 3 + 3 + 1 on its own
+    await done;
+    await w.stop();
+    expect(sender.received).toHaveLength(7);
+    expect((await store.outbox.stats()).sent).toBe(7);
+  });
+
+  it('stops between batches, leaving the rest in the outbox', async () => {
+    for (let i = 0; i < 7; i++) await enqueue(`m${i}`);
+    const sender = new ScriptedSender();
+    const w = new OutboxWorker({
+      store,
+      senders: { email: sender.send },
+      clock,
+      random: new SeededRandom(7),
+      logger,
+      maxAttempts: { email: 3, sms: 3 },
+      batchSize: 3,
+    });
+    await round(w);
+    expect(sender.received).toHaveLength(3);
+    expect(await store.outbox.stats()).toMatchObject({ sent: 3, pending: 4 });
+  });
+});

@@ -1,0 +1,76 @@
+import { cryptoRandom, hashesEqual, hashSecret, randomId, type RandomSource } from '../../../src/threepid/tokens';
+import { OPAQUE_ID_PATTERN } from '../../../src/threepid/request-body';
+
+/** Bytes 0, 1, 2, … in order: the simplest reproducible source. */
+function countingRandom(): RandomSource & { requested: number[] } {
+  let next = 0;
+  const requested: number[] = [];
+  return {
+    requested,
+    bytes(length: number) {
+      requested.push(length);
+      return Buffer.from(Array.from({ length }, () => next++ & 0xff));
+    },
+  };
+}
+
+describe('randomId', () => {
+  it('is 22 characters of the opaque-identifier alphabet', () => {
+    for (let i = 0; i < 200; i++) {
+      const id = randomId(cryptoRandom);
+      expect(id).toHaveLength(22);
+      expect(id).toMatch(/^[0-9a-zA-Z_-]{22}$/);
+      expect(id).toMatch(OPAQUE_ID_PATTERN);
+    }
+  });
+
+  it('takes 16 bytes (128 bits) from the injected random source', () => {
+    const random = countingRandom();
+    expect(randomId(random)).toBe('AAECAwQFBgcICQoLDA0ODw');
+    expect(randomId(random)).toBe('EBESExQVFhcYGRobHB0eHw');
+    expect(random.requested).toEqual([16, 16]);
+  });
+
+  it('covers the whole alphabet, including - and _', () => {
+    expect(randomId({ bytes: (n) => Buffer.alloc(n, 0xff) })).toBe('_____________________w');
+    expect(randomId({ bytes: (n) => Buffer.alloc(n, 0xfb) })).toBe('-_v7-_v7-_v7-_v7-_v7-w');
+    expect(randomId({ bytes: (n) => Buffer.alloc(n, 0) })).toBe('AAAAAAAAAAAAAAAAAAAAAA');
+  });
+
+  it('differs between calls with the real source', () => {
+    const ids = new Set(Array.from({ length: 100 }, () => randomId(cryptoRandom)));
+    expect(ids.size).toBe(100);
+  });
+});
+
+describe('hashSecret', () => {
+  it('is SHA-256 in base64url (stable across runs and versions)', () => {
+    expect(hashSecret('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
+    expect(hashSecret('')).toBe('47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU');
+  });
+
+  it('gives the same hash for the same secret and different ones otherwise', () => {
+    expect(hashSecret('client-secret-1')).toBe(hashSecret('client-secret-1'));
+    expect(hashSecret('client-secret-1')).not.toBe(hashSecret('client-secret-2'));
+  });
+
+  it('hashes the UTF-8 bytes', () => {
+    expect(hashSecret('é')).not.toBe(hashSecret('e\u0301'));
+    expect(hashSecret('é')).toHaveLength(43);
+  });
+});
+
+describe('hashesEqual', () => {
+  it('is true for equal hashes', () => {
+    expect(hashesEqual(hashSecret('x'), hashSecret('x'))).toBe(true);
+  });
+
+  it('is false for different hashes of the same length', () => {
+    expect(hashesEqual(hashSecret('x'), hashSecret('y'))).toBe(false);
+  });
+
+  it('is false (and does not throw) for different lengths', () => {
+    expect(hashesEqual(hashSecret('x'), hashSecret('x').slice(1))).toBe(false);
+    expect(hashesEqual('', hashSecret('x'))).toBe(false);
+  });
+});
