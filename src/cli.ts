@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   }
 
   const module = await createThreepidModule({ config, logger });
-  const servers: Server[] = [createServer(createApp(module.clientRouter, logger))];
+  const servers: Server[] = [createServer(createApp([module.clientRouter, module.accountRouter], logger))];
   await listen(servers[0], config.listeners.client.host, config.listeners.client.port);
   logger.info({ ...config.listeners.client, public_baseurl: config.publicBaseurl }, 'client listener ready');
   if (module.internalRouter) {

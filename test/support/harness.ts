@@ -81,7 +81,7 @@ export async function startModule(
   });
   const logger = extra.logger;
   const module = await createThreepidModule({ ...extra, config, logger });
-  const clientApp = createApp(module.clientRouter, logger ?? silent);
+  const clientApp = createApp([module.clientRouter, module.accountRouter], logger ?? silent);
   clientServer.on('request', clientApp);
   if (module.internalRouter) internalServer.on('request', createApp(module.internalRouter, logger ?? silent));
   return {
