@@ -80,7 +80,12 @@ const rawSchema = z
     ),
     database: section(
       z
-      .object({ path: z.string().min(1).default('data/threepid.sqlite') })
+      .object({
+        engine: z.enum(['sqlite', 'postgres']).default('sqlite'),
+        path: z.string().min(1).default('data/threepid.sqlite'),
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+        max_connections: z.number().int().min(1).max(1000).default(10),
+      })
       .strict()
       .default({}),
     ),
@@ -185,6 +190,10 @@ export type RawConfig = z.input<typeof rawSchema>;
 
 type Parsed = z.output<typeof rawSchema>;
 
+export type DatabaseSettings =
+  | { readonly engine: 'sqlite'; readonly path: string }
+  | { readonly engine: 'postgres'; readonly url: string; readonly maxConnections: number; readonly path: string };
+
 export interface RateLimitSettings {
   readonly perSecond: number;
   readonly burstCount: number;
@@ -199,7 +208,7 @@ export interface Config {
     readonly client: { readonly host: string; readonly port: number };
     readonly internal: { readonly host: string; readonly port: number };
   };
-  readonly database: { readonly path: string };
+  readonly database: DatabaseSettings;
   readonly email: {
     /** Unset: the development transport writes messages to `devMailDir`. */
     readonly smtp?: {
@@ -294,6 +303,13 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Config {
   return deepFreeze(fromParsed(result.data, env));
 }
 
+function databaseSettings(raw: Parsed['database'], env: NodeJS.ProcessEnv): DatabaseSettings {
+  if (raw.engine === 'sqlite') return { engine: 'sqlite', path: raw.path };
+  const url = env.MATRIX_HS_THREEPID_DATABASE_URL ?? raw.url;
+  if (!url) throw new ConfigError('database.url', 'is required when database.engine is "postgres"');
+  return { engine: 'postgres', url, maxConnections: raw.max_connections, path: raw.path };
+}
+
 function limitSettings(raw: { per_second: number; burst_count: number }): RateLimitSettings {
   return { perSecond: raw.per_second, burstCount: raw.burst_count };
 }
@@ -335,7 +351,7 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
     serverName: c.server_name,
     publicBaseurl: c.public_baseurl.replace(/\/+$/, ''),
     listeners: c.listeners,
-    database: c.database,
+    database: databaseSettings(c.database, env),
     email: {
       smtp,
       notifFrom: c.email.notif_from ?? `${c.email.app_name} <noreply@${c.server_name}>`,

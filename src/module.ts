@@ -15,7 +15,9 @@ import { AccountService } from './threepid/accounts';
 import { StatelessUiaSessions } from './threepid/uia';
 import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
-import { openSqliteDatabase } from './store/database';
+import { openDatabase } from './store/database';
+import type { Engine } from './store/migrations';
+import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
 import type { Database } from './store/schema';
 import type { Channel } from './store/outbox';
 import type { Flow } from './store/sessions';
@@ -39,8 +41,10 @@ export interface ThreepidModuleOptions {
   readonly mailTransport?: MailTransport;
   /** Default: the sender named by `sms.sender`. */
   readonly smsTransport?: SmsTransport;
-  /** Default: the SQLite file at `config.database.path`. */
+  /** Default: the database `config.database` names (a SQLite file, or PostgreSQL). */
   readonly database?: Kysely<Database>;
+  /** The engine behind `database` when one is given. Default: sqlite. */
+  readonly databaseEngine?: Engine;
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly random?: RandomSource;
@@ -121,7 +125,15 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   templates.preload([...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, 'pages/confirm.html', 'pages/success.html', 'pages/failure.html']);
 
   const ownsDatabase = options.database === undefined;
-  const store = new Store(options.database ?? (await openSqliteDatabase(config.database.path)));
+  const opened = options.database
+    ? { db: options.database, engine: options.databaseEngine ?? 'sqlite' }
+    : await openDatabase(config.database);
+  const store = new Store(opened.db, opened.engine);
+  // Replicas sharing PostgreSQL must share their rate-limit counts too.
+  const limiterFactory: LimiterFactory =
+    opened.engine === 'postgres'
+      ? (namespace, limit) => new DatabaseRateLimiter(store.rateLimits, namespace, limit, clock)
+      : (_namespace, limit) => new RateLimiter(limit, clock);
 
   const transport =
     options.mailTransport ??
@@ -171,6 +183,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     directory: options.directory ?? bindings,
     onEnqueued: () => worker.wake(),
     identityProxy,
+    limiterFactory,
   });
 
   const clientRouter = createClientRouter({
@@ -207,6 +220,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     try {
       const sessions = await service.purgeExpiredSessions();
       const messages = await store.outbox.deleteFinishedBefore(clock.now() - OUTBOX_RETENTION_MS);
+      await store.rateLimits.deleteIdleSince(clock.now() - 86_400_000);
       if (sessions + messages > 0) logger.info({ sessions, messages }, 'purged expired sessions and old messages');
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'purge failed');

@@ -1,29 +1,70 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
-import { migrateToLatest } from './migrations';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Pool } from 'pg';
+import type { DatabaseSettings } from '../config';
+import { migrateToLatest, type Engine } from './migrations';
 import type { Database } from './schema';
+
+/** A database handle, and which engine is behind it (for the few places SQL differs). */
+export interface OpenDatabase {
+  readonly db: Kysely<Database>;
+  readonly engine: Engine;
+}
+
+async function migrated(db: Kysely<Database>, engine: Engine): Promise<OpenDatabase> {
+  try {
+    await migrateToLatest(db, engine);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return { db, engine };
+}
 
 /**
  * Opens (creating if needed) the SQLite database at `file`, in WAL mode, and
  * brings its schema up to date. `:memory:` works for throwaway use.
  */
 export async function openSqliteDatabase(file: string): Promise<Kysely<Database>> {
+  return (await openSqlite(file)).db;
+}
+
+async function openSqlite(file: string): Promise<OpenDatabase> {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const sqlite = new BetterSqlite3(file);
-  sqlite.pragma('journal_mode = WAL');
-  // With WAL, NORMAL survives a crash of the process; a power loss can drop
-  // the last commits, but a session and its outbox message always go together.
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('foreign_keys = ON');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   try {
-    await migrateToLatest(db, 'sqlite');
+    sqlite.pragma('journal_mode = WAL');
+    // With WAL, NORMAL survives a crash of the process; a power loss can drop
+    // the last commits, but a session and its outbox message always go together.
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma('foreign_keys = ON');
   } catch (err) {
-    await db.destroy();
+    sqlite.close();
     throw err;
   }
-  return db;
+  return migrated(new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }), 'sqlite');
+}
+
+/**
+ * Opens a PostgreSQL database (several sidecar replicas share one) and
+ * brings its schema up to date; Kysely's migrator holds an advisory lock
+ * meanwhile, so replicas starting together migrate once.
+ */
+export async function openPostgresDatabase(url: string, maxConnections = 10): Promise<Kysely<Database>> {
+  return (await openPostgres(url, maxConnections)).db;
+}
+
+async function openPostgres(url: string, maxConnections: number): Promise<OpenDatabase> {
+  const pool = new Pool({ connectionString: url, max: maxConnections });
+  // An idle client losing its connection must not crash the process: the pool replaces it.
+  pool.on('error', () => undefined);
+  return migrated(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+}
+
+/** Opens the database the config names. */
+export function openDatabase(settings: DatabaseSettings): Promise<OpenDatabase> {
+  return settings.engine === 'postgres' ? openPostgres(settings.url, settings.maxConnections) : openSqlite(settings.path);
 }

@@ -25,8 +25,9 @@ function statements(text: string): string[] {
 /**
  * Feeds `sql/NNNN_name.sql` files to Kysely's Migrator. A file named
  * `NNNN_name.sql.<engine>` replaces the portable one on that engine. Each file
- * runs in a transaction of its own: Kysely does not wrap SQLite migrations,
- * and a half-applied file must not be recorded as done.
+ * runs in a transaction: Kysely does not wrap SQLite migrations (each file
+ * gets its own here, so a half-applied file is never recorded as done), and
+ * wraps all of PostgreSQL's in one.
  */
 export class SqlFileMigrationProvider implements MigrationProvider {
   constructor(
@@ -47,10 +48,16 @@ export class SqlFileMigrationProvider implements MigrationProvider {
     const migrations: Record<string, Migration> = {};
     for (const [name, file] of chosen) {
       const text = await readFile(path.join(this.dir, file), 'utf8');
+      const parts = statements(text);
       migrations[name] = {
         up: async (db) => {
+          // PostgreSQL: Kysely already runs all migrations in one transaction.
+          if (this.engine === 'postgres') {
+            for (const statement of parts) await sql.raw(statement).execute(db);
+            return;
+          }
           await db.transaction().execute(async (trx) => {
-            for (const statement of statements(text)) await sql.raw(statement).execute(trx);
+            for (const statement of parts) await sql.raw(statement).execute(trx);
           });
         },
       };

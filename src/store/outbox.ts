@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { Engine } from './migrations';
 import type { Database } from './schema';
 
 export type Channel = 'email' | 'sms';
@@ -23,7 +24,10 @@ export interface OutboxStats {
 
 /** Outbox storage: enqueue with a session, claim, and record the outcome. */
 export class OutboxStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly engine: Engine = 'sqlite',
+  ) {}
 
   async enqueue(message: { id: string; channel: Channel; payload: unknown; now: number }): Promise<void> {
     await this.db
@@ -47,15 +51,18 @@ export class OutboxStore {
    */
   async claimDue(now: number, limit: number, leaseUntil: number): Promise<OutboxMessage[]> {
     return this.db.transaction().execute(async (trx) => {
-      const rows = await trx
+      let query = trx
         .selectFrom('outbox')
         .select(['id', 'channel', 'payload', 'attempts', 'created_at'])
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
         .where('locked_until', '<=', now)
         .orderBy('next_attempt_at')
-        .limit(limit)
-        .execute();
+        .limit(limit);
+      // Replicas claiming at once each take different rows instead of waiting
+      // on each other. SQLite has one writer at a time and needs no lock hint.
+      if (this.engine === 'postgres') query = query.forUpdate().skipLocked();
+      const rows = await query.execute();
       if (rows.length === 0) return [];
       await trx
         .updateTable('outbox')

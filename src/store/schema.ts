@@ -39,8 +39,15 @@ export interface ThreepidBindingsTable {
   added_at: number;
 }
 
+export interface RateLimitsTable {
+  key: string;
+  tokens: number;
+  updated_at: number;
+}
+
 export interface Database {
   threepid_sessions: ThreepidSessionsTable;
   outbox: OutboxTable;
   threepid_bindings: ThreepidBindingsTable;
+  rate_limits: RateLimitsTable;
 }

@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import { BindingStore } from './bindings';
+import type { Engine } from './migrations';
 import { OutboxStore } from './outbox';
+import { RateLimitStore } from './rate-limits';
 import type { Database } from './schema';
 import { SessionStore } from './sessions';
 
@@ -9,16 +11,21 @@ export class Store {
   readonly sessions: SessionStore;
   readonly outbox: OutboxStore;
   readonly bindings: BindingStore;
+  readonly rateLimits: RateLimitStore;
 
-  constructor(readonly db: Kysely<Database>) {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly engine: Engine = 'sqlite',
+  ) {
     this.sessions = new SessionStore(db);
-    this.outbox = new OutboxStore(db);
+    this.outbox = new OutboxStore(db, engine);
     this.bindings = new BindingStore(db);
+    this.rateLimits = new RateLimitStore(db, engine);
   }
 
   /** Runs `work` in one transaction: all of its writes land, or none. */
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => work(new Store(trx)));
+    return this.db.transaction().execute((trx) => work(new Store(trx, this.engine)));
   }
 
   destroy(): Promise<void> {

@@ -1,5 +1,6 @@
-import type { Clock } from './tokens';
+import type { RateLimitStore } from '../store/rate-limits';
 import { ThreepidError } from './errors';
+import type { Clock } from './tokens';
 
 /** Synapse's `rc_*` shape: a bucket refilled at `perSecond`, holding `burstCount`. */
 export interface RateLimit {
@@ -7,19 +8,41 @@ export interface RateLimit {
   readonly burstCount: number;
 }
 
+/** Takes one token for `key`, or throws `M_LIMIT_EXCEEDED` with `retry_after_ms`. */
+export interface Limiter {
+  take(key: string): void | Promise<void>;
+}
+
 interface Bucket {
   tokens: number;
   updatedAt: number;
+}
+
+/**
+ * The token-bucket step both limiters share: refill for the time elapsed,
+ * then spend one token if there is one. A key never seen starts full.
+ */
+export function spendToken(bucket: Bucket | undefined, limit: RateLimit, now: number): { next: Bucket; retryAfterMs?: number } {
+  const elapsed = bucket ? Math.max(0, now - bucket.updatedAt) / 1000 : 0;
+  const tokens = bucket ? Math.min(limit.burstCount, bucket.tokens + elapsed * limit.perSecond) : limit.burstCount;
+  if (tokens < 1) {
+    return { next: { tokens, updatedAt: now }, retryAfterMs: Math.ceil(((1 - tokens) / limit.perSecond) * 1000) };
+  }
+  return { next: { tokens: tokens - 1, updatedAt: now } };
+}
+
+function refusal(retryAfterMs: number): ThreepidError {
+  return new ThreepidError('M_LIMIT_EXCEEDED', 'Too many requests', { retry_after_ms: retryAfterMs });
 }
 
 /** How many keys are kept before full buckets are swept. */
 const SWEEP_THRESHOLD = 10_000;
 
 /**
- * Token buckets keyed by strings (an IP, an address). In memory: each process
- * limits what passes through it.
+ * Token buckets keyed by strings (an IP, an address), in memory: each
+ * process limits what passes through it. The default with SQLite.
  */
-export class RateLimiter {
+export class RateLimiter implements Limiter {
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(
@@ -27,32 +50,12 @@ export class RateLimiter {
     private readonly clock: Clock,
   ) {}
 
-  /**
-   * Takes one token from `key`'s bucket, or throws `M_LIMIT_EXCEEDED` with
-   * the wait in `retry_after_ms` when the bucket is empty.
-   */
   take(key: string): void {
     const now = this.clock.now();
-    const bucket = this.refill(key, now);
-    if (bucket.tokens < 1) {
-      const retryAfterMs = Math.ceil(((1 - bucket.tokens) / this.limit.perSecond) * 1000);
-      throw new ThreepidError('M_LIMIT_EXCEEDED', 'Too many requests', { retry_after_ms: retryAfterMs });
-    }
-    bucket.tokens -= 1;
+    const { next, retryAfterMs } = spendToken(this.buckets.get(key), this.limit, now);
+    this.buckets.set(key, next);
+    if (retryAfterMs !== undefined) throw refusal(retryAfterMs);
     if (this.buckets.size > SWEEP_THRESHOLD) this.sweep(now);
-  }
-
-  private refill(key: string, now: number): Bucket {
-    let bucket = this.buckets.get(key);
-    if (!bucket) {
-      bucket = { tokens: this.limit.burstCount, updatedAt: now };
-      this.buckets.set(key, bucket);
-      return bucket;
-    }
-    const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
-    bucket.tokens = Math.min(this.limit.burstCount, bucket.tokens + elapsed * this.limit.perSecond);
-    bucket.updatedAt = now;
-    return bucket;
   }
 
   /** Forgets keys whose buckets have refilled: they behave as new ones. */
@@ -63,3 +66,28 @@ export class RateLimiter {
     }
   }
 }
+
+/**
+ * Token buckets in the database, shared by every replica: the default with
+ * PostgreSQL. `namespace` keeps the limits of different rules apart.
+ */
+export class DatabaseRateLimiter implements Limiter {
+  constructor(
+    private readonly store: RateLimitStore,
+    private readonly namespace: string,
+    private readonly limit: RateLimit,
+    private readonly clock: Clock,
+  ) {}
+
+  async take(key: string): Promise<void> {
+    const now = this.clock.now();
+    const retryAfterMs = await this.store.update(`${this.namespace}:${key}`, (current) => {
+      const { next, retryAfterMs: wait } = spendToken(current, this.limit, now);
+      return { next, result: wait };
+    });
+    if (retryAfterMs !== undefined) throw refusal(retryAfterMs);
+  }
+}
+
+/** Makes the limiter for one rule: in memory, or in the shared database. */
+export type LimiterFactory = (namespace: string, limit: RateLimit) => Limiter;

@@ -11,7 +11,7 @@ import { SmsPolicy } from './sms-policy';
 import { parseThreepidAuth } from './uia';
 import { checkNextLink } from './next-link';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from './paths';
-import { RateLimiter } from './rate-limiter';
+import { RateLimiter, type Limiter, type LimiterFactory } from './rate-limiter';
 import {
   OPAQUE_ID_PATTERN,
   parseTokenRequestBase,
@@ -37,6 +37,8 @@ export interface ServiceDeps {
   readonly onEnqueued: () => void;
   /** Proxy mode: forwards requests that name an identity server. */
   readonly identityProxy?: IdentityProxy;
+  /** Where rate-limit buckets live. Default: in memory. */
+  readonly limiterFactory?: LimiterFactory;
 }
 
 /** Identity-server credentials a client gives with a session (`threepid_creds`). */
@@ -73,13 +75,14 @@ export interface RequestContext {
  * the homeserver what a session proves. Knows nothing of HTTP.
  */
 export class ThreepidService {
-  private readonly limiter: RateLimiter;
+  private readonly limiter: Limiter;
   private readonly smsPolicy: SmsPolicy;
   private readonly mediums: Readonly<Record<Medium, MediumRules | undefined>>;
 
   constructor(private readonly deps: ServiceDeps) {
-    this.limiter = new RateLimiter(deps.config.rateLimit, deps.clock);
-    this.smsPolicy = new SmsPolicy(deps.config.sms, deps.clock);
+    const limiter: LimiterFactory = deps.limiterFactory ?? ((_namespace, limit) => new RateLimiter(limit, deps.clock));
+    this.limiter = limiter('rc_3pid_validation', deps.config.rateLimit);
+    this.smsPolicy = new SmsPolicy(deps.config.sms, limiter);
     this.mediums = {
       email: deps.config.email.enabled ? emailRules : undefined,
       msisdn: deps.config.sms.enabled ? msisdnRules : undefined,
@@ -105,9 +108,9 @@ export class ThreepidService {
         ? identityProxy.checkTarget(request.idServer, request.idAccessToken)
         : undefined;
 
-    this.limiter.take(`ip:${context.clientIp}`);
-    this.limiter.take(`${medium}:${address}`);
-    if (medium === 'msisdn') this.smsPolicy.checkDestination(parsed, context.clientIp);
+    await this.limiter.take(`ip:${context.clientIp}`);
+    await this.limiter.take(`${medium}:${address}`);
+    if (medium === 'msisdn') await this.smsPolicy.checkDestination(parsed, context.clientIp);
 
     const nextLink =
       request.nextLink === undefined ? null : checkNextLink(request.nextLink, config.nextLinkDomainWhitelist);

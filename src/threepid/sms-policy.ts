@@ -2,8 +2,7 @@ import type { Config } from '../config';
 import type { Store } from '../store/store';
 import { ThreepidError } from './errors';
 import type { ParsedAddress } from './mediums';
-import { RateLimiter } from './rate-limiter';
-import type { Clock } from './tokens';
+import type { Limiter, LimiterFactory } from './rate-limiter';
 
 /**
  * Numbers sharing all digits but the last four count as one range: SMS
@@ -18,30 +17,30 @@ const DAY_MS = 86_400_000;
  * message costs money, and a premium-rate range can be made to cost a lot.
  */
 export class SmsPolicy {
-  private readonly perNumber: RateLimiter;
-  private readonly perRange: RateLimiter;
-  private readonly perIp: RateLimiter;
+  private readonly perNumber: Limiter;
+  private readonly perRange: Limiter;
+  private readonly perIp: Limiter;
 
   constructor(
     private readonly settings: Config['sms'],
-    clock: Clock,
+    limiter: LimiterFactory,
   ) {
-    this.perNumber = new RateLimiter(settings.perNumber, clock);
-    this.perRange = new RateLimiter(settings.perPrefix, clock);
-    this.perIp = new RateLimiter(settings.perIp, clock);
+    this.perNumber = limiter('sms_number', settings.perNumber);
+    this.perRange = limiter('sms_range', settings.perPrefix);
+    this.perIp = limiter('sms_ip', settings.perIp);
   }
 
   /** Country rules (`M_THREEPID_DENIED`), then the per-number, per-range and per-IP limits. */
-  checkDestination(parsed: ParsedAddress, clientIp: string): void {
+  async checkDestination(parsed: ParsedAddress, clientIp: string): Promise<void> {
     const { allowedCountries, deniedCountries } = this.settings;
     const country = parsed.country;
     const allowed = allowedCountries.length === 0 || (country !== undefined && allowedCountries.includes(country));
     if (!allowed || (country !== undefined && deniedCountries.includes(country))) {
       throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to that country');
     }
-    this.perNumber.take(parsed.address);
-    this.perRange.take(parsed.address.slice(0, -RANGE_SUFFIX_DIGITS));
-    this.perIp.take(clientIp);
+    await this.perNumber.take(parsed.address);
+    await this.perRange.take(parsed.address.slice(0, -RANGE_SUFFIX_DIGITS));
+    await this.perIp.take(clientIp);
   }
 
   /** The global cap: refuses once `daily_limit` codes went out in the last 24 hours. */

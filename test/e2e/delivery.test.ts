@@ -68,7 +68,7 @@ describe('email delivery through the outbox', () => {
       expect(hs.module.deliveryCounts).toEqual({ sent: 0, retried: 0, failed: 0 });
       await eventually(() => silent.connections >= 1, 'the worker to connect to the SMTP server');
       expect(hs.module.deliveryCounts).toEqual({ sent: 0, retried: 0, failed: 0 });
-      expect(outbox()).toEqual([expect.objectContaining({ status: 'pending' })]);
+      expect(await outbox()).toEqual([expect.objectContaining({ status: 'pending' })]);
     } finally {
       // Cut the hanging connection so the worker's round ends and the module can close.
       await silent.destroy();
@@ -83,7 +83,7 @@ describe('email delivery through the outbox', () => {
     expect(res.status).toBe(200);
     await eventually(() => first.module.deliveryCounts.retried >= 1, 'a failed attempt while SMTP is down');
     expect(first.module.deliveryCounts.sent).toBe(0);
-    expect(outbox()).toEqual([expect.objectContaining({ status: 'pending', attempts: 1, payload: expect.any(String) })]);
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'pending', attempts: 1, payload: expect.any(String) })]);
     await closeModule(first);
 
     // SMTP comes back, on the same port; the process restarts on the same database, past the backoff.
@@ -95,7 +95,7 @@ describe('email delivery through the outbox', () => {
     const link = linkIn(mail);
     expect(link.searchParams.get('sid')).toBe(res.body.sid);
     await eventually(() => second.module.deliveryCounts.sent === 1, 'the delivery to be counted');
-    expect(outbox()).toEqual([expect.objectContaining({ status: 'sent', payload: null })]);
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'sent', payload: null })]);
 
     // The link from before the restart still validates the session.
     const confirmed = await fetch(new URL(link.pathname, second.url), { method: 'POST', body: link.searchParams });
@@ -140,7 +140,7 @@ describe('email delivery through the outbox', () => {
     expect(logged).not.toContain('/validate');
 
     // The stored message keeps no payload (it held the token) once given up on.
-    const [row] = outbox();
+    const [row] = await outbox();
     expect(row).toEqual(expect.objectContaining({ status: 'failed', attempts: 1, payload: null }));
     expect(row.last_error).not.toContain('token');
   });
@@ -156,8 +156,8 @@ describe('email delivery through the outbox', () => {
     expect(hs.module.deliveryCounts.failed).toBe(0);
     expect(hs.module.deliveryCounts.sent).toBe(0);
     expect(smtp.messages).toHaveLength(0);
-    expect(outbox()).toEqual([expect.objectContaining({ status: 'pending', payload: expect.any(String) })]);
-    expect(outbox()[0].last_error).toContain('451');
+    expect(await outbox()).toEqual([expect.objectContaining({ status: 'pending', payload: expect.any(String) })]);
+    expect((await outbox())[0].last_error).toContain('451');
     expect(logger.lines.some((line) => line.level === 'warn' && line.message === 'delivery failed; will retry')).toBe(true);
     expect(logger.text()).not.toContain('token=');
     expect(logger.text()).not.toContain('temp_451');

@@ -202,13 +202,13 @@ describe('the page an emailed link opens, and session expiry', () => {
     // Within the grace period: a restart (which purges) keeps it, and it still says "expired".
     clock.advance(LIFETIME_MS + EXPIRED_SESSION_GRACE_MS - 60_000);
     await restart();
-    expect(sessionRows()).toHaveLength(1);
+    expect(await sessionRows()).toHaveLength(1);
     expectMatrixError((await internalValidated(session.sid, session.clientSecret)).body, 'M_SESSION_EXPIRED');
 
     // Past it: purged at start, the session is unknown.
     clock.advance(2 * 60_000);
     await restart();
-    await eventually(() => sessionRows().length === 0, 'the session to be purged');
+    await eventually(async () => (await sessionRows()).length === 0, 'the session to be purged');
     const validated = await internalValidated(session.sid, session.clientSecret);
     expect(validated.status).toBe(404);
     expectMatrixError(validated.body, 'M_NO_VALID_SESSION');

@@ -23,11 +23,12 @@ describe('phone numbers, verified by the homeserver over SMS', () => {
   let dir: string;
   let hs: Running;
   let clock: FakeClock;
+  let dbName = 'threepid.sqlite';
 
   const start = (sms: Record<string, unknown> = {}, extra: Partial<RawConfig> = {}) =>
     startModule(
       {
-        database: { path: path.join(dir, 'threepid.sqlite') },
+        database: { path: path.join(dir, dbName) },
         sms: {
           sender: 'twilio',
           twilio: { account_sid: TWILIO_ACCOUNT_SID, auth_token: TWILIO_AUTH_TOKEN, from: '+15005550006', base_url: gateway.url },
@@ -45,6 +46,7 @@ describe('phone numbers, verified by the homeserver over SMS', () => {
     gateway = await startSmsGateway();
     dir = tempDir();
     clock = new FakeClock(Date.now());
+    dbName = 'threepid.sqlite';
   });
 
   afterEach(async () => {
@@ -172,12 +174,15 @@ describe('phone numbers, verified by the homeserver over SMS', () => {
       expect(limited.body.retry_after_ms).toBeGreaterThan(0);
       expect((await ask('2127365001', 'd')).status).toBe(200);
       await hs.close();
+      // A fresh database: on PostgreSQL the counts live there and would carry over.
+      dbName = 'per-range.sqlite';
 
       hs = await start({ rc_per_prefix: { per_second: 0.001, burst_count: 3 } });
       for (const suffix of ['5000', '5001', '5002']) expect((await ask(`212736${suffix}`, suffix)).status).toBe(200);
       expectMatrixError((await ask('2127365003', 'x')).body, 'M_LIMIT_EXCEEDED');
       expect((await ask('2127375003', 'y')).status).toBe(200);
       await hs.close();
+      dbName = 'per-ip.sqlite';
 
       hs = await start({ rc_per_ip: { per_second: 0.001, burst_count: 1 } });
       expect((await ask('2127365000', 'a')).status).toBe(200);

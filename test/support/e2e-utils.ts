@@ -1,5 +1,6 @@
 import { createServer as createNetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { queryTestDatabase, testEngine } from './postgres';
 import BetterSqlite3 from 'better-sqlite3';
 
 /** A loopback port nothing listens on (bound once to port 0, then released). */
@@ -23,7 +24,8 @@ export async function eventually<T>(check: () => T | Promise<T>, what: string, t
 }
 
 /** Reads rows straight from the module's SQLite file (a second, read-only connection). */
-export function queryDb<T = Record<string, unknown>>(file: string, sql: string, ...params: unknown[]): T[] {
+export async function queryDb<T = Record<string, unknown>>(file: string, sql: string, ...params: unknown[]): Promise<T[]> {
+  if (testEngine() === 'postgres') return queryTestDatabase<T>(file, sql, params);
   const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
   try {
     return db.prepare(sql).all(...params) as T[];

@@ -7,6 +7,7 @@ import jwt from 'jsonwebtoken';
 import { parseConfig, type RawConfig } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import type { Logger } from '../../src/logger';
+import { postgresDatabaseFor, testEngine } from './postgres';
 import { createThreepidModule, type ThreepidModule, type ThreepidModuleOptions } from '../../src/module';
 
 export const SHARED_SECRET = 'test-shared-secret-that-is-long-enough-0123456789';
@@ -73,11 +74,17 @@ export async function startModule(
   const internalServer = createServer();
   const url = await listen(clientServer);
   const internalUrl = await listen(internalServer);
+  // On the postgres jest project, the test's SQLite path stands for a PostgreSQL database.
+  const database =
+    testEngine() === 'postgres'
+      ? { ...raw.database, engine: 'postgres' as const, url: await postgresDatabaseFor(raw.database.path) }
+      : raw.database;
   const config = parseConfig({
     public_baseurl: url,
     homeserver: { shared_secret: SHARED_SECRET },
     rc_3pid_validation: { per_second: 1000, burst_count: 1000 },
     ...raw,
+    database,
   });
   const logger = extra.logger;
   const module = await createThreepidModule({ ...extra, config, logger });

@@ -20,6 +20,9 @@ export const SPEC_DIR = process.env.MATRIX_SPEC_DIR
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
+// The spec's own string formats (its appendix on identifier grammar).
+ajv.addFormat('mx-user-id', /^@[^:\s]+:\S+$/);
+ajv.addFormat('mx-server-name', /^[A-Za-z0-9.:[\]-]+$/);
 
 const docCache = new Map<string, unknown>();
 const validatorCache = new Map<string, ValidateFunction | null>();

@@ -1,0 +1,369 @@
+/**
+ * A real Matrix client (matrix-js-sdk) through whole flows, with nothing
+ * hand-made for what the SDK does: register with an email address, reset a
+ * password by email, add an email address and a phone number, list and
+ * delete them. The same flows run against the two arrangements an
+ * integrator can copy from examples/: the homeserver embedding the module,
+ * and the homeserver using the sidecar behind a real nginx.
+ */
+import path from 'node:path';
+import { createClient as createSdkClient, MatrixError, type AuthDict, type ICreateClientOpts, type MatrixClient } from 'matrix-js-sdk';
+import type { RawConfig } from '../../src/config';
+import { startHostHomeserver } from '../../examples/host-homeserver/host';
+import { startSidecarHostHomeserver } from '../../examples/host-homeserver/sidecar-host';
+import { decodeHtmlEntities, freePort } from '../support/e2e-utils';
+import { removeDir, SHARED_SECRET, startModule, tempDir } from '../support/harness';
+import { setupNginx, startNginx, type RunningNginx } from '../support/nginx';
+import { startSmsGateway, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type SmsGateway } from '../support/sms-gateway';
+import { linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp';
+import { expectResponseMatchesSpec } from '../support/spec';
+
+const HIGH = { per_second: 1000, burst_count: 1000 };
+
+/** The SDK logs every request at debug level; keep its warnings and errors only. */
+const quietLogger: NonNullable<ICreateClientOpts['logger']> = {
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (...msg) => console.warn(...msg),
+  error: (...msg) => console.error(...msg),
+  getChild: () => quietLogger,
+};
+const createClient = (opts: ICreateClientOpts) => createSdkClient({ logger: quietLogger, ...opts });
+
+/** The module's settings in both arrangements: real SMTP, the Twilio-shaped gateway, no rate limits in the way. */
+function threepidConfig(dir: string, smtp: SmtpSink, gateway: SmsGateway): RawConfig & { database: { path: string } } {
+  return {
+    server_name: 'example.org',
+    database: { path: path.join(dir, 'threepid.sqlite') },
+    email: { smtp_host: '127.0.0.1', smtp_port: smtp.port, app_name: 'ExampleHS' },
+    sms: {
+      sender: 'twilio',
+      twilio: { account_sid: TWILIO_ACCOUNT_SID, auth_token: TWILIO_AUTH_TOKEN, from: '+15005550006', base_url: gateway.url },
+      rc_per_number: HIGH,
+      rc_per_prefix: HIGH,
+      rc_per_ip: HIGH,
+    },
+    rc_3pid_validation: HIGH,
+  };
+}
+
+interface Arrangement {
+  /** What clients use as the homeserver's base URL. */
+  baseUrl: string;
+  nginx?: RunningNginx;
+  /** host:port of the sidecar's public listener and of the homeserver, as nginx logs its upstreams. */
+  sidecarAddress?: string;
+  homeserverAddress?: string;
+  close(): Promise<void>;
+}
+
+/** (a) examples/host-homeserver/host.ts: the module embedded in the homeserver's own Express app. */
+async function embedded(dir: string, smtp: SmtpSink, gateway: SmsGateway): Promise<Arrangement> {
+  const host = await startHostHomeserver({ serverName: 'example.org', threepid: threepidConfig(dir, smtp, gateway) });
+  return { baseUrl: host.url, close: () => host.close() };
+}
+
+/**
+ * (b) examples/host-homeserver/sidecar-host.ts, which knows nothing of 3PIDs
+ * but the internal API, and the sidecar, both behind nginx run with
+ * examples/nginx/threepid.conf (the README's configuration).
+ */
+async function sidecarBehindNginx(dir: string, smtp: SmtpSink, gateway: SmsGateway): Promise<Arrangement> {
+  const nginxBinary = setupNginx();
+  const [hostPort, nginxPort] = [await freePort(), await freePort()];
+  const publicUrl = `http://127.0.0.1:${nginxPort}`;
+  // The sidecar in-process, routed as src/cli.ts routes it.
+  const sidecar = await startModule({
+    ...threepidConfig(dir, smtp, gateway),
+    public_baseurl: publicUrl,
+    trusted_proxies: ['127.0.0.1'],
+    homeserver: { shared_secret: SHARED_SECRET, base_url: `http://127.0.0.1:${hostPort}` },
+  });
+  const host = await startSidecarHostHomeserver({
+    serverName: 'example.org',
+    port: hostPort,
+    sidecar: { internalUrl: sidecar.internalUrl, sharedSecret: SHARED_SECRET },
+  });
+  const nginx = await startNginx(nginxBinary, { sidecarUrl: sidecar.url, homeserverUrl: host.url, port: nginxPort });
+  return {
+    baseUrl: nginx.url,
+    nginx,
+    sidecarAddress: new URL(sidecar.url).host,
+    homeserverAddress: new URL(host.url).host,
+    async close() {
+      await nginx.close();
+      await host.close();
+      await sidecar.close();
+    },
+  };
+}
+
+/** The SDK's error for a refused request (a UIA 401 carries the flows in `data`). */
+async function refusal(request: Promise<unknown>): Promise<MatrixError> {
+  try {
+    await request;
+  } catch (err) {
+    if (err instanceof MatrixError) return err;
+    throw err;
+  }
+  throw new Error('expected the request to be refused');
+}
+
+describe.each([
+  ['the homeserver embedding the module', embedded, false],
+  ['the sidecar and its homeserver behind nginx', sidecarBehindNginx, true],
+])('matrix-js-sdk against %s', (_name, arrange, behindNginx) => {
+  let smtp: SmtpSink;
+  let gateway: SmsGateway;
+  let dir: string;
+  let env: Arrangement;
+  let mailsSeen = 0;
+
+  // The flows build on each other: one user through register, reset, add, delete.
+  const user = { name: 'alice', id: '@alice:example.org', email: 'alice@example.org', password: 'correct horse battery', token: '' };
+
+  beforeAll(async () => {
+    smtp = await startSmtpSink();
+    gateway = await startSmsGateway();
+    dir = tempDir('threepid-sdk-');
+    env = await arrange(dir, smtp, gateway);
+  }, 600_000); // the first run may install nginx
+
+  afterAll(async () => {
+    await env?.close();
+    await gateway?.close();
+    await smtp?.close();
+    if (dir) removeDir(dir);
+  });
+
+  const anonymous = () => createClient({ baseUrl: env.baseUrl });
+  const loggedIn = () => createClient({ baseUrl: env.baseUrl, accessToken: user.token, userId: user.id });
+
+  async function nextMail(to: string): Promise<ReceivedMail> {
+    mailsSeen += 1;
+    const mail = (await smtp.waitFor(mailsSeen))[mailsSeen - 1];
+    expect(mail.to).toEqual([to]);
+    return mail;
+  }
+
+  /** What a person does: open the emailed link, then press the button (the form POSTs the token). */
+  async function confirmLink(mail: ReceivedMail): Promise<void> {
+    const link = linkIn(mail);
+    expect(link.origin).toBe(env.baseUrl);
+    const page = await fetch(link);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    const action = /<form method="post" action="([^"]+)">/.exec(html)?.[1];
+    expect(action).toBeDefined();
+    const form = new URLSearchParams();
+    for (const [, name, value] of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) {
+      form.append(name, decodeHtmlEntities(value));
+    }
+    const confirmed = await fetch(new URL(decodeHtmlEntities(action!), link), { method: 'POST', body: form, redirect: 'manual' });
+    expect(confirmed.status).toBe(200);
+    expect(await confirmed.text()).toContain('Email address confirmed');
+  }
+
+  /** The one-stage UIA the module runs for /account/3pid/add: the user's password again. */
+  async function addThreePid(client: MatrixClient, sid: string, clientSecret: string): Promise<void> {
+    const challenge = await refusal(client.addThreePidOnly({ sid, client_secret: clientSecret }));
+    expect(challenge.httpStatus).toBe(401);
+    expect(challenge.data.flows).toEqual([{ stages: ['m.login.password'] }]);
+    const password = (value: string) => ({
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user: user.id },
+      password: value,
+      session: challenge.data.session,
+    });
+    const wrong = await refusal(client.addThreePidOnly({ sid, client_secret: clientSecret, auth: password('wrong') }));
+    expect([wrong.httpStatus, wrong.errcode]).toEqual([401, 'M_FORBIDDEN']);
+    expect(await client.addThreePidOnly({ sid, client_secret: clientSecret, auth: password(user.password) })).toEqual({});
+  }
+
+  it('finds a homeserver that needs no identity server', async () => {
+    const versions = await anonymous().getVersions();
+    expectResponseMatchesSpec('client-server/versions.yaml', '/versions', 'get', 200, versions);
+    expect(versions.versions).toContain('v1.11');
+    expect(versions.unstable_features?.['m.require_identity_server']).toBe(false);
+  });
+
+  it('registers with an email address: requestRegisterEmailToken, the emailed link, register with the UIA stage, log in', async () => {
+    const client = anonymous();
+    const first = await refusal(client.registerRequest({ username: user.name, password: user.password }));
+    expect(first.httpStatus).toBe(401);
+    expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 401, first.data);
+    expect(first.data.flows).toEqual([{ stages: ['m.login.email.identity'] }, { stages: ['m.login.msisdn'] }]);
+    const session = first.data.session as string;
+
+    const secret = client.generateClientSecret();
+    const requested = await client.requestRegisterEmailToken('Alice@Example.org', secret, 1);
+    expect(requested.submit_url).toBe(`${env.baseUrl}/_threepid/client/v1/email/submit_token`);
+    const auth = { type: 'm.login.email.identity', threepid_creds: { sid: requested.sid, client_secret: secret } };
+
+    const early = await refusal(client.register(user.name, user.password, session, { ...auth }));
+    expect([early.httpStatus, early.errcode]).toEqual([401, 'M_SESSION_NOT_VALIDATED']);
+    expect(early.data.session).toBe(session);
+
+    await confirmLink(await nextMail(user.email));
+    const registered = await client.register(user.name, user.password, session, { ...auth });
+    expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 200, registered);
+    expect(registered).toEqual({
+      user_id: user.id,
+      access_token: expect.any(String),
+      device_id: expect.any(String),
+      home_server: 'example.org',
+    });
+
+    // The session is spent; the address is taken.
+    const again = await refusal(client.register('alice2', user.password, session, { ...auth }));
+    expect([again.httpStatus, again.errcode]).toEqual([401, 'M_NO_VALID_SESSION']);
+    const taken = await refusal(anonymous().requestRegisterEmailToken('alice@example.org', client.generateClientSecret(), 1));
+    expect([taken.httpStatus, taken.errcode]).toEqual([400, 'M_THREEPID_IN_USE']);
+
+    const login = await anonymous().loginWithPassword(user.name, user.password);
+    expect(login.user_id).toBe(user.id);
+    user.token = login.access_token;
+    const byEmail = await anonymous().loginRequest({
+      type: 'm.login.password',
+      identifier: { type: 'm.id.thirdparty', medium: 'email', address: 'ALICE@example.org' },
+      password: user.password,
+    });
+    expect(byEmail.user_id).toBe(user.id);
+
+    const me = loggedIn();
+    expect(await me.whoami()).toEqual({ user_id: user.id, device_id: login.device_id });
+    const capabilities = await me.getCapabilities();
+    expect(capabilities['m.3pid_changes']).toEqual({ enabled: true });
+    const listed = await me.getThreePids();
+    expectResponseMatchesSpec('client-server/administrative_contact.yaml', '/account/3pid', 'get', 200, listed);
+    expect(listed.threepids).toEqual([
+      { medium: 'email', address: user.email, validated_at: expect.any(Number), added_at: expect.any(Number) },
+    ]);
+  });
+
+  it('resets the password by email: the old password is refused, the new one works, other devices are logged out', async () => {
+    const client = anonymous();
+    const secret = client.generateClientSecret();
+    const requested = await client.requestPasswordEmailToken('alice@EXAMPLE.org', secret, 1);
+    await confirmLink(await nextMail(user.email));
+
+    const first = await refusal(client.setPassword({}, 'a new password'));
+    expect(first.httpStatus).toBe(401);
+    expectResponseMatchesSpec('client-server/password_management.yaml', '/account/password', 'post', 401, first.data);
+    // As Element sends it: both spellings of the credentials.
+    const creds = { sid: requested.sid, client_secret: secret };
+    const auth = { type: 'm.login.email.identity', session: first.data.session, threepid_creds: creds, threepidCreds: creds } as AuthDict;
+    expect(await client.setPassword(auth, 'a new password', true)).toEqual({});
+
+    const old = await refusal(anonymous().loginWithPassword(user.name, user.password));
+    expect([old.httpStatus, old.errcode]).toEqual([403, 'M_FORBIDDEN']);
+    const loggedOut = await refusal(loggedIn().whoami());
+    expect([loggedOut.httpStatus, loggedOut.errcode]).toEqual([401, 'M_UNKNOWN_TOKEN']);
+
+    user.password = 'a new password';
+    user.token = (await anonymous().loginWithPassword(user.name, user.password)).access_token;
+    expect((await loggedIn().whoami()).user_id).toBe(user.id);
+  });
+
+  it('adds an email address and a phone number, lists both, logs in by phone number, and deletes one', async () => {
+    const me = loggedIn();
+    const emailSecret = me.generateClientSecret();
+    const emailSession = await me.requestAdd3pidEmailToken('alice.work@example.org', emailSecret, 1);
+    await confirmLink(await nextMail('alice.work@example.org'));
+    await addThreePid(me, emailSession.sid, emailSecret);
+
+    const phoneSecret = me.generateClientSecret();
+    const phoneSession = await me.requestAdd3pidMsisdnToken('FR', '06 12 34 56 78', phoneSecret, 1);
+    expect(phoneSession).toMatchObject({ msisdn: '33612345678', submit_url: `${env.baseUrl}/_threepid/client/v1/msisdn/submit_token` });
+    await gateway.waitFor(1);
+    const code = gateway.codeFor('+33612345678');
+    const submitted = await me.submitMsisdnTokenOtherUrl(phoneSession.submit_url!, phoneSession.sid, phoneSecret, code);
+    expect(submitted).toEqual({ success: true });
+    await addThreePid(me, phoneSession.sid, phoneSecret);
+
+    const listed = await me.getThreePids();
+    expectResponseMatchesSpec('client-server/administrative_contact.yaml', '/account/3pid', 'get', 200, listed);
+    const byAddress = [...listed.threepids].sort((a, b) => a.address.localeCompare(b.address));
+    expect(byAddress).toEqual(
+      ['33612345678', 'alice.work@example.org', user.email].map((address) => ({
+        medium: address.includes('@') ? 'email' : 'msisdn',
+        address,
+        validated_at: expect.any(Number),
+        added_at: expect.any(Number),
+      })),
+    );
+    for (const threepid of listed.threepids) expect(threepid.added_at).toBeGreaterThanOrEqual(threepid.validated_at);
+
+    const byPhone = await anonymous().loginRequest({
+      type: 'm.login.password',
+      identifier: { type: 'm.id.thirdparty', medium: 'msisdn', address: '33612345678' },
+      password: user.password,
+    });
+    expect(byPhone.user_id).toBe(user.id);
+
+    const deleted = await me.deleteThreePid('email', 'alice.work@example.org');
+    expectResponseMatchesSpec('client-server/administrative_contact.yaml', '/account/3pid/delete', 'post', 200, deleted);
+    expect(deleted).toEqual({ id_server_unbind_result: 'no-support' });
+    expect((await me.getThreePids()).threepids.map((threepid) => threepid.address).sort()).toEqual(['33612345678', user.email]);
+  });
+
+  it('registers with a phone number: requestRegisterMsisdnToken, the texted code at submit_url, register with m.login.msisdn', async () => {
+    const client = anonymous();
+    const secret = client.generateClientSecret();
+    const taken = await refusal(client.requestRegisterMsisdnToken('FR', '0612345678', secret, 1));
+    expect([taken.httpStatus, taken.errcode]).toEqual([400, 'M_THREEPID_IN_USE']);
+
+    const requested = await client.requestRegisterMsisdnToken('FR', '06 98 76 54 32', secret, 1);
+    await gateway.waitFor(2);
+    const code = gateway.codeFor('+33698765432');
+    expect(await client.submitMsisdnTokenOtherUrl(requested.submit_url!, requested.sid, secret, code)).toEqual({ success: true });
+    const first = await refusal(client.registerRequest({ username: 'bob', password: 'bob password' }));
+    const auth = { type: 'm.login.msisdn', threepid_creds: { sid: requested.sid, client_secret: secret } };
+    const registered = await client.register('bob', 'bob password', first.data.session, auth);
+    expect(registered.user_id).toBe('@bob:example.org');
+
+    const bob = createClient({ baseUrl: env.baseUrl, accessToken: registered.access_token, userId: registered.user_id });
+    expect((await bob.getThreePids()).threepids).toEqual([
+      { medium: 'msisdn', address: '33698765432', validated_at: expect.any(Number), added_at: expect.any(Number) },
+    ]);
+  });
+
+  it('answers an unknown access token on the 3PID endpoints with M_UNKNOWN_TOKEN', async () => {
+    const stranger = createClient({ baseUrl: env.baseUrl, accessToken: 'syt_not_a_token', userId: user.id });
+    const refused = await refusal(stranger.getThreePids());
+    expect([refused.httpStatus, refused.errcode]).toEqual([401, 'M_UNKNOWN_TOKEN']);
+  });
+
+  if (behindNginx) {
+    it('went through nginx: each path to the server the README routes it to', () => {
+      const log = env.nginx!.accessLog();
+      const lines = log.split('\n');
+      const to = (upstream: string) => (request: string) => {
+        const answered = lines.filter((line) => line.startsWith(`"${request} `) || line.startsWith(`"${request}?`));
+        expect(answered.length).toBeGreaterThan(0);
+        expect(answered.some((line) => line.endsWith(` 200 ${upstream}`))).toBe(true);
+        expect(answered.every((line) => line.endsWith(` ${upstream}`))).toBe(true);
+      };
+      [
+        'POST /_matrix/client/v3/register/email/requestToken',
+        'POST /_matrix/client/v3/account/password/email/requestToken',
+        'POST /_matrix/client/v3/account/3pid/msisdn/requestToken',
+        'GET /_threepid/client/v1/email/validate',
+        'POST /_threepid/client/v1/email/validate',
+        'POST /_threepid/client/v1/msisdn/submit_token',
+        'POST /_matrix/client/v3/account/3pid/add',
+        'GET /_matrix/client/v3/account/3pid',
+        'POST /_matrix/client/v3/account/3pid/delete',
+        'GET /_matrix/client/versions',
+      ].forEach(to(env.sidecarAddress!));
+      [
+        'POST /_matrix/client/v3/register',
+        'POST /_matrix/client/v3/login',
+        'POST /_matrix/client/v3/account/password',
+        'GET /_matrix/client/v3/account/whoami',
+        'GET /_matrix/client/v3/capabilities',
+      ].forEach(to(env.homeserverAddress!));
+    });
+  }
+});

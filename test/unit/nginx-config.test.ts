@@ -1,0 +1,56 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { NGINX_TEMPLATE, renderNginxConfig } from '../support/nginx';
+
+const ROOT = path.resolve(__dirname, '../..');
+const template = readFileSync(NGINX_TEMPLATE, 'utf8');
+
+/** The regex locations of the template, as JavaScript regexes (the same syntax for these). */
+function regexLocations(): RegExp[] {
+  return [...template.matchAll(/^\s*location ~ (\S+) \{/gm)].map((match) => new RegExp(match[1]));
+}
+
+describe('the nginx configuration (examples/nginx/threepid.conf)', () => {
+  it('is quoted in full in the README, so the README shows what the tests run', () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('```nginx\n' + template + '```');
+  });
+
+  it('sends the module paths to the sidecar and everything else to the homeserver', () => {
+    const toSidecar = (requestPath: string) =>
+      regexLocations().some((re) => re.test(requestPath)) ||
+      requestPath.startsWith('/_threepid/client/') ||
+      requestPath === '/_matrix/client/versions';
+    const sidecarPaths = ['r0', 'v3'].flatMap((version) => [
+      ...['register', 'account/password', 'account/3pid'].flatMap((flow) =>
+        ['email', 'msisdn'].map((medium) => `/_matrix/client/${version}/${flow}/${medium}/requestToken`),
+      ),
+      ...['', '/add', '/delete', '/unbind'].map((end) => `/_matrix/client/${version}/account/3pid${end}`),
+    ]);
+    for (const requestPath of sidecarPaths) expect([requestPath, toSidecar(requestPath)]).toEqual([requestPath, true]);
+    for (const requestPath of [
+      '/_matrix/client/v3/register',
+      '/_matrix/client/v3/account/password',
+      '/_matrix/client/v3/account/3pid/bind',
+      '/_matrix/client/v3/account/whoami',
+      '/_matrix/client/v3/login',
+      '/_matrix/client/v3/register/email/requestToken/extra',
+      '/_threepid/v1/sessions/consume',
+    ]) {
+      expect([requestPath, toSidecar(requestPath)]).toEqual([requestPath, false]);
+    }
+    expect(template).toContain('location /_threepid/client/ {');
+    expect(template).toContain('location = /_matrix/client/versions {');
+    expect(template).not.toContain('/_threepid/v1'); // the internal API is never routed publicly
+  });
+
+  it('is rendered for the tests by changing only the three addresses', () => {
+    const rendered = renderNginxConfig({ listen: 1001, sidecar: 1002, homeserver: 1003 });
+    expect(rendered).toBe(
+      template
+        .replace('listen 127.0.0.1:8080;', 'listen 127.0.0.1:1001;')
+        .replace('server 127.0.0.1:8090;', 'server 127.0.0.1:1002;')
+        .replace('server 127.0.0.1:8008;', 'server 127.0.0.1:1003;'),
+    );
+  });
+});
