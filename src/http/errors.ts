@@ -63,6 +63,8 @@ function parserError(err: { type?: string; status?: number }): [number, Errcode,
       if (err.type === undefined && err.status === 400 && !(err instanceof URIError)) {
         return [400, 'M_NOT_JSON', 'The request body could not be decoded'];
       }
+      // A path parameter that is not valid %-encoding (Express raises a URIError with status 400).
+      if (err instanceof URIError && err.status === 400) return [400, 'M_INVALID_PARAM', 'The request path is malformed'];
       return undefined;
   }
 }

@@ -145,7 +145,10 @@ export class ThreepidService {
       nextLink,
       decoy,
     });
-    return { sid, submitUrl: `${config.publicBaseurl}${submitTokenPath(medium)}`, responseFields: parsed.responseFields };
+    // A decoy for a request that named an identity server must look like a
+    // proxied answer, which has no submit_url, or its shape would tell.
+    const submitUrl = proxyTarget ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
+    return { sid, submitUrl, responseFields: parsed.responseFields };
   }
 
   private flowRefusal(flow: Flow, bound: boolean): ThreepidError | undefined {

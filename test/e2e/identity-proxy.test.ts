@@ -227,3 +227,28 @@ describe('identity-server proxy mode (MSC2140)', () => {
     });
   });
 });
+
+describe('identity-server proxy mode with request_token_inhibit_3pid_errors', () => {
+  it('answers a refused proxied request in the shape of a proxied answer (no submit_url), calling nobody', async () => {
+    const is = await startIdentityServer();
+    const dir = tempDir();
+    const hs = await startModule({
+      database: { path: path.join(dir, 'threepid.sqlite') },
+      request_token_inhibit_3pid_errors: true,
+      identity_server: { proxy: true, trusted: [is.hostPort], allow_http: true, ip_range_whitelist: ['127.0.0.1/32'] },
+    });
+    try {
+      await hs.module.bindings.put('email', 'taken@example.org', '@owner:example.org');
+      const res = await post(hs.url + REGISTER, {
+        client_secret: 'c', email: 'taken@example.org', send_attempt: 1, id_server: is.hostPort, id_access_token: is.issueAccessToken(),
+      });
+      expect(res.status).toBe(200);
+      expect(Object.keys(res.body)).toEqual(['sid']);
+      expect(is.requests).toHaveLength(0);
+    } finally {
+      await hs.close();
+      await is.close();
+      removeDir(dir);
+    }
+  });
+});
