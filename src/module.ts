@@ -17,7 +17,10 @@ import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
 import { openDatabase } from './store/database';
 import type { Engine } from './store/migrations';
-import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
+import { DatabaseRateLimiter, RateLimiter, type Limiter, type LimiterFactory } from './threepid/rate-limiter';
+import { Metrics } from './observability/metrics';
+import { createOpsRouter } from './http/ops-router';
+import { isThreepidError } from './threepid/errors';
 import type { Database } from './store/schema';
 import type { Channel } from './store/outbox';
 import type { Flow } from './store/sessions';
@@ -54,12 +57,32 @@ export interface ThreepidModuleOptions {
    * (whoami, login); without either, the account endpoints are not served.
    */
   readonly userAuthority?: UserAuthority;
+  /** Default true: Node.js process metrics (memory, event loop) in the module's registry. */
+  readonly processMetrics?: boolean;
   /** Default true: the module answers `GET /_matrix/client/versions` on its client router. */
   readonly serveVersions?: boolean;
 }
 
 /** Identity-server answers are small JSON objects; anything larger is refused. */
 const IDENTITY_MAX_RESPONSE_BYTES = 64 * 1024;
+/** Reports each refusal of a limiter to the metrics. */
+function countRefusals(limiter: Limiter, rule: string, metrics: Metrics): Limiter {
+  const report = (err: unknown) => {
+    if (isThreepidError(err, 'M_LIMIT_EXCEEDED')) metrics.rateLimited(rule);
+    throw err;
+  };
+  return {
+    take(key) {
+      try {
+        const taken = limiter.take(key);
+        return taken instanceof Promise ? taken.catch(report) : taken;
+      } catch (err) {
+        return report(err);
+      }
+    },
+  };
+}
+
 /** How often expired sessions and old outbox rows are purged. */
 const PURGE_INTERVAL_MS = 3_600_000;
 /** Sent and failed outbox rows are kept this long (without payload) for inspection. */
@@ -97,6 +120,10 @@ export interface ThreepidModule {
   consume(sid: string, clientSecret: string, flow: Flow, creds?: IdentityCredentials): Promise<ValidatedThreepid>;
   /** The module's own 3PID directory. */
   readonly bindings: BindingService;
+  /** `/health`, `/ready`, `/metrics`: for the internal listener. */
+  readonly opsRouter: Router;
+  /** The module's Prometheus registry and counters. */
+  readonly metrics: Metrics;
   /** Delivery counters since start. */
   readonly deliveryCounts: Readonly<Record<DeliveryOutcome, number>>;
   /** Retries every pending message now, ignoring backoff (e.g. after an SMTP outage is known to be over). */
@@ -130,10 +157,11 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     : await openDatabase(config.database);
   const store = new Store(opened.db, opened.engine);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
-  const limiterFactory: LimiterFactory =
+  const makeLimiter: LimiterFactory =
     opened.engine === 'postgres'
       ? (namespace, limit) => new DatabaseRateLimiter(store.rateLimits, namespace, limit, clock)
       : (_namespace, limit) => new RateLimiter(limit, clock);
+  const limiterFactory: LimiterFactory = (namespace, limit) => countRefusals(makeLimiter(namespace, limit), namespace, metrics);
 
   const transport =
     options.mailTransport ??
@@ -141,6 +169,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const emailSender = new EmailSender(config, templates, transport);
   const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));
 
+  const metrics = new Metrics(store, clock, options.processMetrics ?? true);
   const deliveryCounts: Record<DeliveryOutcome, number> = { sent: 0, retried: 0, failed: 0 };
   const worker = new OutboxWorker({
     store,
@@ -152,8 +181,9 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
       email: (payload) => emailSender.send(payload as EmailPayload),
       sms: (payload) => smsSender.send(payload as SmsPayload),
     },
-    onOutcome: (outcome: DeliveryOutcome, _channel: Channel) => {
+    onOutcome: (outcome: DeliveryOutcome, channel: Channel) => {
       deliveryCounts[outcome] += 1;
+      metrics.delivery(outcome, channel);
     },
   });
 
@@ -184,6 +214,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     onEnqueued: () => worker.wake(),
     identityProxy,
     limiterFactory,
+    events: metrics,
   });
 
   const clientRouter = createClientRouter({
@@ -235,6 +266,8 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     clientRouter,
     internalRouter,
     accountRouter,
+    opsRouter: createOpsRouter(store, metrics, logger),
+    metrics,
     checkThreepidAuth: (auth, flow, consume) => service.checkThreepidAuth(auth, flow, consume),
     getValidated: (sid, clientSecret, creds) => service.getValidated(sid, clientSecret, creds),
     consume: (sid, clientSecret, flow, creds) => service.consume(sid, clientSecret, flow, creds),

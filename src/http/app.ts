@@ -1,15 +1,18 @@
 import express, { type Express, type Router } from 'express';
 import type { Logger } from '../logger';
+import type { Metrics } from '../observability/metrics';
+import { observeRequests } from './observe';
 import { errorMiddleware, notFound } from './errors';
 
 /**
  * A standalone Express app around the module's routers: no `X-Powered-By`,
  * unknown paths `404 M_UNRECOGNIZED`, and the module's error middleware.
  */
-export function createApp(routers: Router | ReadonlyArray<Router | undefined>, logger: Logger): Express {
+export function createApp(routers: Router | ReadonlyArray<Router | undefined>, logger: Logger, metrics?: Metrics): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(observeRequests(logger, metrics));
   for (const router of Array.isArray(routers) ? routers : [routers]) if (router) app.use(router);
   app.use(notFound);
   app.use(errorMiddleware(logger));

@@ -79,3 +79,9 @@ export async function migrateToLatest(db: Kysely<any>, engine: Engine, dir?: str
     throw new Error(`database migration${name} failed: ${(error as Error).message ?? String(error)}`);
   }
 }
+
+/** Names of the migrations not yet applied (empty when the schema is current). */
+export async function pendingMigrations(db: Kysely<any>, engine: Engine, dir?: string): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new SqlFileMigrationProvider(engine, dir) });
+  return (await migrator.getMigrations()).filter((migration) => migration.executedAt === undefined).map((m) => m.name);
+}

@@ -156,9 +156,20 @@ export class SessionStore {
     return result.numUpdatedRows > 0n;
   }
 
-  /** Deletes sessions that expired before `before`. Returns how many. */
-  async deleteSessionsExpiredBefore(before: number): Promise<number> {
-    const result = await this.db.deleteFrom('threepid_sessions').where('expires_at', '<', before).executeTakeFirst();
-    return Number(result.numDeletedRows);
+  /** Deletes sessions that expired before `before`. Returns how many, by medium and flow. */
+  async deleteSessionsExpiredBefore(before: number): Promise<Array<{ medium: Medium; flow: Flow; count: number }>> {
+    const rows = await this.db
+      .deleteFrom('threepid_sessions')
+      .where('expires_at', '<', before)
+      .returning(['medium', 'flow'])
+      .execute();
+    const counts = new Map<string, { medium: Medium; flow: Flow; count: number }>();
+    for (const row of rows) {
+      const key = `${row.medium}/${row.flow}`;
+      const entry = counts.get(key) ?? { medium: row.medium as Medium, flow: row.flow as Flow, count: 0 };
+      entry.count += 1;
+      counts.set(key, entry);
+    }
+    return [...counts.values()];
   }
 }

@@ -8,6 +8,7 @@ import { FLOWS } from './flows';
 import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
+import { noEvents, type ThreepidEvents } from '../observability/events';
 import { parseThreepidAuth } from './uia';
 import { checkNextLink } from './next-link';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from './paths';
@@ -39,6 +40,8 @@ export interface ServiceDeps {
   readonly identityProxy?: IdentityProxy;
   /** Where rate-limit buckets live. Default: in memory. */
   readonly limiterFactory?: LimiterFactory;
+  /** Told of sessions and messages, for metrics. */
+  readonly events?: ThreepidEvents;
 }
 
 /** Identity-server credentials a client gives with a session (`threepid_creds`). */
@@ -78,11 +81,13 @@ export class ThreepidService {
   private readonly limiter: Limiter;
   private readonly smsPolicy: SmsPolicy;
   private readonly mediums: Readonly<Record<Medium, MediumRules | undefined>>;
+  private readonly events: ThreepidEvents;
 
   constructor(private readonly deps: ServiceDeps) {
+    this.events = deps.events ?? noEvents;
     const limiter: LimiterFactory = deps.limiterFactory ?? ((_namespace, limit) => new RateLimiter(limit, deps.clock));
     this.limiter = limiter('rc_3pid_validation', deps.config.rateLimit);
-    this.smsPolicy = new SmsPolicy(deps.config.sms, limiter);
+    this.smsPolicy = new SmsPolicy(deps.config.sms, limiter, this.events);
     this.mediums = {
       email: deps.config.email.enabled ? emailRules : undefined,
       msisdn: deps.config.sms.enabled ? msisdnRules : undefined,
@@ -181,7 +186,7 @@ export class ThreepidService {
     const enqueued = await store.transaction(async (tx) => {
       const now = clock.now();
       const existing = await tx.sessions.findOpenSession(key);
-      if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, sent: false };
+      if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, sent: false, created: false };
 
       const token = input.rules.newToken(random);
       const fields = {
@@ -194,7 +199,7 @@ export class ThreepidService {
       const sid = existing?.sid ?? randomId(random);
       if (existing) await tx.sessions.replaceToken(sid, fields);
       else await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now });
-      if (input.decoy) return { sid, sent: false };
+      if (input.decoy) return { sid, sent: false, created: false };
 
       if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
       const payload: EmailPayload | SmsPayload =
@@ -202,9 +207,13 @@ export class ThreepidService {
           ? { template: FLOWS[input.flow].template, to: input.address, link: this.emailLink(sid, input.clientSecret, token) }
           : { to: input.address, code: token };
       await tx.outbox.enqueue({ id: randomId(random), channel: input.rules.channel, payload, now });
-      return { sid, sent: true };
+      return { sid, sent: true, created: !existing };
     });
-    if (enqueued.sent) this.deps.onEnqueued();
+    if (enqueued.created) this.events.sessionCreated(input.rules.medium, input.flow);
+    if (enqueued.sent) {
+      this.events.messageQueued(input.rules.channel);
+      this.deps.onEnqueued();
+    }
     return enqueued.sid;
   }
 
@@ -244,6 +253,7 @@ export class ThreepidService {
       throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
     }
     await store.sessions.markSessionValidated(session.sid, now, now + VALIDATED_SESSION_LIFETIME_MS);
+    this.events.sessionValidated(session.medium, session.flow);
     return { nextLink: session.nextLink };
   }
 
@@ -319,8 +329,10 @@ export class ThreepidService {
   }
 
   /** Deletes sessions whose grace period after expiry is over. Returns how many. */
-  purgeExpiredSessions(): Promise<number> {
-    return this.deps.store.sessions.deleteSessionsExpiredBefore(this.deps.clock.now() - EXPIRED_SESSION_GRACE_MS);
+  async purgeExpiredSessions(): Promise<number> {
+    const purged = await this.deps.store.sessions.deleteSessionsExpiredBefore(this.deps.clock.now() - EXPIRED_SESSION_GRACE_MS);
+    for (const { medium, flow, count } of purged) this.events.sessionsExpired(medium, flow, count);
+    return purged.reduce((total, entry) => total + entry.count, 0);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Config } from '../config';
 import type { Store } from '../store/store';
 import { ThreepidError } from './errors';
 import type { ParsedAddress } from './mediums';
+import type { ThreepidEvents } from '../observability/events';
 import type { Limiter, LimiterFactory } from './rate-limiter';
 
 /**
@@ -24,6 +25,7 @@ export class SmsPolicy {
   constructor(
     private readonly settings: Config['sms'],
     limiter: LimiterFactory,
+    private readonly events: ThreepidEvents,
   ) {
     this.perNumber = limiter('sms_number', settings.perNumber);
     this.perRange = limiter('sms_range', settings.perPrefix);
@@ -47,6 +49,7 @@ export class SmsPolicy {
   async checkDailyCap(store: Store, now: number): Promise<void> {
     const sent = await store.outbox.countCreatedSince('sms', now - DAY_MS);
     if (sent.count >= this.settings.dailyLimit) {
+      this.events.rateLimited('sms_daily');
       const retryAfterMs = Math.max(1000, (sent.oldestCreatedAt ?? now) + DAY_MS - now);
       throw new ThreepidError('M_LIMIT_EXCEEDED', 'This server has sent all the text messages it may send today', {
         retry_after_ms: retryAfterMs,

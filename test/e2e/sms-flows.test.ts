@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { RawConfig } from '../../src/config';
 import type { Flow } from '../../src/store/sessions';
+import { eventually } from '../support/e2e-utils';
 import { FakeClock, internalToken, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
 import { startSmsGateway, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type SmsGateway } from '../support/sms-gateway';
 import { expectMatrixError, expectResponseMatchesSpec } from '../support/spec';
@@ -209,9 +210,8 @@ describe('phone numbers, verified by the homeserver over SMS', () => {
     gateway.failNext(1, 503);
     const res = await post(hs.url + PATHS.register, { client_secret: 'cs', country: 'FR', phone_number: '0612345678', send_attempt: 1 });
     expect(res.status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await eventually(() => hs.module.deliveryCounts.retried === 1, 'the first attempt to fail');
     expect(gateway.messages).toHaveLength(0);
-    expect(hs.module.deliveryCounts.retried).toBe(1);
     clock.advance(60_000);
     hs.module.flushOutbox();
     await gateway.waitFor(1);
@@ -222,8 +222,7 @@ describe('phone numbers, verified by the homeserver over SMS', () => {
     hs = await start();
     gateway.failNext(1, 400);
     await post(hs.url + PATHS.register, { client_secret: 'cs', country: 'FR', phone_number: '0612345678', send_attempt: 1 });
-    for (let i = 0; i < 50 && hs.module.deliveryCounts.failed === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(hs.module.deliveryCounts.failed).toBe(1);
+    await eventually(() => hs.module.deliveryCounts.failed === 1, 'the message to be given up on');
   });
 
   it('sends through a generic JSON webhook with the configured headers and body', async () => {
@@ -245,7 +244,7 @@ describe('phone numbers, verified by the homeserver over SMS', () => {
     const smsDir = path.join(dir, 'sms');
     hs = await start({ sender: 'log', twilio: undefined, dev_sms_dir: smsDir });
     await post(hs.url + PATHS.register, { client_secret: 'cs', country: 'FR', phone_number: '0612345678', send_attempt: 1 });
-    for (let i = 0; i < 50 && hs.module.deliveryCounts.sent === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually(() => hs.module.deliveryCounts.sent === 1, 'the message to be written');
     const [file] = readdirSync(smsDir);
     expect(readFileSync(path.join(smsDir, file), 'utf8')).toMatch(/To: \+33612345678\n\n\d{6} is your/);
   });

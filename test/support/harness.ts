@@ -87,10 +87,10 @@ export async function startModule(
     database,
   });
   const logger = extra.logger;
-  const module = await createThreepidModule({ ...extra, config, logger });
-  const clientApp = createApp([module.clientRouter, module.accountRouter], logger ?? silent);
+  const module = await createThreepidModule({ processMetrics: false, ...extra, config, logger });
+  const clientApp = createApp([module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
   clientServer.on('request', clientApp);
-  if (module.internalRouter) internalServer.on('request', createApp(module.internalRouter, logger ?? silent));
+  internalServer.on('request', createApp([module.internalRouter, module.opsRouter], logger ?? silent, module.metrics));
   return {
     module,
     url,

@@ -1,0 +1,21 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from '../logger';
+import type { Metrics } from '../observability/metrics';
+
+/**
+ * One log line and one metric sample per request. Only the route template
+ * is recorded, never the path or query: the link page carries the token in
+ * its query, and binding paths carry an address.
+ */
+export function observeRequests(logger: Logger, metrics?: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics?.request(route, req.method, res.statusCode, seconds);
+      logger.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+    });
+    next();
+  };
+}

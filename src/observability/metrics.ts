@@ -1,0 +1,103 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DeliveryOutcome } from '../delivery/outbox-worker';
+import type { Channel } from '../store/outbox';
+import type { Store } from '../store/store';
+import type { Flow, Medium } from '../store/sessions';
+import type { Clock } from '../threepid/tokens';
+import type { ThreepidEvents } from './events';
+
+/**
+ * The module's Prometheus metrics, in a registry of its own (a host's global
+ * registry is left alone). Outbox depth and age are read from the database
+ * at scrape time, so every replica reports the shared queue.
+ */
+export class Metrics implements ThreepidEvents {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'route' | 'method' | 'status'>;
+  private readonly latency: Histogram<'route'>;
+  private readonly sessions: Counter<'medium' | 'flow' | 'event'>;
+  private readonly messages: Counter<'channel' | 'outcome'>;
+  private readonly limited: Counter<'rule'>;
+
+  constructor(store: Store, clock: Clock, withProcessMetrics = true) {
+    const registers = [this.registry];
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'threepid_' });
+    this.requests = new Counter({
+      name: 'threepid_http_requests_total',
+      help: 'HTTP requests answered, by route template, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'threepid_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route template',
+      labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.sessions = new Counter({
+      name: 'threepid_sessions_total',
+      help: 'Validation sessions created, validated and expired, by medium and flow',
+      labelNames: ['medium', 'flow', 'event'],
+      registers,
+    });
+    this.messages = new Counter({
+      name: 'threepid_messages_total',
+      help: 'Emails and text messages queued, sent, retried and failed',
+      labelNames: ['channel', 'outcome'],
+      registers,
+    });
+    this.limited = new Counter({
+      name: 'threepid_rate_limited_total',
+      help: 'Requests refused by a rate limit, by rule',
+      labelNames: ['rule'],
+      registers,
+    });
+    new Gauge({
+      name: 'threepid_outbox_depth',
+      help: 'Messages waiting in the outbox',
+      registers,
+      async collect() {
+        this.set((await store.outbox.stats()).pending);
+      },
+    });
+    new Gauge({
+      name: 'threepid_outbox_oldest_age_seconds',
+      help: 'Age of the oldest message waiting in the outbox (0 when empty)',
+      registers,
+      async collect() {
+        const oldest = (await store.outbox.stats()).oldestPendingCreatedAt;
+        this.set(oldest === null ? 0 : Math.max(0, clock.now() - oldest) / 1000);
+      },
+    });
+  }
+
+  request(route: string, method: string, status: number, seconds: number): void {
+    this.requests.inc({ route, method, status: String(status) });
+    this.latency.observe({ route }, seconds);
+  }
+
+  sessionCreated(medium: Medium, flow: Flow): void {
+    this.sessions.inc({ medium, flow, event: 'created' });
+  }
+
+  sessionValidated(medium: Medium, flow: Flow): void {
+    this.sessions.inc({ medium, flow, event: 'validated' });
+  }
+
+  sessionsExpired(medium: Medium, flow: Flow, count: number): void {
+    this.sessions.inc({ medium, flow, event: 'expired' }, count);
+  }
+
+  messageQueued(channel: Channel): void {
+    this.messages.inc({ channel, outcome: 'queued' });
+  }
+
+  delivery(outcome: DeliveryOutcome, channel: Channel): void {
+    this.messages.inc({ channel, outcome });
+  }
+
+  rateLimited(rule: string): void {
+    this.limited.inc({ rule });
+  }
+}
