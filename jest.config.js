@@ -25,6 +25,9 @@ module.exports = {
       displayName: 'sqlite',
       roots: ['<rootDir>/test'],
       testMatch: ['**/*.test.ts'],
+      globalSetup: '<rootDir>/test/support/build-global-setup.ts',
+      // Replicas share a PostgreSQL database: that test runs in the postgres project.
+      testPathIgnorePatterns: ['/node_modules/', 'replicas'],
     },
     {
       ...common,

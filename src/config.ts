@@ -164,6 +164,12 @@ const rawSchema = z
       .default({}),
     ),
     templates_dir: z.string().min(1).optional(),
+    outbox: section(
+      z
+        .object({ lease: duration('1m'), batch_size: z.number().int().min(1).max(1000).default(50) })
+        .strict()
+        .default({}),
+    ),
     accounts: section(
       z
         .object({ require_password: z.boolean().default(true) })
@@ -262,6 +268,11 @@ export interface Config {
     readonly jwtAudience?: string;
   };
   readonly templatesDir?: string;
+  readonly outbox: {
+    /** How long a claimed message is reserved for its sender; then any replica may retry it. */
+    readonly leaseMs: number;
+    readonly batchSize: number;
+  };
   readonly accounts: {
     /** `/account/3pid/add` asks for the user's password (UIA `m.login.password`). */
     readonly requirePassword: boolean;
@@ -394,6 +405,7 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
     },
     templatesDir: c.templates_dir,
     accounts: { requirePassword: c.accounts.require_password },
+    outbox: { leaseMs: c.outbox.lease, batchSize: c.outbox.batch_size },
     identityServer: {
       proxy: c.identity_server.proxy,
       trusted: c.identity_server.trusted.map((host) => host.toLowerCase()),

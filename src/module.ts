@@ -177,8 +177,10 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     random,
     logger,
     maxAttempts: { email: config.email.maxAttempts, sms: config.sms.maxAttempts },
+    leaseMs: config.outbox.leaseMs,
+    batchSize: config.outbox.batchSize,
     senders: {
-      email: (payload) => emailSender.send(payload as EmailPayload),
+      email: (payload, id) => emailSender.send(payload as EmailPayload, id),
       sms: (payload) => smsSender.send(payload as SmsPayload),
     },
     onOutcome: (outcome: DeliveryOutcome, channel: Channel) => {

@@ -18,10 +18,16 @@ export class EmailSender {
     private readonly transport: MailTransport,
   ) {}
 
-  async send(payload: EmailPayload): Promise<void> {
+  /**
+   * `outboxId` becomes the Message-ID: a message sent again (its sender died
+   * between the SMTP answer and recording it) carries the same ID, so mail
+   * systems and people can see it is the same one.
+   */
+  async send(payload: EmailPayload, outboxId: string): Promise<void> {
     const view = { app_name: this.config.email.appName, server_name: this.config.serverName, link: payload.link };
     const name = `email/${payload.template}`;
     await this.transport.send({
+      messageId: `<${outboxId}@${this.config.serverName}>`,
       from: this.config.email.notifFrom,
       to: payload.to,
       subject: this.templates.render(`${name}.subject.txt`, view).trim(),

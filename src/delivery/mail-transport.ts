@@ -6,6 +6,8 @@ import type { Logger } from '../logger';
 
 /** One email, ready to go. */
 export interface MailMessage {
+  /** `<id@domain>`, the same for every attempt at this message. */
+  readonly messageId?: string;
   readonly from: string;
   readonly to: string;
   readonly subject: string;

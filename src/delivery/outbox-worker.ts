@@ -5,7 +5,7 @@ import type { Clock, RandomSource } from '../threepid/tokens';
 import { PermanentDeliveryError } from './mail-transport';
 
 /** Delivers one message of a channel; throws to fail (see {@link PermanentDeliveryError}). */
-export type ChannelSender = (payload: unknown) => Promise<void>;
+export type ChannelSender = (payload: unknown, messageId: string) => Promise<void>;
 
 export interface OutboxWorkerOptions {
   readonly store: Store;
@@ -113,7 +113,7 @@ export class OutboxWorker {
     const attempt = message.attempts + 1;
     try {
       if (!sender) throw new PermanentDeliveryError(`no sender configured for ${message.channel}`);
-      await sender(message.payload);
+      await sender(message.payload, message.id);
       await store.outbox.markSent(message.id, clock.now());
       logger.info({ id: message.id, channel: message.channel, attempt }, 'message delivered');
       this.options.onOutcome?.('sent', message.channel);

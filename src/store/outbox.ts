@@ -106,11 +106,24 @@ export class OutboxStore {
     return { count: Number(row?.count ?? 0), oldestCreatedAt: row?.oldest == null ? null : Number(row.oldest) };
   }
 
-  /** When the next pending message is due, or null when none is pending. */
+  /** When the next pending message can be claimed, or null when none is pending. */
   async nextDueAt(): Promise<number | null> {
+    // A message another replica has claimed is due again only when its lease
+    // ends; counting it as due now would make this worker spin until then.
     const row = await this.db
       .selectFrom('outbox')
-      .select((eb) => eb.fn.min('next_attempt_at').as('due'))
+      .select((eb) =>
+        eb.fn
+          .min(
+            eb
+              .case()
+              .when('locked_until', '>', eb.ref('next_attempt_at'))
+              .then(eb.ref('locked_until'))
+              .else(eb.ref('next_attempt_at'))
+              .end(),
+          )
+          .as('due'),
+      )
       .where('status', '=', 'pending')
       .executeTakeFirst();
     return row?.due == null ? null : Number(row.due);

@@ -41,14 +41,7 @@ describe('the sidecar process (node dist/cli.js)', () => {
   let dir: string;
   const children: ChildProcess[] = [];
 
-  beforeAll(() => {
-    try {
-      execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'pipe' });
-    } catch (err) {
-      const output = (err as { stdout?: Buffer }).stdout?.toString() ?? String(err);
-      throw new Error(`building dist/ failed (npx tsc -p tsconfig.build.json):\n${output}`);
-    }
-  }, 180_000);
+  // dist/ is built once per run by test/support/build-global-setup.ts.
 
   beforeEach(() => {
     dir = tempDir('threepid-cli-');
