@@ -2,19 +2,11 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfigFile, MIN_SHARED_SECRET_LENGTH, parseConfig } from '../../src/config';
 import { removeDir, tempDir } from '../support/harness';
+import { thrown as thrownBy } from '../support/thrown';
 
 const LONG_SECRET = 's'.repeat(MIN_SHARED_SECRET_LENGTH);
 
-/** Runs `fn` and returns the ConfigError it throws (fails the test otherwise). */
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return err as ConfigError;
-  }
-  throw new Error('expected a ConfigError, nothing was thrown');
-}
+const configError = (fn: () => unknown): ConfigError => thrownBy(ConfigError, fn);
 
 describe('parseConfig', () => {
   describe('defaults from an empty config', () => {

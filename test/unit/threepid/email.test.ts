@@ -1,16 +1,8 @@
 import { canonicaliseEmail, maskEmail, MAX_EMAIL_LENGTH } from '../../../src/threepid/email';
 import { ThreepidError } from '../../../src/threepid/errors';
+import { thrown as thrownBy } from '../../support/thrown';
 
-/** Runs `fn` and returns the ThreepidError it throws (fails the test otherwise). */
-function thrown(fn: () => unknown): ThreepidError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ThreepidError);
-    return err as ThreepidError;
-  }
-  throw new Error('expected a ThreepidError, nothing was thrown');
-}
+const thrown = (fn: () => unknown): ThreepidError => thrownBy(ThreepidError, fn);
 
 function expectRejected(input: string): void {
   expect(thrown(() => canonicaliseEmail(input)).errcode).toBe('M_INVALID_PARAM');

@@ -9,16 +9,9 @@ import {
   requireObject,
   stringField,
 } from '../../../src/threepid/request-body';
+import { thrown as thrownBy } from '../../support/thrown';
 
-function thrown(fn: () => unknown): ThreepidError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ThreepidError);
-    return err as ThreepidError;
-  }
-  throw new Error('expected a ThreepidError, nothing was thrown');
-}
+const thrown = (fn: () => unknown): ThreepidError => thrownBy(ThreepidError, fn);
 
 describe('requireObject', () => {
   it('returns an object as is', () => {
