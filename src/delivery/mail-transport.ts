@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { connect } from 'node:net';
 import nodemailer from 'nodemailer';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
@@ -51,6 +52,23 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
+    // nodemailer writes the end of DATA (".\r\n") apart from the message;
+    // with Nagle's algorithm that small write waits for the server's delayed
+    // ACK (~40 ms), which held each pooled connection to ~20 messages a
+    // second. The socket is ours so it can send at once; nodemailer still
+    // does TLS (force_tls) and STARTTLS on it.
+    getSocket: (_options, callback) => {
+      const socket = connect({ host: smtp.host, port: smtp.port });
+      socket.setNoDelay(true);
+      const fail = (err: Error) => callback(err, undefined);
+      socket.once('error', fail);
+      socket.setTimeout(10_000, () => socket.destroy(new Error('SMTP connection timeout')));
+      socket.once('connect', () => {
+        socket.off('error', fail);
+        socket.setTimeout(0);
+        callback(null, { connection: socket });
+      });
+    },
   });
   return {
     async send(message) {
