@@ -1,0 +1,100 @@
+/** One measured scenario. Latencies are absent for the outbox, which is not request/response. */
+export interface Row {
+  readonly name: string;
+  readonly description: string;
+  /** Requests per second, or emails per second for the outbox. */
+  readonly rate: number;
+  readonly unit: 'req/s' | 'emails/s';
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
+  readonly peakRssBytes: number;
+  /** Requests (or emails) counted in the measurement. */
+  readonly count: number;
+  /** The server's CPU time (user + system) per request or email: steadier than the rate on a shared machine. */
+  readonly cpuMicrosPerItem: number;
+  /** Rate over the baseline's (HTTP rows only). */
+  readonly ratio?: number;
+}
+
+export interface Target {
+  readonly description: string;
+  /** Undefined when a scenario it needs was not run. */
+  readonly met?: boolean;
+  readonly measured: string;
+}
+
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+
+function pad(cells: string[][]): string {
+  const widths = cells[0].map((_, column) => Math.max(...cells.map((row) => row[column].length)));
+  return cells
+    .map((row) => row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]) : cell.padStart(widths[column]))).join('  '))
+    .join('\n');
+}
+
+export function formatTable(rows: readonly Row[]): string {
+  const header = ['scenario', 'rate', 'unit', 'p50 ms', 'p99 ms', 'peak RSS MB', '× bare', 'server CPU µs/item'];
+  const body = rows.map((row) => [
+    row.name,
+    row.rate.toFixed(0),
+    row.unit,
+    row.p50Ms === undefined ? '-' : String(row.p50Ms),
+    row.p99Ms === undefined ? '-' : String(row.p99Ms),
+    mb(row.peakRssBytes),
+    row.ratio === undefined ? '-' : row.ratio.toFixed(2),
+    row.cpuMicrosPerItem.toFixed(0),
+  ]);
+  return pad([header, ...body]);
+}
+
+export function formatTargets(targets: readonly Target[]): string {
+  return targets
+    .map((target) => `${target.met === undefined ? 'NOT RUN' : target.met ? 'MET    ' : 'NOT MET'}  ${target.description}: ${target.measured}`)
+    .join('\n');
+}
+
+/** The issue's targets, judged on what was measured. */
+export function judge(rows: readonly Row[]): Target[] {
+  const find = (name: string) => rows.find((row) => row.name === name);
+  const bare = find('bare');
+  const ratioTarget = (name: string, minimum: number): Target => {
+    const row = find(name);
+    return {
+      description: `${name} ≥ ${minimum}× bare`,
+      met: row?.ratio === undefined ? undefined : row.ratio >= minimum,
+      measured: row?.ratio === undefined ? 'not measured' : `${row.ratio.toFixed(2)}×`,
+    };
+  };
+
+  const small = find('requestToken@1k');
+  const large = find('requestToken@1M');
+  const scaling = small && large ? large.rate / small.rate : undefined;
+
+  const moduleRows = rows.filter((row) => row.unit === 'req/s' && row.name !== 'bare');
+  const peakModuleRss = Math.max(0, ...moduleRows.map((row) => row.peakRssBytes));
+  const rssRatio = bare && moduleRows.length > 0 ? peakModuleRss / bare.peakRssBytes : undefined;
+
+  const outbox = find('outbox');
+  return [
+    ratioTarget('requestToken', 0.8),
+    ratioTarget('submit', 0.8),
+    {
+      description: 'requestToken@1M ≥ 0.9× requestToken@1k',
+      met: scaling === undefined ? undefined : scaling >= 0.9,
+      measured: scaling === undefined ? 'not measured' : `${scaling.toFixed(2)}×`,
+    },
+    {
+      description: "module's peak RSS under load ≤ 1.1× bare's",
+      met: rssRatio === undefined ? undefined : rssRatio <= 1.1,
+      measured:
+        rssRatio === undefined || !bare
+          ? 'not measured'
+          : `${mb(peakModuleRss)} MB vs ${mb(bare.peakRssBytes)} MB = ${rssRatio.toFixed(2)}×`,
+    },
+    {
+      description: 'outbox ≥ 500 emails/s',
+      met: outbox === undefined ? undefined : outbox.rate >= 500,
+      measured: outbox === undefined ? 'not measured' : `${outbox.rate.toFixed(0)} emails/s`,
+    },
+  ];
+}

@@ -1,0 +1,291 @@
+/**
+ * `npm run bench`: the module's routes and its outbox against a bare Express
+ * route, on loopback. See the issue "Scale and speed" for what is measured.
+ *
+ * Environment:
+ *   BENCH_SECONDS          measured seconds per HTTP scenario (default 5)
+ *   BENCH_WARMUP_SECONDS   unmeasured load before each (default 1)
+ *   BENCH_ONLY             comma-separated scenario names to run (default: all)
+ *   BENCH_SUBMIT_SESSIONS  sessions made for the submit scenario (default: enough at the bare route's rate)
+ *   BENCH_PROFILE_DIR      run each server under --cpu-prof, writing <scenario>.cpuprofile there
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DEFAULT_TEMPLATES_DIR } from '../src/delivery/templates';
+import { SQL_DIR } from '../src/store/migrations';
+import { submitTokenPath } from '../src/threepid/paths';
+import { runLoad, type RequestSpec } from './load';
+import { REQUEST_TOKEN_PATH, type ServerSpec } from './protocol';
+import { formatTable, formatTargets, judge, type Row } from './report';
+import { enqueueEmails, seedSessions } from './seed';
+import { ServerProcess } from './server-process';
+import { SmtpSink } from './smtp-sink';
+
+const SECONDS = positive('BENCH_SECONDS', 5);
+const WARMUP_SECONDS = positive('BENCH_WARMUP_SECONDS', 1, true);
+const ONLY = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined;
+const SUBMIT_SESSIONS = positive('BENCH_SUBMIT_SESSIONS', 0, true) || undefined;
+const CONNECTIONS = 32;
+const OUTBOX_EMAILS = 10_000;
+const OUTBOX_TIMEOUT_MS = 10 * 60_000;
+const RESULTS_FILE = path.resolve('bench-results.json');
+
+/** A number from the environment; `zeroAllowed` also accepts 0. */
+function positive(name: string, fallback: number, zeroAllowed = false): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !zeroAllowed)) throw new Error(`${name} must be a positive number`);
+  return value;
+}
+
+/**
+ * The compiled src/ looks for sql/ and templates/ two folders above itself,
+ * which is dist-bench/ here: point those at the repository's own.
+ */
+function linkAssets(): void {
+  const repoRoot = path.resolve(__dirname, '../..');
+  for (const [dir, name] of [
+    [SQL_DIR, 'sql'],
+    [DEFAULT_TEMPLATES_DIR, 'templates'],
+  ]) {
+    if (!existsSync(dir)) symlinkSync(path.join(repoRoot, name), dir, 'junction');
+  }
+}
+
+const seconds = (since: number) => ((performance.now() - since) / 1000).toFixed(1);
+
+/** A new client_secret and address for every request, as a sign-up wave would send. */
+const runId = randomBytes(4).toString('hex');
+let requestCounter = 0;
+const requestToken: RequestSpec = {
+  method: 'POST',
+  path: REQUEST_TOKEN_PATH,
+  body: () => {
+    const n = requestCounter++;
+    return JSON.stringify({ client_secret: `bench${runId}x${n}`, email: `bench-${runId}-${n}@example.org`, send_attempt: 1 });
+  },
+};
+
+interface Context {
+  readonly dir: string;
+  readonly sink: SmtpSink;
+  /** The bare route's rate, once measured: submit sizes its pool of sessions on it. */
+  bareRate?: number;
+}
+
+async function withServer<T>(name: string, spec: ServerSpec, work: (server: ServerProcess) => Promise<T>): Promise<T> {
+  const server = await ServerProcess.start(name, spec, PROFILE_DIR);
+  try {
+    const result = await work(server);
+    await server.stop();
+    return result;
+  } finally {
+    server.kill();
+  }
+}
+
+/** Warm-up, then the measured load with RSS sampled throughout. */
+async function measure(name: string, description: string, server: ServerProcess, spec: RequestSpec): Promise<Row> {
+  if (WARMUP_SECONDS > 0) await runLoad(server.url, spec, { connections: CONNECTIONS, seconds: WARMUP_SECONDS });
+  const before = await server.usage();
+  const stopSampling = server.sampleRss();
+  const result = await runLoad(server.url, spec, { connections: CONNECTIONS, seconds: SECONDS });
+  const peakRssBytes = stopSampling();
+  server.assertAlive();
+  const after = await server.usage();
+  return {
+    name,
+    description,
+    rate: result.rps,
+    unit: 'req/s',
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    peakRssBytes,
+    count: result.requests,
+    cpuMicrosPerItem: (after.cpuMicros - before.cpuMicros) / result.requests,
+  };
+}
+
+type ModuleSpec = Extract<ServerSpec, { kind: 'module' }>;
+
+function moduleSpec(context: Context, file: string): ModuleSpec {
+  return { kind: 'module', databasePath: path.join(context.dir, file), smtpPort: context.sink.port };
+}
+
+/** The token link's parameters in a message's DATA (its text part may be quoted-printable). */
+function linkParameters(data: string): { sid: string; client_secret: string; token: string } {
+  const text = data.replace(/=\r\n/g, '').replace(/=3D/gi, '=');
+  const match = /validate\?token=([\w-]+)&client_secret=([\w.=-]+)&sid=([\w-]+)/.exec(text);
+  if (!match) throw new Error(`no validation link in message:\n${data.slice(0, 2000)}`);
+  return { token: match[1], client_secret: match[2], sid: match[3] };
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  run(context: Context): Promise<Row>;
+}
+
+const requestTokenWithStored = (name: string, sessions: number): Scenario => ({
+  name,
+  description: `requestToken with ${sessions.toLocaleString('en')} sessions already stored`,
+  async run(context) {
+    const spec = moduleSpec(context, `${name}.sqlite`);
+    const started = performance.now();
+    await seedSessions(spec.databasePath, sessions);
+    console.log(`  seeded ${sessions} sessions in ${seconds(started)} s`);
+    return withServer(name, spec, (server) => measure(name, this.description, server, requestToken));
+  },
+});
+
+const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'bare',
+    description: 'bare Express 5 + express.json() answering {sid, submit_url} (baseline)',
+    async run(context) {
+      const row = await withServer('bare', { kind: 'bare' }, (server) => measure('bare', this.description, server, requestToken));
+      context.bareRate = row.rate;
+      return row;
+    },
+  },
+  {
+    name: 'requestToken',
+    description: 'POST register/email/requestToken, a new address each request (session + queued email)',
+    async run(context) {
+      const spec = moduleSpec(context, 'request-token.sqlite');
+      return withServer('requestToken', spec, (server) => measure('requestToken', this.description, server, requestToken));
+    },
+  },
+  {
+    name: 'submit',
+    description: 'POST submit_url with the right token, a different session each request',
+    async run(context) {
+      const spec = moduleSpec(context, 'submit.sqlite');
+      return withServer('submit', spec, async (server) => {
+        // Sessions made through the module, their tokens read from the emails: enough
+        // for the warm-up and the run at the bare route's pace, which submit will not beat.
+        const needed = SUBMIT_SESSIONS ?? Math.ceil((context.bareRate ?? 5_000) * (WARMUP_SECONDS + SECONDS) * 1.2);
+        const messages: string[] = [];
+        context.sink.reset();
+        context.sink.onMessage = (data) => messages.push(data);
+        const started = performance.now();
+        try {
+          await runLoad(server.url, requestToken, { connections: CONNECTIONS, amount: needed });
+          await context.sink.waitFor(needed, OUTBOX_TIMEOUT_MS);
+        } finally {
+          context.sink.onMessage = undefined;
+        }
+        const bodies = messages.map((data) => JSON.stringify(linkParameters(data)));
+        console.log(`  created ${bodies.length} sessions (tokens read from their emails) in ${seconds(started)} s`);
+        let next = 0;
+        const submit: RequestSpec = {
+          method: 'POST',
+          path: submitTokenPath('email'),
+          // Should the pool run dry, sessions are used again (already validated: a cheaper path), and the run says so.
+          body: () => bodies[next++ % bodies.length],
+        };
+        const row = await measure('submit', this.description, server, submit);
+        if (next > bodies.length) {
+          console.warn(`  WARNING: ${next - bodies.length} submits reused a session; set BENCH_SUBMIT_SESSIONS above ${next}`);
+        }
+        return row;
+      });
+    },
+  },
+  {
+    name: 'versions',
+    description: 'GET /_matrix/client/versions',
+    async run(context) {
+      const spec = moduleSpec(context, 'versions.sqlite');
+      const versions: RequestSpec = { method: 'GET', path: '/_matrix/client/versions' };
+      return withServer('versions', spec, (server) => measure('versions', this.description, server, versions));
+    },
+  },
+  {
+    name: 'outbox',
+    description: `the outbox draining ${OUTBOX_EMAILS.toLocaleString('en')} queued emails to the SMTP sink`,
+    async run(context) {
+      const spec = moduleSpec(context, 'outbox.sqlite');
+      await enqueueEmails(spec.databasePath, OUTBOX_EMAILS);
+      context.sink.reset();
+      // The worker starts with the module and finds every message due.
+      const row = await withServer('outbox', spec, async (server) => {
+        const stopSampling = server.sampleRss();
+        await context.sink.waitFor(OUTBOX_EMAILS, OUTBOX_TIMEOUT_MS);
+        const peakRssBytes = stopSampling();
+        // From the child's start: start-up is included, so this is an upper bound.
+        const { cpuMicros } = await server.usage();
+        const { firstAt = 0, lastAt = 0, count } = context.sink;
+        return {
+          name: 'outbox',
+          description: this.description,
+          rate: ((count - 1) / (lastAt - firstAt)) * 1000,
+          unit: 'emails/s' as const,
+          peakRssBytes,
+          count,
+          cpuMicrosPerItem: cpuMicros / count,
+        };
+      });
+      // Counted once the server has stopped: a message sent twice would show here.
+      if (context.sink.count !== OUTBOX_EMAILS) {
+        console.warn(`  WARNING: the sink received ${context.sink.count} messages for ${OUTBOX_EMAILS} queued`);
+      }
+      return row;
+    },
+  },
+  requestTokenWithStored('requestToken@1k', 1_000),
+  requestTokenWithStored('requestToken@1M', 1_000_000),
+];
+
+async function main(): Promise<void> {
+  linkAssets();
+  const unknown = ONLY?.filter((name) => !SCENARIOS.some((scenario) => scenario.name === name)) ?? [];
+  if (unknown.length > 0) throw new Error(`BENCH_ONLY: unknown scenario(s) ${unknown.join(', ')}`);
+  const scenarios = SCENARIOS.filter((scenario) => !ONLY || ONLY.includes(scenario.name));
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'threepid-bench-'));
+  const sink = await SmtpSink.start();
+  const context: Context = { dir, sink };
+  const rows: Row[] = [];
+  console.log(`${SECONDS} s per scenario after ${WARMUP_SECONDS} s of warm-up, ${CONNECTIONS} connections, on ${os.cpus()[0]?.model} ×${os.cpus().length}`);
+  try {
+    for (const scenario of scenarios) {
+      console.log(`${scenario.name}: ${scenario.description}`);
+      rows.push(await scenario.run(context));
+    }
+  } finally {
+    await sink.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const bare = rows.find((row) => row.name === 'bare');
+  const withRatios = rows.map((row) => (bare && row.unit === 'req/s' ? { ...row, ratio: row.rate / bare.rate } : row));
+  const targets = judge(withRatios);
+  console.log(`\n${formatTable(withRatios)}\n\n${formatTargets(targets)}`);
+
+  writeFileSync(
+    RESULTS_FILE,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryBytes: os.totalmem(), node: process.version },
+        settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS, outboxEmails: OUTBOX_EMAILS },
+        rows: withRatios,
+        targets,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(`\nwritten: ${RESULTS_FILE}`);
+}
+
+// A missed target is a result; only a failure of the harness itself exits non-zero.
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

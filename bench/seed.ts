@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import BetterSqlite3 from 'better-sqlite3';
+import { openSqliteDatabase } from '../src/store/database';
+import { Store } from '../src/store/store';
+import { cryptoRandom, randomId } from '../src/threepid/tokens';
+
+/** Creates the database file with the module's own migrations. */
+async function createDatabase(file: string): Promise<void> {
+  await (await openSqliteDatabase(file)).destroy();
+}
+
+const HOUR_MS = 3_600_000;
+const FLOWS = ['register', 'register', 'register', 'password', '3pid'] as const;
+
+/**
+ * Stores `count` sessions as the module would have left them: random sids and
+ * hashes of the same sizes, a mix of flows, a third validated (a tenth of
+ * those also spent), none old enough for the start-up purge to delete.
+ * One transaction, one prepared statement.
+ */
+export async function seedSessions(file: string, count: number): Promise<void> {
+  await createDatabase(file);
+  const db = new BetterSqlite3(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    // A throwaway file: no syncing, and a cache that holds the indexes (their keys are random).
+    db.pragma('synchronous = OFF');
+    db.pragma('cache_size = -1048576');
+    const insert = db.prepare(
+      `INSERT INTO threepid_sessions
+         (sid, client_secret_hash, medium, address, flow, next_link, send_attempt, token_hash,
+          failed_attempts, created_at, expires_at, validated_at, consumed_at, id_server)
+       VALUES (?, ?, 'email', ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, NULL)`,
+    );
+    const now = Date.now();
+    db.transaction(() => {
+      let pool = Buffer.alloc(0);
+      for (let i = 0; i < count; i++) {
+        // 16 bytes of sid, 32 of client_secret hash, 32 of token hash: a sha256 digest is as random.
+        if (pool.length < 80) pool = randomBytes(80 * 4096);
+        const bytes = pool.subarray(0, 80);
+        pool = pool.subarray(80);
+        const createdAt = now - (i % HOUR_MS);
+        const validated = i % 3 === 0;
+        insert.run(
+          bytes.subarray(0, 16).toString('base64url'),
+          bytes.subarray(16, 48).toString('base64url'),
+          `seeded-user-${i}@example.org`,
+          FLOWS[i % FLOWS.length],
+          i % 4 === 0 ? 'https://app.example.org/registered' : null,
+          1 + (i % 3),
+          bytes.subarray(48, 80).toString('base64url'),
+          createdAt,
+          validated ? now + 24 * HOUR_MS : createdAt + HOUR_MS,
+          validated ? createdAt + 60_000 : null,
+          validated && i % 10 === 0 ? createdAt + 120_000 : null,
+        );
+      }
+    })();
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Queues `count` registration emails through the module's own outbox store,
+ * with no worker running, so that a module started later finds them due.
+ */
+export async function enqueueEmails(file: string, count: number): Promise<void> {
+  const store = new Store(await openSqliteDatabase(file));
+  try {
+    const now = Date.now();
+    await store.transaction(async (tx) => {
+      for (let i = 0; i < count; i++) {
+        const sid = randomId(cryptoRandom);
+        const link = `https://matrix.example.org/_threepid/client/v1/email/validate?token=${randomId(cryptoRandom)}&client_secret=queued${i}&sid=${sid}`;
+        await tx.outbox.enqueue({
+          id: randomId(cryptoRandom),
+          channel: 'email',
+          payload: { template: 'registration', to: `queued-${i}@example.org`, link },
+          now,
+        });
+      }
+    });
+  } finally {
+    await store.destroy();
+  }
+}
