@@ -32,7 +32,7 @@ module.exports = {
     {
       ...common,
       displayName: 'postgres',
-      roots: ['<rootDir>/test/e2e'],
+      roots: ['<rootDir>/test/e2e', '<rootDir>/test/regressions'],
       testMatch: ['**/*.test.ts'],
       // The sidecar-process and real-client tests exercise the process and
       // the proxy, not the store; once is enough.

@@ -39,7 +39,7 @@ export class HomeserverUserAuthority implements UserAuthority {
     const response = await this.call('GET', '/_matrix/client/v3/account/whoami', accessToken);
     let userId: string | null = null;
     if (response.ok) {
-      const body = (await response.json()) as { user_id?: unknown };
+      const body = (await readJson(response)) as { user_id?: unknown };
       if (typeof body.user_id !== 'string') throw upstream('The homeserver gave an invalid whoami answer');
       userId = body.user_id;
     } else if (response.status === 401 || response.status === 403) {
@@ -65,7 +65,7 @@ export class HomeserverUserAuthority implements UserAuthority {
       if (response.status === 403 || response.status === 401) return false;
       throw upstream(`The homeserver answered login with ${response.status}`);
     }
-    const body = (await response.json()) as { access_token?: unknown; user_id?: unknown };
+    const body = (await readJson(response)) as { access_token?: unknown; user_id?: unknown };
     if (typeof body.access_token === 'string') {
       // The device only existed to check the password.
       const logout = await this.call('POST', '/_matrix/client/v3/logout', body.access_token, {});
@@ -90,6 +90,16 @@ export class HomeserverUserAuthority implements UserAuthority {
       throw upstream('The homeserver could not be reached');
     }
   }
+}
+
+async function readJson(response: Response): Promise<Record<string, unknown>> {
+  try {
+    const body: unknown = await response.json();
+    if (body !== null && typeof body === 'object') return body as Record<string, unknown>;
+  } catch {
+    /* fall through */
+  }
+  throw upstream('The homeserver gave an answer that is not a JSON object');
 }
 
 function upstream(message: string): ThreepidError {

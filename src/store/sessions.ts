@@ -68,6 +68,8 @@ export class SessionStore {
       .where('address', '=', key.address)
       .where('flow', '=', key.flow)
       .where('validated_at', 'is', null)
+      // A session an identity server runs is never continued as our own.
+      .where('id_server', 'is', null)
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
@@ -120,12 +122,19 @@ export class SessionStore {
       .execute();
   }
 
-  async recordFailedAttempt(sid: string): Promise<void> {
-    await this.db
+  /**
+   * Counts one token check against the session, atomically: false when
+   * `max` checks were already made. Counting before comparing means parallel
+   * guesses cannot all pass a limit read before any of them was counted.
+   */
+  async reserveTokenAttempt(sid: string, max: number): Promise<boolean> {
+    const result = await this.db
       .updateTable('threepid_sessions')
       .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
       .where('sid', '=', sid)
-      .execute();
+      .where('failed_attempts', '<', max)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /** Records a session an identity server runs; a no-op when it is known already. */

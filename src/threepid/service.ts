@@ -196,12 +196,13 @@ export class ThreepidService {
         expiresAt: now + this.tokenLifetime(input.rules.medium),
         nextLink: input.nextLink,
       };
+      // Checked for decoys too: a refusal that only real requests get would tell them apart.
+      if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
       const sid = existing?.sid ?? randomId(random);
       if (existing) await tx.sessions.replaceToken(sid, fields);
       else await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now });
       if (input.decoy) return { sid, sent: false, created: false };
 
-      if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
       const payload: EmailPayload | SmsPayload =
         input.rules.medium === 'email'
           ? { template: FLOWS[input.flow].template, to: input.address, link: this.emailLink(sid, input.clientSecret, token) }
@@ -245,13 +246,10 @@ export class ThreepidService {
     }
     if (now > session.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
     const maxFailed = session.medium === 'msisdn' ? this.deps.config.sms.maxTokenAttempts : MAX_FAILED_ATTEMPTS;
-    if (session.failedAttempts >= maxFailed) {
+    if (!(await store.sessions.reserveTokenAttempt(session.sid, maxFailed))) {
       throw new ThreepidError('M_TOKEN_INCORRECT', 'Too many wrong tokens: request a new one');
     }
-    if (!tokenMatches) {
-      await store.sessions.recordFailedAttempt(session.sid);
-      throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
-    }
+    if (!tokenMatches) throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
     await store.sessions.markSessionValidated(session.sid, now, now + VALIDATED_SESSION_LIFETIME_MS);
     this.events.sessionValidated(session.medium, session.flow);
     return { nextLink: session.nextLink };
@@ -291,11 +289,14 @@ export class ThreepidService {
    */
   async checkThreepidAuth(auth: unknown, flow: Flow, consume: boolean): Promise<ValidatedThreepid> {
     const parsed = parseThreepidAuth(auth);
-    const proof = await this.getValidated(parsed.sid, parsed.clientSecret, parsed.creds);
-    if (proof.medium !== parsed.medium) {
+    const session = await this.validatedSession(parsed.sid, parsed.clientSecret, parsed.creds);
+    if (session.medium !== parsed.medium) {
       throw new ThreepidError('M_THREEPID_AUTH_FAILED', `${parsed.type} needs a session for ${parsed.medium}`);
     }
-    return consume ? this.consume(parsed.sid, parsed.clientSecret, flow, parsed.creds) : proof;
+    if (session.flow !== flow) {
+      throw new ThreepidError('M_THREEPID_AUTH_FAILED', `This session was requested for another flow (${session.flow})`);
+    }
+    return consume ? this.consume(parsed.sid, parsed.clientSecret, flow, parsed.creds) : toValidated(session);
   }
 
   private async validatedSession(sid: string, clientSecret: string, creds: IdentityCredentials): Promise<SessionRecord> {
