@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DeliveryOutcome } from '../delivery/outbox-worker';
-import type { Channel } from '../store/outbox';
+import type { Channel, OutboxStats } from '../store/outbox';
 import type { Store } from '../store/store';
 import type { Flow, Medium } from '../store/sessions';
 import type { Clock } from '../threepid/tokens';
@@ -53,12 +53,19 @@ export class Metrics implements ThreepidEvents {
       labelNames: ['rule'],
       registers,
     });
+    // A scrape collects every metric at once: both outbox gauges share the
+    // one query that is in flight.
+    let inFlight: Promise<OutboxStats> | undefined;
+    const outboxStats = () =>
+      (inFlight ??= store.outbox.stats().finally(() => {
+        inFlight = undefined;
+      }));
     new Gauge({
       name: 'threepid_outbox_depth',
       help: 'Messages waiting in the outbox',
       registers,
       async collect() {
-        this.set((await store.outbox.stats()).pending);
+        this.set((await outboxStats()).pending);
       },
     });
     new Gauge({
@@ -66,7 +73,7 @@ export class Metrics implements ThreepidEvents {
       help: 'Age of the oldest message waiting in the outbox (0 when empty)',
       registers,
       async collect() {
-        const oldest = (await store.outbox.stats()).oldestPendingCreatedAt;
+        const oldest = (await outboxStats()).oldestPendingCreatedAt;
         this.set(oldest === null ? 0 : Math.max(0, clock.now() - oldest) / 1000);
       },
     });

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { eventually } from '../support/e2e-utils';
-import { CapturingLogger, internalToken, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
+import { eventually, freePort } from '../support/e2e-utils';
+import { CapturingLogger, FakeClock, internalToken, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
 import { linkIn, startSmtpSink, type SmtpSink } from '../support/smtp';
 
 describe("the operator's view: /health, /ready, /metrics and request logs", () => {
@@ -79,5 +79,24 @@ describe("the operator's view: /health, /ready, /metrics and request logs", () =
     expect(text).not.toContain('secret-cs');
     expect(text).not.toContain('private@example.org');
     expect(text).not.toContain(res.body.sid);
+  });
+
+  it('reports the outbox depth and the age of its oldest message while SMTP is down', async () => {
+    const clock = new FakeClock(Date.now());
+    const downDir = tempDir();
+    const down = await startModule(
+      { database: { path: path.join(downDir, 'threepid.sqlite') }, email: { smtp_host: '127.0.0.1', smtp_port: await freePort() } },
+      { clock },
+    );
+    try {
+      await post(`${down.url}/_matrix/client/v3/register/email/requestToken`, { client_secret: 'cs', email: 'a@example.org', send_attempt: 1 });
+      clock.advance(30_000);
+      const text = await (await fetch(`${down.internalUrl}/metrics`)).text();
+      expect(text).toMatch(/threepid_outbox_depth 1\n/);
+      expect(text).toMatch(/threepid_outbox_oldest_age_seconds 30\n/);
+    } finally {
+      await down.close();
+      removeDir(downDir);
+    }
   });
 });
