@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import { sql } from 'kysely';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
-import { pendingMigrations } from '../store/migrations';
+import { migrationCheck } from '../store/migrations';
 import type { Store } from '../store/store';
 import { methodNotAllowed } from './errors';
 
@@ -13,13 +13,14 @@ import { methodNotAllowed } from './errors';
  */
 export function createOpsRouter(store: Store, metrics: Metrics, logger: Logger): Router {
   const router = Router();
+  const pendingMigrations = migrationCheck(store.db, store.engine);
   router.route('/health').get((_req: Request, res: Response) => void res.json({ status: 'ok' })).all(methodNotAllowed);
   router
     .route('/ready')
     .get(async (_req: Request, res: Response) => {
       try {
         await sql`SELECT 1`.execute(store.db);
-        const pending = await pendingMigrations(store.db, store.engine);
+        const pending = await pendingMigrations();
         if (pending.length > 0) return void res.status(503).json({ status: 'migrations pending', pending });
         res.json({ status: 'ready' });
       } catch (err) {

@@ -35,7 +35,14 @@ export class SqlFileMigrationProvider implements MigrationProvider {
     private readonly dir: string = SQL_DIR,
   ) {}
 
-  async getMigrations(): Promise<Record<string, Migration>> {
+  private loaded: Promise<Record<string, Migration>> | undefined;
+
+  /** Read once: the files are frozen in time, and readiness checks ask often. */
+  getMigrations(): Promise<Record<string, Migration>> {
+    return (this.loaded ??= this.load());
+  }
+
+  private async load(): Promise<Record<string, Migration>> {
     const chosen = new Map<string, string>();
     for (const file of (await readdir(this.dir)).sort()) {
       const match = FILE_PATTERN.exec(file);
@@ -80,8 +87,9 @@ export async function migrateToLatest(db: Kysely<any>, engine: Engine, dir?: str
   }
 }
 
-/** Names of the migrations not yet applied (empty when the schema is current). */
-export async function pendingMigrations(db: Kysely<any>, engine: Engine, dir?: string): Promise<string[]> {
+/** Answers the names of the migrations not yet applied (empty when the schema is current). */
+export function migrationCheck(db: Kysely<any>, engine: Engine, dir?: string): () => Promise<string[]> {
   const migrator = new Migrator({ db, provider: new SqlFileMigrationProvider(engine, dir) });
-  return (await migrator.getMigrations()).filter((migration) => migration.executedAt === undefined).map((m) => m.name);
+  return async () =>
+    (await migrator.getMigrations()).filter((migration) => migration.executedAt === undefined).map((m) => m.name);
 }

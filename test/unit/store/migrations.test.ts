@@ -3,7 +3,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql, SqliteDialect } from 'kysely';
 import { openSqliteDatabase } from '../../../src/store/database';
-import { migrateToLatest, SqlFileMigrationProvider, SQL_DIR } from '../../../src/store/migrations';
+import { migrateToLatest, migrationCheck, SqlFileMigrationProvider, SQL_DIR } from '../../../src/store/migrations';
 import { removeDir, tempDir } from '../../support/harness';
 
 /** A bare SQLite database (no migrations run), for driving the migrator directly. */
@@ -189,5 +189,21 @@ describe('migrations', () => {
       // Matched by message: better-sqlite3's SqliteError can come from another realm under jest.
       await expect(openSqliteDatabase(file)).rejects.toMatchObject({ message: expect.stringMatching(/not a database/) });
     });
+  });
+});
+
+describe('migrationCheck', () => {
+  it('names the migrations an unmigrated database lacks, and none once migrated', async () => {
+    const dir = tempDir();
+    const raw = bareDatabase(path.join(dir, 'x.sqlite'));
+    try {
+      const pending = migrationCheck(raw, 'sqlite');
+      expect(await pending()).toEqual(Object.keys(await new SqlFileMigrationProvider('sqlite').getMigrations()));
+      await migrateToLatest(raw, 'sqlite');
+      expect(await pending()).toEqual([]);
+    } finally {
+      await raw.destroy();
+      removeDir(dir);
+    }
   });
 });
