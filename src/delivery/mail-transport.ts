@@ -1,9 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { connect } from 'node:net';
 import nodemailer from 'nodemailer';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { DevMessageFiles } from './dev-files';
 
 /** One email, ready to go. */
 export interface MailMessage {
@@ -97,17 +96,13 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
  */
 export function createFileTransport(dir: string, logger: Logger): MailTransport {
   const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
-  let counter = 0;
+  const files = new DevMessageFiles(dir);
   return {
     async send(message) {
       const info = await transporter.sendMail(message);
-      await mkdir(dir, { recursive: true });
-      // The file name says nothing of the recipient: it shows up in the log.
-      const base = path.resolve(dir, `${Date.now()}-${process.pid}-${++counter}`);
-      await writeFile(`${base}.eml`, info.message as Buffer, { mode: 0o600 });
       // The .eml may wrap long lines (quoted-printable); the .txt keeps the link whole.
       const readable = `From: ${message.from}\nTo: ${message.to}\nSubject: ${message.subject}\n\n${message.text}`;
-      await writeFile(`${base}.txt`, readable, { mode: 0o600 });
+      const base = await files.write({ eml: info.message as Buffer, txt: readable });
       logger.info({ file: `${base}.txt` }, 'development mail transport: message written (open it to follow the link)');
     },
     close: () => transporter.close(),

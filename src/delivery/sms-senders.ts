@@ -1,8 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import Mustache from 'mustache';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { DevMessageFiles } from './dev-files';
 import { PermanentDeliveryError } from './mail-transport';
 import type { SmsPayload } from './messages';
 import type { Templates } from './templates';
@@ -34,13 +33,11 @@ async function checkGatewayAnswer(response: Response, gateway: string): Promise<
 
 /** Development: each message is written to a file; the log names the file, never the code. */
 export function createLogSmsTransport(dir: string, logger: Logger): SmsTransport {
-  let counter = 0;
+  const files = new DevMessageFiles(dir);
   return {
     async send(message) {
-      await mkdir(dir, { recursive: true });
-      const file = path.resolve(dir, `${Date.now()}-${process.pid}-${++counter}.txt`);
-      await writeFile(file, `To: ${message.to}\n\n${message.text}\n`, { mode: 0o600 });
-      logger.info({ file }, 'development SMS sender: message written (open it to read the code)');
+      const base = await files.write({ txt: `To: ${message.to}\n\n${message.text}\n` });
+      logger.info({ file: `${base}.txt` }, 'development SMS sender: message written (open it to read the code)');
     },
   };
 }
