@@ -107,9 +107,9 @@ export async function startModule(
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A JWT for the internal API. */
-export function internalToken(claims: object = {}, secret = SHARED_SECRET, expiresIn: number | undefined = 60): string {
-  return jwt.sign(claims, secret, { algorithm: 'HS256', ...(expiresIn === undefined ? {} : { expiresIn }) });
+/** A JWT for the internal API; `expiresIn: null` makes one without `exp`. */
+export function internalToken(claims: object = {}, secret = SHARED_SECRET, expiresIn: number | null = 60): string {
+  return jwt.sign(claims, secret, { algorithm: 'HS256', ...(expiresIn === null ? {} : { expiresIn }) });
 }
 
 export interface JsonResponse {

@@ -12,7 +12,9 @@ import { CapturingLogger, removeDir, startModule, tempDir, type Running } from '
 import { queryTestDatabase, testEngine } from './postgres';
 import { startSmtpSink, type SmtpSink } from './smtp';
 
-export const FLOWS: readonly Flow[] = ['register', 'password', '3pid'];
+import { FLOW_NAMES } from '../../src/threepid/flows';
+
+export const FLOWS = FLOW_NAMES;
 export const VERSIONS = ['r0', 'v3'] as const;
 
 const FLOW_PATHS: Record<Flow, string> = {
