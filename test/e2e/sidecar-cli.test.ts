@@ -4,7 +4,8 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { stringify as toYaml } from 'yaml';
 import { post, removeDir, tempDir } from '../support/harness';
-import { eventually, freePort } from '../support/e2e-utils';
+import { eventually, freePort, queryDb } from '../support/e2e-utils';
+import { startSmtpSink } from '../support/smtp';
 import { expectMatrixError, expectResponseMatchesSpec } from '../support/spec';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -225,6 +226,35 @@ describe('the sidecar process (node dist/cli.js)', () => {
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(0);
     expect(logLines(sidecar.stdout()).some((line) => line.msg === 'shutting down' && line.signal === 'SIGTERM')).toBe(true);
+  });
+
+  it('on SIGTERM, leaves mail it could not send in the outbox, and sends it after a restart', async () => {
+    const smtp = await startSmtpSink({ port: await freePort() });
+    const smtpPort = smtp.port;
+    await smtp.close(); // SMTP is down while the first process runs
+    const setup = await writeConfig({ email: { smtp_host: '127.0.0.1', smtp_port: smtpPort } });
+    const first = await startReady(['--config', setup.configFile]);
+    const res = await post(`${setup.clientUrl}/_matrix/client/v3/register/email/requestToken`, {
+      client_secret: 'cs',
+      email: 'later@example.org',
+      send_attempt: 1,
+    });
+    expect(res.status).toBe(200);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    const rows = await queryDb<{ status: string }>(path.join(dir, 'db', 'threepid.sqlite'), 'SELECT status FROM outbox');
+    expect(rows).toEqual([{ status: 'pending' }]);
+
+    const back = await startSmtpSink({ port: smtpPort });
+    const second = await startReady(['--config', setup.configFile]);
+    try {
+      const [mail] = await back.waitFor(1, 30_000); // after the first process's retry delay (5 s ± 20 %)
+      expect(mail.to).toEqual(['later@example.org']);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+      await back.close();
+    }
   });
 
   it('reads the config file named by MATRIX_HS_THREEPID_CONFIG', async () => {
