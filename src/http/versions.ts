@@ -27,6 +27,8 @@ export function withThreepidVersions<T extends VersionsBody>(body: T): T {
 }
 
 const CACHE_MS = 60_000;
+/** Our own list stands in for the homeserver's only briefly: ask again soon. */
+const FALLBACK_CACHE_MS = 5_000;
 const UPSTREAM_TIMEOUT_MS = 5_000;
 
 /**
@@ -35,7 +37,7 @@ const UPSTREAM_TIMEOUT_MS = 5_000;
  * homeserver to ask or it does not answer.
  */
 export class VersionsSource {
-  private cached: { body: VersionsBody; at: number } | undefined;
+  private cached: { body: VersionsBody; until: number } | undefined;
 
   constructor(
     private readonly homeserverBaseUrl: string | undefined,
@@ -44,10 +46,11 @@ export class VersionsSource {
   ) {}
 
   async get(): Promise<VersionsBody> {
-    if (this.cached && this.now() - this.cached.at < CACHE_MS) return this.cached.body;
+    if (this.cached && this.now() < this.cached.until) return this.cached.body;
     const upstream = this.homeserverBaseUrl ? await this.fetchUpstream(this.homeserverBaseUrl) : undefined;
     const body = withThreepidVersions(upstream ?? { versions: [...OWN_VERSIONS], unstable_features: {} });
-    this.cached = { body, at: this.now() };
+    const fallback = upstream === undefined && this.homeserverBaseUrl !== undefined;
+    this.cached = { body, until: this.now() + (fallback ? FALLBACK_CACHE_MS : CACHE_MS) };
     return body;
   }
 
