@@ -74,3 +74,27 @@ describe('hashesEqual', () => {
     expect(hashesEqual('', hashSecret('x'))).toBe(false);
   });
 });
+
+describe('cryptoRandom (read from the CSPRNG a page at a time)', () => {
+  it('answers the length asked for, across and beyond a page', () => {
+    for (const length of [1, 16, 33, 4095, 4096, 4097, 10_000]) expect(cryptoRandom.bytes(length)).toHaveLength(length);
+  });
+
+  it('never hands out the same bytes twice, over several pages', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 2_000; i++) seen.add(cryptoRandom.bytes(16).toString('hex'));
+    expect(seen.size).toBe(2_000);
+  });
+
+  it('hands out copies: bytes already handed out do not change when the pool is refilled', () => {
+    const handedOut = cryptoRandom.bytes(16);
+    const before = Buffer.from(handedOut);
+    for (let i = 0; i < 600; i++) cryptoRandom.bytes(16); // more than a page: the pool is refilled
+    expect(handedOut.equals(before)).toBe(true);
+  });
+
+  it('is not all zeros or a repeating byte (the pool is really filled)', () => {
+    const bytes = cryptoRandom.bytes(4096 + 64);
+    expect(new Set(bytes).size).toBeGreaterThan(200);
+  });
+});
