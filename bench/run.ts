@@ -7,7 +7,7 @@
  *   BENCH_WARMUP_SECONDS   unmeasured load before each (default 1)
  *   BENCH_ONLY             comma-separated scenario names to run (default: all)
  *   BENCH_SUBMIT_SESSIONS  sessions made for the submit scenario (default: enough at the bare route's rate)
- *   BENCH_PROFILE_DIR      run each server under --cpu-prof, writing <scenario>.cpuprofile there
+ *   BENCH_PROFILE_DIR      run each server under --cpu-prof, writing its threads' profiles into <dir>/<scenario>/
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

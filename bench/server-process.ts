@@ -26,10 +26,12 @@ export class ServerProcess {
 
   /**
    * Starts a server and waits until it listens. With `profileDir`, the child
-   * runs under `--cpu-prof` and writes `<name>.cpuprofile` there when stopped.
+   * runs under `--cpu-prof` and writes its profiles into `<profileDir>/<name>/`
+   * when stopped: Node's own file names, one per thread (the main thread's
+   * has thread id 0 in its name).
    */
   static start(name: string, spec: ServerSpec, profileDir?: string): Promise<ServerProcess> {
-    const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+    const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, name)}`] : [];
     const child = fork(path.join(__dirname, 'server.js'), [JSON.stringify(spec)], {
       execArgv,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kys
 import { Pool } from 'pg';
 import type { DatabaseSettings } from '../config';
 import { migrateToLatest, type Engine } from './migrations';
+import { WalCheckpointer } from './wal-checkpointer';
 import type { Database } from './schema';
 
 /** A database handle, and which engine is behind it (for the few places SQL differs). */
@@ -45,7 +46,10 @@ async function openSqlite(file: string): Promise<OpenDatabase> {
     sqlite.close();
     throw err;
   }
-  return migrated(new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) }), 'sqlite');
+  // A file's checkpoints run on their own thread; an in-memory database has none to run.
+  const checkpointer = file === ':memory:' ? undefined : new WalCheckpointer(sqlite, path.resolve(file));
+  const database = withStatementCache(sqlite, () => checkpointer?.stop());
+  return migrated(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
 }
 
 /** Statements kept at most; queries with `in (?, …)` vary with their list's length. */
@@ -56,10 +60,13 @@ const STATEMENT_CACHE_SIZE = 1000;
  * was a tenth of requestToken's CPU. Each distinct statement is prepared
  * once here (better-sqlite3 statements are reusable).
  */
-function withStatementCache(sqlite: BetterSqlite3.Database): SqliteDatabase {
+function withStatementCache(sqlite: BetterSqlite3.Database, onClose: () => void): SqliteDatabase {
   const statements = new Map<string, BetterSqlite3.Statement>();
   return {
-    close: () => sqlite.close(),
+    close: () => {
+      onClose();
+      sqlite.close();
+    },
     prepare(query: string) {
       let statement = statements.get(query);
       if (!statement) {

@@ -1,0 +1,107 @@
+import { Worker } from 'node:worker_threads';
+import type BetterSqlite3 from 'better-sqlite3';
+
+/** How often the background thread copies the write-ahead log into the database. */
+export const CHECKPOINT_INTERVAL_MS = 100;
+/** After a checkpoint resets the log, its file is cut back to this size. */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The thread's code. It is small, and given as source so that it runs the
+ * same from `dist/` and under ts-jest (which has no `.js` file to point a
+ * Worker at). It opens its own connection to the file and runs a PASSIVE
+ * checkpoint on a timer: it never blocks the writer, and the fsync a
+ * checkpoint ends with happens on this thread.
+ */
+const THREAD_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 5000');
+const checkpoint = () => {
+  const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+  parentPort.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed });
+};
+const timer = setInterval(checkpoint, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  checkpoint();
+  db.close();
+  parentPort.close();
+});
+`;
+
+/** What the last checkpoint found: frames in the log, and how many of them are in the database. */
+export interface CheckpointResult {
+  readonly log: number;
+  readonly checkpointed: number;
+}
+
+/**
+ * Takes WAL checkpoints off the thread that writes. SQLite otherwise runs a
+ * checkpoint inside whichever commit crosses 1,000 log pages, and with
+ * `synchronous = NORMAL` that checkpoint's fsync is the one slow part of a
+ * commit: under load it blocked the event loop for about a third of every
+ * requestToken's time.
+ *
+ * Should the thread fail, the connection goes back to SQLite's own
+ * checkpoints, so the log never grows without bound.
+ */
+export class WalCheckpointer {
+  private readonly worker: Worker;
+  private stopped = false;
+  private failed = false;
+  private readonly listeners = new Set<(result: CheckpointResult) => void>();
+
+  constructor(
+    private readonly connection: BetterSqlite3.Database,
+    file: string,
+    intervalMs = CHECKPOINT_INTERVAL_MS,
+  ) {
+    connection.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+    connection.pragma('wal_autocheckpoint = 0');
+    this.worker = new Worker(THREAD_SOURCE, {
+      eval: true,
+      workerData: { driver: require.resolve('better-sqlite3'), file, intervalMs },
+    });
+    // The thread never keeps the process alive on its own.
+    this.worker.unref();
+    this.worker.on('message', (message: { type: string } & CheckpointResult) => {
+      if (message.type !== 'checkpoint') return;
+      for (const listener of this.listeners) listener({ log: message.log, checkpointed: message.checkpointed });
+    });
+    this.worker.on('error', () => this.fallBack());
+    this.worker.on('exit', () => {
+      if (!this.stopped) this.fallBack();
+    });
+  }
+
+  /** True once the thread has failed and SQLite checkpoints inline again. */
+  get inline(): boolean {
+    return this.failed;
+  }
+
+  /** Calls `listener` after each checkpoint (for tests and the operator's view). */
+  onCheckpoint(listener: (result: CheckpointResult) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Asks the thread for a last checkpoint and to close; the writer's connection is not touched. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.worker.postMessage('stop');
+  }
+
+  private fallBack(): void {
+    if (this.failed || this.stopped) return;
+    this.failed = true;
+    try {
+      this.connection.pragma('wal_autocheckpoint = 1000');
+    } catch {
+      // The connection is already closed: nothing left to protect.
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { sql } from 'kysely';
+import { openSqliteDatabase } from '../../../src/store/database';
+import { WalCheckpointer, type CheckpointResult } from '../../../src/store/wal-checkpointer';
+import { eventually } from '../../support/e2e-utils';
+
+describe('WalCheckpointer', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'threepid-wal-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function openWal(file: string): BetterSqlite3.Database {
+    const connection = new BetterSqlite3(file);
+    connection.pragma('journal_mode = WAL');
+    connection.pragma('synchronous = NORMAL');
+    connection.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
+    return connection;
+  }
+
+  it('turns off checkpoints inside commits and runs them on its own thread', async () => {
+    const file = path.join(dir, 'db.sqlite');
+    const connection = openWal(file);
+    const checkpointer = new WalCheckpointer(connection, file, 20);
+    try {
+      expect(connection.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      const results: CheckpointResult[] = [];
+      checkpointer.onCheckpoint((result) => results.push(result));
+      // Well over SQLite's 1,000-page threshold, one commit per row as requests would.
+      const insert = connection.prepare('INSERT INTO t (body) VALUES (?)');
+      for (let i = 0; i < 1_500; i++) insert.run('x'.repeat(3_000));
+      await eventually(() => results.some((r) => r.log >= 1_500 && r.checkpointed === r.log), 'a checkpoint of the whole log');
+      // What was checkpointed is in the database file itself, read without the log.
+      expect(statSync(file).size).toBeGreaterThan(1_500 * 3_000);
+      expect(checkpointer.inline).toBe(false);
+    } finally {
+      checkpointer.stop();
+      connection.close();
+    }
+  });
+
+  it('closes its connection when stopped: the last one out removes the log', async () => {
+    const file = path.join(dir, 'db.sqlite');
+    const connection = openWal(file);
+    const checkpointer = new WalCheckpointer(connection, file, 20);
+    connection.prepare('INSERT INTO t (body) VALUES (?)').run('x');
+    await new Promise<void>((resolve) => checkpointer.onCheckpoint(() => resolve()));
+    connection.close();
+    expect(existsSync(`${file}-wal`)).toBe(true); // the thread's connection is still open
+    checkpointer.stop();
+    await eventually(() => !existsSync(`${file}-wal`), 'the log removed');
+  });
+
+  it('gives checkpoints back to SQLite when its thread fails', async () => {
+    const file = path.join(dir, 'db.sqlite');
+    const connection = openWal(file);
+    // The thread cannot open a file in a folder that does not exist.
+    const checkpointer = new WalCheckpointer(connection, path.join(dir, 'missing', 'db.sqlite'), 20);
+    try {
+      await eventually(() => checkpointer.inline, 'the fallback to inline checkpoints');
+      expect(connection.pragma('wal_autocheckpoint', { simple: true })).toBe(1_000);
+    } finally {
+      checkpointer.stop();
+      connection.close();
+    }
+  });
+
+  it('is what openSqliteDatabase uses for a file, and the data is all there after close', async () => {
+    const file = path.join(dir, 'module.sqlite');
+    const db = await openSqliteDatabase(file);
+    const autocheckpoint = await sql<{ wal_autocheckpoint: number }>`PRAGMA wal_autocheckpoint`.execute(db);
+    expect(autocheckpoint.rows[0].wal_autocheckpoint).toBe(0);
+    for (let i = 0; i < 200; i++) {
+      await db
+        .insertInto('rate_limits')
+        .values({ key: `k${i}`, tokens: i, updated_at: i })
+        .execute();
+    }
+    await db.destroy();
+    const again = new BetterSqlite3(file, { readonly: true });
+    try {
+      expect(again.prepare('SELECT count(*) AS n FROM rate_limits').get()).toEqual({ n: 200 });
+    } finally {
+      again.close();
+    }
+  });
+});
