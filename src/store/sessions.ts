@@ -104,12 +104,15 @@ export class SessionStore {
       .execute();
   }
 
-  /** A new token was sent for a higher `send_attempt`. */
+  /**
+   * A new token for a higher `send_attempt`. False when the session already
+   * has that attempt or a higher one: a parallel request got there first.
+   */
   async replaceToken(
     sid: string,
     update: { tokenHash: string; sendAttempt: number; expiresAt: number; nextLink: string | null },
-  ): Promise<void> {
-    await this.db
+  ): Promise<boolean> {
+    const result = await this.db
       .updateTable('threepid_sessions')
       .set({
         token_hash: update.tokenHash,
@@ -119,7 +122,9 @@ export class SessionStore {
         failed_attempts: 0,
       })
       .where('sid', '=', sid)
-      .execute();
+      .where('send_attempt', '<', update.sendAttempt)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /**
@@ -181,4 +186,13 @@ export class SessionStore {
     }
     return [...counts.values()];
   }
+}
+
+/**
+ * True for a broken unique constraint (SQLite's SQLITE_CONSTRAINT_UNIQUE or
+ * PostgreSQL's 23505): on sessions, another request opened the same one first.
+ */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }

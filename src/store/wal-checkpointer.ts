@@ -16,21 +16,25 @@ const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
+const closed = new Int32Array(workerData.closed);
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
-const checkpoint = () => {
+const timer = setInterval(() => {
   const [result] = db.pragma('wal_checkpoint(PASSIVE)');
   parentPort.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed });
-};
-const timer = setInterval(checkpoint, workerData.intervalMs);
+}, workerData.intervalMs);
 parentPort.on('message', (message) => {
   if (message !== 'stop') return;
   clearInterval(timer);
-  checkpoint();
   db.close();
+  Atomics.store(closed, 0, 1);
+  Atomics.notify(closed, 0);
   parentPort.close();
 });
 `;
+
+/** How long closing the database waits for the thread to let go of the file. */
+const STOP_TIMEOUT_MS = 5_000;
 
 /** What the last checkpoint found: frames in the log, and how many of them are in the database. */
 export interface CheckpointResult {
@@ -53,6 +57,8 @@ export class WalCheckpointer {
   private stopped = false;
   private failed = false;
   private readonly listeners = new Set<(result: CheckpointResult) => void>();
+  /** Set to 1 by the thread once its connection is closed. */
+  private readonly closed = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(
     private readonly connection: BetterSqlite3.Database,
@@ -63,7 +69,7 @@ export class WalCheckpointer {
     connection.pragma('wal_autocheckpoint = 0');
     this.worker = new Worker(THREAD_SOURCE, {
       eval: true,
-      workerData: { driver: require.resolve('better-sqlite3'), file, intervalMs },
+      workerData: { driver: require.resolve('better-sqlite3'), file, intervalMs, closed: this.closed.buffer },
     });
     // The thread never keeps the process alive on its own.
     this.worker.unref();
@@ -88,11 +94,18 @@ export class WalCheckpointer {
     return () => this.listeners.delete(listener);
   }
 
-  /** Asks the thread for a last checkpoint and to close; the writer's connection is not touched. */
+  /**
+   * Closes the thread's connection, waiting (briefly, and only at shutdown)
+   * until it has: the writer's own close, right after, is then the last one,
+   * so it runs the final checkpoint and removes the log, and no file of the
+   * database is touched once the writer's close has returned.
+   */
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.failed) return;
     this.worker.postMessage('stop');
+    Atomics.wait(this.closed, 0, 0, STOP_TIMEOUT_MS);
   }
 
   private fallBack(): void {

@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { EmailPayload, SmsPayload } from '../delivery/messages';
 import type { Store } from '../store/store';
-import type { Flow, Medium, SessionRecord } from '../store/sessions';
+import { isUniqueViolation, type Flow, type Medium, type SessionRecord } from '../store/sessions';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { FLOWS } from './flows';
@@ -72,6 +72,28 @@ export interface RequestContext {
   readonly clientIp: string;
 }
 
+
+/** A parallel request with the same secret and address changed the session between our read and our write. */
+class LostRace extends Error {}
+
+/** Attempts at a session write before a lost race is an error. */
+const SESSION_WRITE_ATTEMPTS = 3;
+
+/**
+ * Runs a session write again when a parallel identical request won the race
+ * (its insert hit the unique index on open sessions, or its update came
+ * first): read again, the winner's session is then answered as it stands.
+ */
+async function raceSafe<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      const lost = err instanceof LostRace || isUniqueViolation(err);
+      if (!lost || attempt >= SESSION_WRITE_ATTEMPTS) throw err;
+    }
+  }
+}
 
 /**
  * The domain: starts validation sessions, checks submitted tokens, and tells
@@ -183,7 +205,7 @@ export class ThreepidService {
     const { clock, random, config, store } = this.deps;
     const clientSecretHash = hashSecret(input.clientSecret);
     const key = { clientSecretHash, medium: input.rules.medium, address: input.address, flow: input.flow };
-    const enqueued = await store.transaction(async (tx) => {
+    const enqueued = await raceSafe(() => store.transaction(async (tx) => {
       const now = clock.now();
       const existing = await tx.sessions.findOpenSession(key);
       if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, sent: false, created: false };
@@ -199,8 +221,11 @@ export class ThreepidService {
       // Checked for decoys too: a refusal that only real requests get would tell them apart.
       if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
       const sid = existing?.sid ?? randomId(random);
-      if (existing) await tx.sessions.replaceToken(sid, fields);
-      else await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now });
+      if (existing) {
+        if (!(await tx.sessions.replaceToken(sid, fields))) throw new LostRace();
+      } else {
+        await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now });
+      }
       if (input.decoy) return { sid, sent: false, created: false };
 
       const payload: EmailPayload | SmsPayload =
@@ -209,7 +234,7 @@ export class ThreepidService {
           : { to: input.address, code: token };
       await tx.outbox.enqueue({ id: randomId(random), channel: input.rules.channel, payload, now });
       return { sid, sent: true, created: !existing };
-    });
+    }));
     if (enqueued.created) this.events.sessionCreated(input.rules.medium, input.flow);
     if (enqueued.sent) {
       this.events.messageQueued(input.rules.channel);

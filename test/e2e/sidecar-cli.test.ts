@@ -1,5 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { stringify as toYaml } from 'yaml';
@@ -226,6 +227,42 @@ describe('the sidecar process (node dist/cli.js)', () => {
     sidecar.child.kill('SIGTERM');
     expect(await sidecar.exited).toBe(0);
     expect(logLines(sidecar.stdout()).some((line) => line.msg === 'shutting down' && line.signal === 'SIGTERM')).toBe(true);
+  });
+
+  it('on SIGTERM, finishes a request in flight and refuses new connections before exiting', async () => {
+    const setup = await writeConfig();
+    const sidecar = await startReady(['--config', setup.configFile]);
+    const body = JSON.stringify({ client_secret: 'inflight', email: 'inflight@example.org', send_attempt: 1 });
+    const half = Math.floor(body.length / 2);
+    // A request whose body is only half sent: in flight when the signal comes.
+    const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = http.request(
+        setup.clientUrl + REGISTER,
+        { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (response) => {
+          let text = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (text += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: text }));
+        },
+      );
+      request.on('error', reject);
+      request.write(body.slice(0, half));
+      void sidecar.waitForLog('shutting down').then(async () => {
+        // Once the listeners are closed, a new connection is refused...
+        await expect(fetch(`${setup.clientUrl}/_matrix/client/versions`)).rejects.toThrow();
+        // ...while the request already in flight is still served.
+        request.end(body.slice(half));
+      }, reject);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the headers have reached the server
+    sidecar.child.kill('SIGTERM');
+    const { status, body: text } = await answer;
+    expect(status).toBe(200);
+    expect(JSON.parse(text)).toEqual({ sid: expect.any(String), submit_url: expect.any(String) });
+    expect(await sidecar.exited).toBe(0);
+    const rows = await queryDb<{ n: number }>(path.join(dir, 'db', 'threepid.sqlite'), 'SELECT count(*) AS n FROM threepid_sessions');
+    expect(Number(rows[0].n)).toBe(1);
   });
 
   it('on SIGTERM, leaves mail it could not send in the outbox, and sends it after a restart', async () => {

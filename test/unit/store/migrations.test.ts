@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, sql, SqliteDialect } from 'kysely';
@@ -81,6 +81,40 @@ describe('migrations', () => {
       }
       expect(SQL_DIR).toMatch(/sql$/);
     });
+  });
+
+  it('0007 keeps only the newest of racing open sessions, then refuses a second one', async () => {
+    const sqlDir = path.join(dir, 'sql');
+    mkdirSync(sqlDir);
+    const shipped = readdirSync(SQL_DIR).filter((name) => /^\d{4}_.*\.sql$/.test(name)).sort();
+    const copy = (name: string) => writeFileSync(path.join(sqlDir, name), readFileSync(path.join(SQL_DIR, name)));
+    shipped.filter((name) => name < '0007').forEach(copy);
+    const db = bareDatabase(path.join(dir, 'threepid.sqlite'));
+    try {
+      await migrateToLatest(db, 'sqlite', sqlDir);
+      const session = (sid: string, createdAt: number, extra: object = {}) => ({
+        sid, client_secret_hash: 'h', medium: 'email', address: 'a@example.org', flow: 'registration',
+        send_attempt: 1, token_hash: 't', created_at: createdAt, expires_at: createdAt + 1000, ...extra,
+      });
+      await db
+        .insertInto('threepid_sessions')
+        .values([
+          session('older', 1),
+          session('newer', 2),
+          session('validated', 3, { validated_at: 3 }),
+          session('proxied', 4, { id_server: 'is.example.org' }),
+        ])
+        .execute();
+      shipped.filter((name) => name >= '0007').forEach(copy);
+      await migrateToLatest(db, 'sqlite', sqlDir);
+      const left = await db.selectFrom('threepid_sessions').select('sid').orderBy('sid').execute();
+      expect(left.map((row) => row.sid)).toEqual(['newer', 'proxied', 'validated']);
+      await expect(db.insertInto('threepid_sessions').values(session('another', 5)).execute()).rejects.toMatchObject({
+        code: 'SQLITE_CONSTRAINT_UNIQUE',
+      });
+    } finally {
+      await db.destroy();
+    }
   });
 
   describe('SqlFileMigrationProvider over a folder of our own', () => {
