@@ -6,6 +6,7 @@ import { createFileTransport, createSmtpTransport, type MailTransport } from './
 import type { EmailPayload, SmsPayload } from './delivery/messages';
 import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender, type SmsTransport } from './delivery/sms-senders';
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
+import { ThreadedMailTransport } from './delivery/smtp-thread';
 import { Templates } from './delivery/templates';
 import { createClientRouter } from './http/client-router';
 import { createAccountRouter } from './http/account-router';
@@ -165,7 +166,9 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
 
   const transport =
     options.mailTransport ??
-    (config.email.smtp ? createSmtpTransport(config.email.smtp) : createFileTransport(config.email.devMailDir, logger));
+    (config.email.smtp
+      ? (ThreadedMailTransport.create(config.email.smtp) ?? createSmtpTransport(config.email.smtp))
+      : createFileTransport(config.email.devMailDir, logger));
   const emailSender = new EmailSender(config, templates, transport);
   const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));
 

@@ -1,0 +1,166 @@
+/**
+ * SMTP on its own thread. An SMTP message is a conversation of about six
+ * round trips, and each waits for a turn of the event loop that reads the
+ * server's answer. On the request thread, under a sign-up wave, a turn took
+ * as long as the HTTP requests queued in it: delivery fell to a few emails a
+ * second until the wave was over. nodemailer's MIME building (most of the
+ * CPU an email costs) moves to this thread too. Rendering and the outbox's
+ * bookkeeping stay where they were; only finished messages cross over.
+ *
+ * This file is both sides: {@link ThreadedMailTransport} for the module, and
+ * the thread's own code, which runs when the file is a worker's entry.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { Config } from '../config';
+import { createSmtpTransport, PermanentDeliveryError, type MailMessage, type MailTransport } from './mail-transport';
+
+type SmtpSettings = NonNullable<Config['email']['smtp']>;
+
+const THREAD_KIND = 'threepid-smtp';
+
+interface SendRequest {
+  readonly type: 'send';
+  readonly id: number;
+  readonly message: MailMessage;
+}
+
+/** A failure as it crosses threads: enough for the outbox's retry rules and its log line. */
+interface SendFailure {
+  readonly permanent: boolean;
+  readonly message: string;
+  readonly code?: string;
+  readonly responseCode?: number;
+}
+
+interface SendResult {
+  readonly id: number;
+  readonly failure?: SendFailure;
+}
+
+/**
+ * The compiled thread entry: this file's `.js`. Under ts-jest the module is
+ * TypeScript, which a Worker cannot load, so the build in `dist/` is used.
+ */
+function threadEntry(): string | undefined {
+  const compiled = __filename.endsWith('.ts')
+    ? path.resolve(__dirname, '../../dist/delivery/smtp-thread.js')
+    : __filename;
+  return existsSync(compiled) ? compiled : undefined;
+}
+
+/** An error rebuilt on this side, with the fields the outbox reads. */
+function rebuild(failure: SendFailure): Error {
+  if (failure.permanent) return new PermanentDeliveryError(failure.message);
+  return Object.assign(new Error(failure.message), { code: failure.code, responseCode: failure.responseCode });
+}
+
+/**
+ * A {@link MailTransport} whose SMTP connections live on a worker thread.
+ * The thread starts with the first message and is started again if it dies;
+ * messages in flight then fail as temporary errors and the outbox retries
+ * them. While nothing is in flight the thread does not keep the process up.
+ */
+export class ThreadedMailTransport implements MailTransport {
+  private worker: Worker | undefined;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private closed = false;
+
+  private constructor(
+    private readonly entry: string,
+    private readonly smtp: SmtpSettings,
+  ) {}
+
+  /** The threaded transport, or undefined when no compiled thread entry exists (the caller sends in-process). */
+  static create(smtp: SmtpSettings): ThreadedMailTransport | undefined {
+    const entry = threadEntry();
+    return entry ? new ThreadedMailTransport(entry, smtp) : undefined;
+  }
+
+  send(message: MailMessage): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('mail transport closed'));
+    const worker = this.start();
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref();
+      worker.postMessage({ type: 'send', id, message } satisfies SendRequest);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    // Messages still in flight are answered (or fail) before the thread ends.
+    this.worker?.postMessage({ type: 'close' });
+    this.worker?.unref();
+    this.worker = undefined;
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(this.entry, { workerData: { kind: THREAD_KIND, smtp: this.smtp } });
+    worker.unref();
+    worker.on('message', (result: SendResult) => {
+      const waiting = this.pending.get(result.id);
+      if (!waiting) return;
+      this.pending.delete(result.id);
+      if (this.pending.size === 0) worker.unref();
+      if (result.failure) waiting.reject(rebuild(result.failure));
+      else waiting.resolve();
+    });
+    const lost = (reason: string) => {
+      if (this.worker === worker) this.worker = undefined;
+      const waiting = [...this.pending.values()];
+      this.pending.clear();
+      for (const { reject } of waiting) reject(Object.assign(new Error(reason), { code: 'ETHREAD' }));
+    };
+    worker.on('error', (err) => lost(`SMTP thread failed: ${err.message}`));
+    worker.on('exit', (code) => lost(`SMTP thread exited (${code})`));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+/** The thread: one pooled SMTP transport, sending what it is given. */
+function runThread(smtp: SmtpSettings): void {
+  const port = parentPort;
+  if (!port) return;
+  const transport = createSmtpTransport(smtp);
+  let inFlight = 0;
+  let closing = false;
+  const finish = () => {
+    if (!closing || inFlight > 0) return;
+    transport.close();
+    port.close();
+  };
+  port.on('message', (request: SendRequest | { type: 'close' }) => {
+    if (request.type === 'close') {
+      closing = true;
+      finish();
+      return;
+    }
+    inFlight += 1;
+    transport.send(request.message).then(
+      () => port.postMessage({ id: request.id } satisfies SendResult),
+      (err: unknown) => {
+        const e = err as { message?: string; code?: unknown; responseCode?: unknown };
+        const failure: SendFailure = {
+          permanent: err instanceof PermanentDeliveryError,
+          message: String(e.message ?? err),
+          code: typeof e.code === 'string' ? e.code : undefined,
+          responseCode: typeof e.responseCode === 'number' ? e.responseCode : undefined,
+        };
+        port.postMessage({ id: request.id, failure } satisfies SendResult);
+      },
+    ).finally(() => {
+      inFlight -= 1;
+      finish();
+    });
+  });
+}
+
+if (!isMainThread && (workerData as { kind?: string } | null)?.kind === THREAD_KIND) {
+  runThread((workerData as { smtp: SmtpSettings }).smtp);
+}

@@ -1,0 +1,73 @@
+import { isMainThread } from 'node:worker_threads';
+import { PermanentDeliveryError, type MailMessage } from '../../../src/delivery/mail-transport';
+import { ThreadedMailTransport } from '../../../src/delivery/smtp-thread';
+import { freePort } from '../../support/e2e-utils';
+import { startSmtpSink, type SmtpSink } from '../../support/smtp';
+
+const settings = (port: number) => ({ host: '127.0.0.1', port, requireTransportSecurity: false, forceTls: false });
+
+const message = (to: string): MailMessage => ({
+  messageId: `<${to.replace('@', '.')}@example.org>`,
+  from: 'Example <noreply@example.org>',
+  to,
+  subject: 'Validate your address',
+  text: 'Open https://example.org/validate?token=abc',
+  html: '<p>Open <a href="https://example.org/validate?token=abc">the link</a></p>',
+});
+
+describe('ThreadedMailTransport (SMTP on a worker thread)', () => {
+  const open: Array<{ close(): unknown }> = [];
+  afterEach(async () => {
+    for (const item of open.splice(0).reverse()) await item.close();
+  });
+
+  async function sinkAndTransport(options: { reject?: 550 | 451 } = {}): Promise<{ sink: SmtpSink; transport: ThreadedMailTransport }> {
+    const sink = await startSmtpSink(options);
+    open.push(sink);
+    const transport = ThreadedMailTransport.create(settings(sink.port));
+    if (!transport) throw new Error('no compiled thread entry: dist/ is built by the test setup');
+    open.push(transport);
+    return { sink, transport };
+  }
+
+  it('is a real thread: the test runs on the main one, and messages arrive whole', async () => {
+    expect(isMainThread).toBe(true);
+    const { sink, transport } = await sinkAndTransport();
+    await Promise.all(['a@example.org', 'b@example.org', 'c@example.org'].map((to) => transport.send(message(to))));
+    const mails = await sink.waitFor(3);
+    expect(mails.map((mail) => mail.to[0]).sort()).toEqual(['a@example.org', 'b@example.org', 'c@example.org']);
+    expect(mails[0].subject).toBe('Validate your address');
+    expect(mails[0].text).toContain('https://example.org/validate?token=abc');
+    expect(mails[0].raw).toMatch(/^Message-ID: <[a-z]\.example\.org@example\.org>\r?$/im);
+  });
+
+  it('brings a 550 to RCPT back as a PermanentDeliveryError', async () => {
+    const { transport } = await sinkAndTransport({ reject: 550 });
+    const err = await transport.send(message('gone@example.org')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PermanentDeliveryError);
+    expect((err as Error).message).toBe('SMTP server refused the message (550)');
+  });
+
+  it('brings a 451 back as a temporary error that keeps its response code', async () => {
+    const { transport } = await sinkAndTransport({ reject: 451 });
+    const err = await transport.send(message('later@example.org')).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(PermanentDeliveryError);
+    expect(err).toMatchObject({ responseCode: 451 });
+  });
+
+  it('brings a refused connection back as a temporary error with its code', async () => {
+    const transport = ThreadedMailTransport.create(settings(await freePort()));
+    if (!transport) throw new Error('no compiled thread entry');
+    open.push(transport);
+    const err = await transport.send(message('x@example.org')).catch((e: unknown) => e);
+    expect(err).not.toBeInstanceOf(PermanentDeliveryError);
+    expect(err).toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('refuses to send once closed', async () => {
+    const { transport } = await sinkAndTransport();
+    await transport.send(message('first@example.org'));
+    transport.close();
+    await expect(transport.send(message('second@example.org'))).rejects.toThrow('mail transport closed');
+  });
+});
