@@ -37,13 +37,16 @@ const IDLE_POLL_MS = 30_000;
  * otherwise sleeps until the next one is due; it never busy-polls.
  */
 export class OutboxWorker {
+  private readonly sent: SentRecorder;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private wakeAgain = false;
   private retryNow = false;
   private stopped = true;
 
-  constructor(private readonly options: OutboxWorkerOptions) {}
+  constructor(private readonly options: OutboxWorkerOptions) {
+    this.sent = new SentRecorder((ids) => options.store.outbox.markSent(ids, options.clock.now()));
+  }
 
   start(): void {
     this.stopped = false;
@@ -114,7 +117,7 @@ export class OutboxWorker {
     try {
       if (!sender) throw new PermanentDeliveryError(`no sender configured for ${message.channel}`);
       await sender(message.payload, message.id);
-      await store.outbox.markSent(message.id, clock.now());
+      await this.sent.record(message.id);
       logger.info({ id: message.id, channel: message.channel, attempt }, 'message delivered');
       this.options.onOutcome?.('sent', message.channel);
     } catch (err) {
@@ -149,6 +152,29 @@ export class OutboxWorker {
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+}
+
+/**
+ * Marks messages sent in groups: every send that ends in the same turn of
+ * the event loop is recorded by one UPDATE, in one commit. A message is
+ * only counted sent once its group is written.
+ */
+class SentRecorder {
+  private ids: string[] = [];
+  private written: Promise<void> | undefined;
+
+  constructor(private readonly write: (ids: readonly string[]) => Promise<void>) {}
+
+  record(id: string): Promise<void> {
+    this.ids.push(id);
+    this.written ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const ids = this.ids;
+      this.ids = [];
+      this.written = undefined;
+      return this.write(ids);
+    });
+    return this.written;
   }
 }
 

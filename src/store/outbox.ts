@@ -129,8 +129,9 @@ export class OutboxStore {
     return row?.due == null ? null : Number(row.due);
   }
 
-  /** Delivered: the payload (which holds the token) is cleared. */
-  async markSent(id: string, now: number): Promise<void> {
+  /** Delivered: the payload (which holds the token) is cleared. One statement for all of `ids`. */
+  async markSent(ids: readonly string[], now: number): Promise<void> {
+    if (ids.length === 0) return;
     await this.db
       .updateTable('outbox')
       .set((eb) => ({
@@ -140,7 +141,7 @@ export class OutboxStore {
         finished_at: now,
         last_error: null,
       }))
-      .where('id', '=', id)
+      .where('id', 'in', ids)
       .execute();
   }
 

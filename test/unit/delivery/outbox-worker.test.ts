@@ -7,6 +7,7 @@ import type { Database } from '../../../src/store/schema';
 import { Store } from '../../../src/store/store';
 import { CapturingLogger, FakeClock, removeDir, tempDir } from '../../support/harness';
 import { SeededRandom } from '../../support/seeded-random';
+import { eventually } from '../../support/e2e-utils';
 
 const PAYLOAD = { template: 'registration', to: 'alice@example.com', link: 'https://hs.example.org/validate?token=SECRET_TOKEN' };
 const LEASE_MS = 60_000;
@@ -279,6 +280,29 @@ describe('OutboxWorker over SQLite', () => {
     await w.stop();
     expect(sender.received).toHaveLength(7);
     expect((await store.outbox.stats()).sent).toBe(7);
+  });
+
+  it('marks the messages whose sends end together sent with one statement, and only after that counts them', async () => {
+    for (let i = 0; i < 10; i++) await enqueue(`m${i}`);
+    const markSent = jest.spyOn(store.outbox, 'markSent');
+    const counted: number[] = [];
+    const w = new OutboxWorker({
+      store,
+      senders: { email: new ScriptedSender().send },
+      clock,
+      random: new SeededRandom(7),
+      logger,
+      maxAttempts: { email: 3, sms: 3 },
+      batchSize: 50,
+      onOutcome: () => void store.outbox.stats().then((stats) => counted.push(stats.sent)),
+    });
+    await round(w);
+    expect(markSent).toHaveBeenCalledTimes(1);
+    expect(markSent.mock.calls[0][0]).toHaveLength(10);
+    expect((await store.outbox.stats()).sent).toBe(10);
+    // Each outcome was reported once its row said sent.
+    await eventually(() => counted.length === 10, 'ten outcomes');
+    expect(counted).toEqual(Array(10).fill(10));
   });
 
   it('stops between batches, leaving the rest in the outbox', async () => {
