@@ -142,6 +142,22 @@ export class SessionStore {
     return result.numUpdatedRows > 0n;
   }
 
+  /**
+   * The right token: counts the check and marks the session validated in one
+   * statement, under the same limit as {@link reserveTokenAttempt}. False
+   * when the limit was reached or the session is validated already.
+   */
+  async validateWithinAttempts(sid: string, max: number, validatedAt: number, expiresAt: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('threepid_sessions')
+      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1), validated_at: validatedAt, expires_at: expiresAt }))
+      .where('sid', '=', sid)
+      .where('failed_attempts', '<', max)
+      .where('validated_at', 'is', null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   /** Records a session an identity server runs; a no-op when it is known already. */
   async recordProxiedSession(session: Parameters<SessionStore['insertSession']>[0] & { idServer: string }): Promise<void> {
     const existing = await this.getSession(session.sid);

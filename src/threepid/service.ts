@@ -271,11 +271,18 @@ export class ThreepidService {
     }
     if (now > session.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
     const maxFailed = session.medium === 'msisdn' ? this.deps.config.sms.maxTokenAttempts : MAX_FAILED_ATTEMPTS;
-    if (!(await store.sessions.reserveTokenAttempt(session.sid, maxFailed))) {
-      throw new ThreepidError('M_TOKEN_INCORRECT', 'Too many wrong tokens: request a new one');
+    const tooMany = new ThreepidError('M_TOKEN_INCORRECT', 'Too many wrong tokens: request a new one');
+    if (!tokenMatches) {
+      if (!(await store.sessions.reserveTokenAttempt(session.sid, maxFailed))) throw tooMany;
+      throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
     }
-    if (!tokenMatches) throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
-    await store.sessions.markSessionValidated(session.sid, now, now + VALIDATED_SESSION_LIFETIME_MS);
+    // The right token: the check is counted and the session validated by one write.
+    if (!(await store.sessions.validateWithinAttempts(session.sid, maxFailed, now, now + VALIDATED_SESSION_LIFETIME_MS))) {
+      // Either the tries ran out, or a parallel submission of the right token validated it first.
+      const again = await store.sessions.getSession(session.sid);
+      if (again?.validatedAt == null) throw tooMany;
+      return { nextLink: session.nextLink };
+    }
     this.events.sessionValidated(session.medium, session.flow);
     return { nextLink: session.nextLink };
   }

@@ -29,3 +29,30 @@ it('counts parallel wrong codes one by one: only max_token_attempts of them are 
     removeDir(dir);
   }
 });
+
+it('answers every parallel submission of the right code with success, and validates the session once', async () => {
+  const gateway = await startSmsGateway();
+  const dir = tempDir();
+  const hs = await startModule({
+    database: { path: path.join(dir, 'threepid.sqlite') },
+    sms: { sender: 'http', http: { url: `${gateway.url}/webhook` } },
+  });
+  try {
+    const res = await post(`${hs.url}/_matrix/client/v3/register/msisdn/requestToken`, {
+      client_secret: 'cs', country: 'FR', phone_number: '0612345679', send_attempt: 1,
+    });
+    await gateway.waitFor(1);
+    const code = gateway.codeFor('+33612345679');
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => post(res.body.submit_url, { sid: res.body.sid, client_secret: 'cs', token: code })),
+    );
+    expect(answers.map((answer) => answer.status)).toEqual(Array(8).fill(200));
+    expect(answers.every((answer) => answer.body.success === true)).toBe(true);
+    const metrics = await (await fetch(`${hs.internalUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^threepid_sessions_total\{medium="msisdn",flow="register",event="validated"\} 1$/m);
+  } finally {
+    await hs.close();
+    await gateway.close();
+    removeDir(dir);
+  }
+});
