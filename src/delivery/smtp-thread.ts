@@ -100,7 +100,12 @@ export class ThreadedMailTransport implements MailTransport {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(this.entry, { workerData: { kind: THREAD_KIND, smtp: this.smtp } });
+    const worker = new Worker(this.entry, {
+      workerData: { kind: THREAD_KIND, smtp: this.smtp },
+      // A few dozen messages in flight need little; V8's defaults would let
+      // garbage pile up to tens of megabytes before collecting it.
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 },
+    });
     worker.unref();
     worker.on('message', (result: SendResult) => {
       const waiting = this.pending.get(result.id);

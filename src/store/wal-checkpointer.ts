@@ -70,6 +70,8 @@ export class WalCheckpointer {
     this.worker = new Worker(THREAD_SOURCE, {
       eval: true,
       workerData: { driver: require.resolve('better-sqlite3'), file, intervalMs, closed: this.closed.buffer },
+      // It allocates almost nothing: keep its heap (and the process's memory) small.
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
     // The thread never keeps the process alive on its own.
     this.worker.unref();
