@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { cryptoRandom } from '../threepid/tokens';
@@ -63,19 +64,19 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
     // nodemailer writes the end of DATA (".\r\n") apart from the message;
     // with Nagle's algorithm that small write waits for the server's delayed
     // ACK (~40 ms), which held each pooled connection to ~20 messages a
-    // second. The socket is ours so it can send at once; nodemailer still
-    // does TLS (force_tls) and STARTTLS on it.
+    // second, so sockets are made without it. A socket must be handed over
+    // before it has connected: one whose connection failed before nodemailer
+    // had it was an error its pool never heard of, and with the server down
+    // every pooled slot then stayed taken for good.
+    // (`noDelay` is a socket option tls.connect passes on; its type leaves it out.)
+    tls: { noDelay: true } as ConnectionOptions,
     getSocket: (_options, callback) => {
-      const socket = connect({ host: smtp.host, port: smtp.port });
-      socket.setNoDelay(true);
-      const fail = (err: Error) => callback(err, undefined);
-      socket.once('error', fail);
-      socket.setTimeout(10_000, () => socket.destroy(new Error('SMTP connection timeout')));
-      socket.once('connect', () => {
-        socket.off('error', fail);
-        socket.setTimeout(0);
-        callback(null, { connection: socket });
-      });
+      // TLS from the first byte: nodemailer's own TLS socket, told not to delay by `tls` above.
+      if (smtp.forceTls) return callback(null, false);
+      // Handed over while still connecting, in the same tick: nodemailer's
+      // handlers are on it before it can fail, so a refused connection
+      // reaches the pool as any connection error does.
+      callback(null, { connection: connect({ host: smtp.host, port: smtp.port, noDelay: true }) });
     },
   });
   return {

@@ -27,6 +27,8 @@ export type DeliveryOutcome = 'sent' | 'retried' | 'failed';
 
 const FIRST_RETRY_MS = 5_000;
 const MAX_RETRY_MS = 30 * 60_000;
+/** How long stop() waits for the round in flight. */
+const STOP_WAIT_MS = 10_000;
 /** Even with nothing due, look again this often: another process may have written. */
 const IDLE_POLL_MS = 30_000;
 
@@ -83,11 +85,23 @@ export class OutboxWorker {
     this.wake();
   }
 
-  /** Stops after the round in flight; unsent messages stay in the outbox. */
-  async stop(): Promise<void> {
+  /**
+   * Stops after the round in flight; unsent messages stay in the outbox. A
+   * round that has not ended after `waitMs` (a send that never answers) is
+   * left behind, so that shutting down cannot hang: its messages are still
+   * leased, and are sent again once the lease ends.
+   */
+  async stop(waitMs = STOP_WAIT_MS): Promise<void> {
     this.stopped = true;
     this.clearTimer();
-    await this.running;
+    if (!this.running) return;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      this.running.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), waitMs))),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) this.options.logger.warn({ waited_ms: waitMs }, 'outbox round still running at stop; its messages stay leased');
   }
 
   /** Sends everything due now; answers how long to sleep before the next due message. */

@@ -305,6 +305,32 @@ describe('OutboxWorker over SQLite', () => {
     expect(counted).toEqual(Array(10).fill(10));
   });
 
+  it('does not let a send that never answers hang stop(): the message stays leased and pending', async () => {
+    await enqueue();
+    let started!: () => void;
+    const sending = new Promise<void>((resolve) => (started = resolve));
+    const w = new OutboxWorker({
+      store,
+      senders: {
+        email: () => {
+          started();
+          return new Promise<void>(() => undefined); // never settles
+        },
+      },
+      clock,
+      random: new SeededRandom(7),
+      logger,
+      maxAttempts: { email: 3, sms: 3 },
+    });
+    w.start();
+    await sending;
+    await w.stop(50);
+    expect(logger.lines.some((line) => line.level === 'warn' && /still running at stop/.test(line.message ?? ''))).toBe(true);
+    const message = await row();
+    expect(message.status).toBe('pending');
+    expect(Number(message.locked_until)).toBeGreaterThan(clock.now());
+  });
+
   it('stops between batches, leaving the rest in the outbox', async () => {
     for (let i = 0; i < 7; i++) await enqueue(`m${i}`);
     const sender = new ScriptedSender();
