@@ -61,7 +61,15 @@ export async function startSmtpSink(options: { port?: number; reject?: 550 | 451
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // A client that dies mid-conversation (a replica killed with SIGKILL) resets
+  // its connection: a real server shrugs that off, and so does this one.
+  server.on('error', (err: Error & { code?: string }) => {
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
   });
   const port = (server.server.address() as AddressInfo).port;
   return {
