@@ -155,7 +155,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const ownsDatabase = options.database === undefined;
   const opened = options.database
     ? { db: options.database, engine: options.databaseEngine ?? 'sqlite' }
-    : await openDatabase(config.database);
+    : await openDatabase(config.database, logger);
   const store = new Store(opened.db, opened.engine);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
   const makeLimiter: LimiterFactory =
@@ -167,7 +167,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const transport =
     options.mailTransport ??
     (config.email.smtp
-      ? (ThreadedMailTransport.create(config.email.smtp) ?? createSmtpTransport(config.email.smtp))
+      ? (ThreadedMailTransport.create(config.email.smtp, logger) ?? createSmtpTransport(config.email.smtp))
       : createFileTransport(config.email.devMailDir, logger));
   const emailSender = new EmailSender(config, templates, transport);
   const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));

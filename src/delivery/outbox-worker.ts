@@ -125,27 +125,41 @@ export class OutboxWorker {
   }
 
   private async deliver(message: OutboxMessage): Promise<void> {
-    const { store, clock, logger } = this.options;
+    const { logger } = this.options;
     const sender = this.options.senders[message.channel];
     const attempt = message.attempts + 1;
     try {
       if (!sender) throw new PermanentDeliveryError(`no sender configured for ${message.channel}`);
       await sender(message.payload, message.id);
-      await this.sent.record(message.id);
-      logger.info({ id: message.id, channel: message.channel, attempt }, 'message delivered');
-      this.options.onOutcome?.('sent', message.channel);
     } catch (err) {
-      const reason = describe(err);
-      if (err instanceof PermanentDeliveryError || attempt >= this.options.maxAttempts[message.channel]) {
-        await store.outbox.markFailed(message.id, clock.now(), reason);
-        logger.error({ id: message.id, channel: message.channel, attempt, reason }, 'message given up on');
-        this.options.onOutcome?.('failed', message.channel);
-      } else {
-        const delay = this.backoff(attempt);
-        await store.outbox.reschedule(message.id, clock.now() + delay, reason);
-        logger.warn({ id: message.id, channel: message.channel, attempt, reason, retry_in_ms: delay }, 'delivery failed; will retry');
-        this.options.onOutcome?.('retried', message.channel);
-      }
+      await this.recordFailure(message, attempt, err);
+      return;
+    }
+    try {
+      await this.sent.record(message.id);
+    } catch (err) {
+      // Sent, but not recorded: it is no delivery failure, so it is not
+      // rescheduled; it stays leased, and is sent again once the lease ends.
+      logger.error({ id: message.id, channel: message.channel, err: describe(err) }, 'message sent but not recorded; it will be sent again');
+      return;
+    }
+    logger.info({ id: message.id, channel: message.channel, attempt }, 'message delivered');
+    this.options.onOutcome?.('sent', message.channel);
+  }
+
+  /** A failed send: given up on (permanent, or out of attempts) or rescheduled with backoff. */
+  private async recordFailure(message: OutboxMessage, attempt: number, err: unknown): Promise<void> {
+    const { store, clock, logger } = this.options;
+    const reason = describe(err);
+    if (err instanceof PermanentDeliveryError || attempt >= this.options.maxAttempts[message.channel]) {
+      await store.outbox.markFailed(message.id, clock.now(), reason);
+      logger.error({ id: message.id, channel: message.channel, attempt, reason }, 'message given up on');
+      this.options.onOutcome?.('failed', message.channel);
+    } else {
+      const delay = this.backoff(attempt);
+      await store.outbox.reschedule(message.id, clock.now() + delay, reason);
+      logger.warn({ id: message.id, channel: message.channel, attempt, reason, retry_in_ms: delay }, 'delivery failed; will retry');
+      this.options.onOutcome?.('retried', message.channel);
     }
   }
 
@@ -186,11 +200,26 @@ class SentRecorder {
       const ids = this.ids;
       this.ids = [];
       this.written = undefined;
-      return this.write(ids);
+      return this.writeWithRetries(ids);
     });
     return this.written;
   }
+
+  /** The write is idempotent: a busy database or a dropped connection gets a few more tries. */
+  private async writeWithRetries(ids: readonly string[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.write(ids);
+      } catch (err) {
+        if (attempt >= SENT_WRITE_RETRY_MS.length) throw err;
+        await new Promise((resolve) => setTimeout(resolve, SENT_WRITE_RETRY_MS[attempt]));
+      }
+    }
+  }
 }
+
+/** Pauses before the retries of a failed "sent" write. */
+const SENT_WRITE_RETRY_MS = [50, 250, 1_000];
 
 /** An error's message without anything that could carry a payload (tokens, links). */
 function describe(err: unknown): string {

@@ -14,6 +14,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
+import type { Logger } from '../logger';
 import { createSmtpTransport, PermanentDeliveryError, type MailMessage, type MailTransport } from './mail-transport';
 
 type SmtpSettings = NonNullable<Config['email']['smtp']>;
@@ -56,35 +57,47 @@ function rebuild(failure: SendFailure): Error {
   return Object.assign(new Error(failure.message), { code: failure.code, responseCode: failure.responseCode });
 }
 
+/** Threads that die before answering anything, in a row, before SMTP moves back onto the main thread. */
+const MAX_FAILED_STARTS = 3;
+
+type Waiting = { resolve: () => void; reject: (err: Error) => void };
+
 /**
  * A {@link MailTransport} whose SMTP connections live on a worker thread.
  * The thread starts with the first message and is started again if it dies;
  * messages in flight then fail as temporary errors and the outbox retries
- * them. While nothing is in flight the thread does not keep the process up.
+ * them. A thread that keeps dying before it answers anything (it cannot
+ * load) is given up on, and SMTP runs on the main thread as before. While
+ * nothing is in flight the thread does not keep the process up.
  */
 export class ThreadedMailTransport implements MailTransport {
-  private worker: Worker | undefined;
+  private current: { worker: Worker; pending: Map<number, Waiting> } | undefined;
+  private inProcess: MailTransport | undefined;
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private failedStarts = 0;
   private closed = false;
 
   private constructor(
     private readonly entry: string,
     private readonly smtp: SmtpSettings,
+    private readonly logger: Logger,
   ) {}
 
-  /** The threaded transport, or undefined when no compiled thread entry exists (the caller sends in-process). */
-  static create(smtp: SmtpSettings): ThreadedMailTransport | undefined {
-    const entry = threadEntry();
-    return entry ? new ThreadedMailTransport(entry, smtp) : undefined;
+  /**
+   * The threaded transport, or undefined when no compiled thread entry
+   * exists (the caller sends in-process). `entry` names another thread file (tests).
+   */
+  static create(smtp: SmtpSettings, logger: Logger, entry = threadEntry()): ThreadedMailTransport | undefined {
+    return entry ? new ThreadedMailTransport(entry, smtp, logger) : undefined;
   }
 
   send(message: MailMessage): Promise<void> {
     if (this.closed) return Promise.reject(new Error('mail transport closed'));
-    const worker = this.start();
+    if (this.inProcess) return this.inProcess.send(message);
+    const { worker, pending } = this.start();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      pending.set(id, { resolve, reject });
       worker.ref();
       worker.postMessage({ type: 'send', id, message } satisfies SendRequest);
     });
@@ -92,39 +105,56 @@ export class ThreadedMailTransport implements MailTransport {
 
   close(): void {
     this.closed = true;
+    this.inProcess?.close();
     // Messages still in flight are answered (or fail) before the thread ends.
-    this.worker?.postMessage({ type: 'close' });
-    this.worker?.unref();
-    this.worker = undefined;
+    this.current?.worker.postMessage({ type: 'close' });
+    this.current?.worker.unref();
+    this.current = undefined;
   }
 
-  private start(): Worker {
-    if (this.worker) return this.worker;
+  private start(): { worker: Worker; pending: Map<number, Waiting> } {
+    if (this.current) return this.current;
     const worker = new Worker(this.entry, {
       workerData: { kind: THREAD_KIND, smtp: this.smtp },
       // A few dozen messages in flight need little; V8's defaults would let
       // garbage pile up to tens of megabytes before collecting it.
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 },
     });
+    // Each thread answers for its own messages only: a dead thread's exit
+    // must not fail what its replacement is sending.
+    const pending = new Map<number, Waiting>();
+    const thread = { worker, pending };
+    let answered = false;
+    let lost = false;
     worker.unref();
     worker.on('message', (result: SendResult) => {
-      const waiting = this.pending.get(result.id);
+      answered = true;
+      this.failedStarts = 0;
+      const waiting = pending.get(result.id);
       if (!waiting) return;
-      this.pending.delete(result.id);
-      if (this.pending.size === 0) worker.unref();
+      pending.delete(result.id);
+      if (pending.size === 0) worker.unref();
       if (result.failure) waiting.reject(rebuild(result.failure));
       else waiting.resolve();
     });
-    const lost = (reason: string) => {
-      if (this.worker === worker) this.worker = undefined;
-      const waiting = [...this.pending.values()];
-      this.pending.clear();
+    const onLost = (reason: string) => {
+      if (lost) return;
+      lost = true;
+      if (this.current === thread) this.current = undefined;
+      const waiting = [...pending.values()];
+      pending.clear();
+      if (this.closed) return;
+      this.logger.error({ reason, in_flight: waiting.length }, 'SMTP thread ended; its messages will be retried');
+      if (!answered && ++this.failedStarts >= MAX_FAILED_STARTS) {
+        this.logger.error({ attempts: this.failedStarts }, 'SMTP thread cannot start; sending from the main thread instead');
+        this.inProcess = createSmtpTransport(this.smtp);
+      }
       for (const { reject } of waiting) reject(Object.assign(new Error(reason), { code: 'ETHREAD' }));
     };
-    worker.on('error', (err) => lost(`SMTP thread failed: ${err.message}`));
-    worker.on('exit', (code) => lost(`SMTP thread exited (${code})`));
-    this.worker = worker;
-    return worker;
+    worker.on('error', (err) => onLost(`SMTP thread failed: ${err.message}`));
+    worker.on('exit', (code) => onLost(`SMTP thread exited (${code})`));
+    this.current = thread;
+    return thread;
   }
 }
 

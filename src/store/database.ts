@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import { Pool } from 'pg';
 import type { DatabaseSettings } from '../config';
+import { silentLogger, type Logger } from '../logger';
 import { migrateToLatest, type Engine } from './migrations';
 import { WalCheckpointer } from './wal-checkpointer';
 import type { Database } from './schema';
@@ -32,7 +33,7 @@ export async function openSqliteDatabase(file: string): Promise<Kysely<Database>
   return (await openSqlite(file)).db;
 }
 
-async function openSqlite(file: string): Promise<OpenDatabase> {
+async function openSqlite(file: string, logger: Logger = silentLogger): Promise<OpenDatabase> {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const sqlite = new BetterSqlite3(file);
   try {
@@ -51,7 +52,19 @@ async function openSqlite(file: string): Promise<OpenDatabase> {
     throw err;
   }
   // A file's checkpoints run on their own thread; an in-memory database has none to run.
-  const checkpointer = file === ':memory:' ? undefined : new WalCheckpointer(sqlite, path.resolve(file));
+  let checkpointer: WalCheckpointer | undefined;
+  try {
+    checkpointer =
+      file === ':memory:'
+        ? undefined
+        : new WalCheckpointer(sqlite, path.resolve(file), {
+            onFallback: (reason) =>
+              logger.error({ reason }, 'SQLite checkpoint thread failed; SQLite checkpoints inside commits again'),
+          });
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
   const database = withStatementCache(sqlite, () => checkpointer?.stop());
   return migrated(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
 }
@@ -99,6 +112,6 @@ async function openPostgres(url: string, maxConnections: number): Promise<OpenDa
 }
 
 /** Opens the database the config names. */
-export function openDatabase(settings: DatabaseSettings): Promise<OpenDatabase> {
-  return settings.engine === 'postgres' ? openPostgres(settings.url, settings.maxConnections) : openSqlite(settings.path);
+export function openDatabase(settings: DatabaseSettings, logger?: Logger): Promise<OpenDatabase> {
+  return settings.engine === 'postgres' ? openPostgres(settings.url, settings.maxConnections) : openSqlite(settings.path, logger);
 }

@@ -106,7 +106,8 @@ export class SessionStore {
 
   /**
    * A new token for a higher `send_attempt`. False when the session already
-   * has that attempt or a higher one: a parallel request got there first.
+   * has that attempt or a higher one, or was validated: a parallel request
+   * got there first.
    */
   async replaceToken(
     sid: string,
@@ -123,6 +124,8 @@ export class SessionStore {
       })
       .where('sid', '=', sid)
       .where('send_attempt', '<', update.sendAttempt)
+      // Validated meanwhile: no longer an open session to send a token for.
+      .where('validated_at', 'is', null)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
   }
@@ -147,11 +150,21 @@ export class SessionStore {
    * statement, under the same limit as {@link reserveTokenAttempt}. False
    * when the limit was reached or the session is validated already.
    */
-  async validateWithinAttempts(sid: string, max: number, validatedAt: number, expiresAt: number): Promise<boolean> {
+  async validateWithinAttempts(
+    sid: string,
+    tokenHash: string,
+    max: number,
+    validatedAt: number,
+    expiresAt: number,
+  ): Promise<boolean> {
     const result = await this.db
       .updateTable('threepid_sessions')
       .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1), validated_at: validatedAt, expires_at: expiresAt }))
       .where('sid', '=', sid)
+      // The token checked is still the session's, and still alive: a parallel
+      // request for a new token (or expiry) between the read and this write wins.
+      .where('token_hash', '=', tokenHash)
+      .where('expires_at', '>=', validatedAt)
       .where('failed_attempts', '<', max)
       .where('validated_at', 'is', null)
       .executeTakeFirst();

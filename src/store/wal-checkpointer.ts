@@ -17,6 +17,11 @@ const THREAD_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const closed = new Int32Array(workerData.closed);
+// However the thread ends (stopped, or failed), whoever waits for it is released.
+process.on('exit', () => {
+  Atomics.store(closed, 0, 1);
+  Atomics.notify(closed, 0);
+});
 const db = new Database(workerData.file);
 db.pragma('busy_timeout = 5000');
 const timer = setInterval(() => {
@@ -56,6 +61,7 @@ export class WalCheckpointer {
   private readonly worker: Worker;
   private stopped = false;
   private failed = false;
+  private readonly onFallback: ((reason: string) => void) | undefined;
   private readonly listeners = new Set<(result: CheckpointResult) => void>();
   /** Set to 1 by the thread once its connection is closed. */
   private readonly closed = new Int32Array(new SharedArrayBuffer(4));
@@ -63,13 +69,17 @@ export class WalCheckpointer {
   constructor(
     private readonly connection: BetterSqlite3.Database,
     file: string,
-    intervalMs = CHECKPOINT_INTERVAL_MS,
+    options: { intervalMs?: number; onFallback?: (reason: string) => void } = {},
   ) {
-    connection.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-    connection.pragma('wal_autocheckpoint = 0');
+    this.onFallback = options.onFallback;
     this.worker = new Worker(THREAD_SOURCE, {
       eval: true,
-      workerData: { driver: require.resolve('better-sqlite3'), file, intervalMs, closed: this.closed.buffer },
+      workerData: {
+        driver: require.resolve('better-sqlite3'),
+        file,
+        intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS,
+        closed: this.closed.buffer,
+      },
       // It allocates almost nothing: keep its heap (and the process's memory) small.
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
     });
@@ -79,10 +89,13 @@ export class WalCheckpointer {
       if (message.type !== 'checkpoint') return;
       for (const listener of this.listeners) listener({ log: message.log, checkpointed: message.checkpointed });
     });
-    this.worker.on('error', () => this.fallBack());
-    this.worker.on('exit', () => {
-      if (!this.stopped) this.fallBack();
+    this.worker.on('error', (err) => this.fallBack(err.message));
+    this.worker.on('exit', (code) => {
+      if (!this.stopped) this.fallBack(`exited (${code})`);
     });
+    // Only once the thread exists does the writer stop checkpointing itself.
+    connection.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+    connection.pragma('wal_autocheckpoint = 0');
   }
 
   /** True once the thread has failed and SQLite checkpoints inline again. */
@@ -110,7 +123,7 @@ export class WalCheckpointer {
     Atomics.wait(this.closed, 0, 0, STOP_TIMEOUT_MS);
   }
 
-  private fallBack(): void {
+  private fallBack(reason: string): void {
     if (this.failed || this.stopped) return;
     this.failed = true;
     try {
@@ -118,5 +131,6 @@ export class WalCheckpointer {
     } catch {
       // The connection is already closed: nothing left to protect.
     }
+    this.onFallback?.(reason);
   }
 }

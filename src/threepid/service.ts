@@ -277,11 +277,22 @@ export class ThreepidService {
       throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
     }
     // The right token: the check is counted and the session validated by one write.
-    if (!(await store.sessions.validateWithinAttempts(session.sid, maxFailed, now, now + VALIDATED_SESSION_LIFETIME_MS))) {
-      // Either the tries ran out, or a parallel submission of the right token validated it first.
+    const validated = await store.sessions.validateWithinAttempts(
+      session.sid,
+      session.tokenHash,
+      maxFailed,
+      now,
+      now + VALIDATED_SESSION_LIFETIME_MS,
+    );
+    if (!validated) {
+      // The session changed since it was read: answer for it as it is now.
       const again = await store.sessions.getSession(session.sid);
-      if (again?.validatedAt == null) throw tooMany;
-      return { nextLink: session.nextLink };
+      if (again?.validatedAt != null && hashesEqual(again.tokenHash, session.tokenHash)) return { nextLink: again.nextLink };
+      if (again && !hashesEqual(again.tokenHash, session.tokenHash)) {
+        throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
+      }
+      if (again && now > again.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
+      throw tooMany;
     }
     this.events.sessionValidated(session.medium, session.flow);
     return { nextLink: session.nextLink };

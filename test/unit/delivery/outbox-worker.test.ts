@@ -331,6 +331,29 @@ describe('OutboxWorker over SQLite', () => {
     expect(Number(message.locked_until)).toBeGreaterThan(clock.now());
   });
 
+  it('tries the "sent" write again when it fails once: the message is recorded sent, not retried', async () => {
+    await enqueue();
+    jest.spyOn(store.outbox, 'markSent').mockRejectedValueOnce(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }));
+    const sender = new ScriptedSender();
+    await round(worker(sender));
+    expect(sender.received).toHaveLength(1);
+    expect((await row()).status).toBe('sent');
+    expect(outcomes).toEqual(['sent']);
+  });
+
+  it('does not count a sent message as a failed delivery when recording it keeps failing: it stays leased', async () => {
+    await enqueue();
+    jest.spyOn(store.outbox, 'markSent').mockRejectedValue(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }));
+    const sender = new ScriptedSender();
+    await round(worker(sender));
+    const message = await row();
+    expect(message.status).toBe('pending');
+    expect(Number(message.attempts)).toBe(0); // not rescheduled as a failure
+    expect(Number(message.locked_until)).toBeGreaterThan(clock.now()); // sent again once the lease ends
+    expect(outcomes).toEqual([]);
+    expect(logger.lines.some((line) => line.level === 'error' && line.message === 'message sent but not recorded; it will be sent again')).toBe(true);
+  });
+
   it('stops between batches, leaving the rest in the outbox', async () => {
     for (let i = 0; i < 7; i++) await enqueue(`m${i}`);
     const sender = new ScriptedSender();

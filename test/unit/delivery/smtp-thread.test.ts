@@ -1,7 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import { PermanentDeliveryError, type MailMessage } from '../../../src/delivery/mail-transport';
 import { ThreadedMailTransport } from '../../../src/delivery/smtp-thread';
 import { freePort } from '../../support/e2e-utils';
+import { CapturingLogger, removeDir, tempDir } from '../../support/harness';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp';
 
 const settings = (port: number) => ({ host: '127.0.0.1', port, requireTransportSecurity: false, forceTls: false });
@@ -24,7 +27,7 @@ describe('ThreadedMailTransport (SMTP on a worker thread)', () => {
   async function sinkAndTransport(options: { reject?: 550 | 451 } = {}): Promise<{ sink: SmtpSink; transport: ThreadedMailTransport }> {
     const sink = await startSmtpSink(options);
     open.push(sink);
-    const transport = ThreadedMailTransport.create(settings(sink.port));
+    const transport = ThreadedMailTransport.create(settings(sink.port), new CapturingLogger());
     if (!transport) throw new Error('no compiled thread entry: dist/ is built by the test setup');
     open.push(transport);
     return { sink, transport };
@@ -56,7 +59,7 @@ describe('ThreadedMailTransport (SMTP on a worker thread)', () => {
   });
 
   it('brings a refused connection back as a temporary error with its code', async () => {
-    const transport = ThreadedMailTransport.create(settings(await freePort()));
+    const transport = ThreadedMailTransport.create(settings(await freePort()), new CapturingLogger());
     if (!transport) throw new Error('no compiled thread entry');
     open.push(transport);
     const err = await transport.send(message('x@example.org')).catch((e: unknown) => e);
@@ -69,5 +72,28 @@ describe('ThreadedMailTransport (SMTP on a worker thread)', () => {
     await transport.send(message('first@example.org'));
     transport.close();
     await expect(transport.send(message('second@example.org'))).rejects.toThrow('mail transport closed');
+  });
+
+  it('logs a thread that cannot start, fails its messages as temporary, and after three tries sends from the main thread', async () => {
+    const sink = await startSmtpSink();
+    open.push(sink);
+    const dir = tempDir('threepid-smtp-thread-');
+    open.push({ close: () => removeDir(dir) });
+    const broken = path.join(dir, 'broken-thread.js');
+    writeFileSync(broken, "throw new Error('cannot load');\n");
+    const logger = new CapturingLogger();
+    const transport = ThreadedMailTransport.create(settings(sink.port), logger, broken);
+    if (!transport) throw new Error('no transport');
+    open.push(transport);
+    for (let i = 0; i < 3; i++) {
+      const err = await transport.send(message(`try${i}@example.org`)).catch((e: unknown) => e);
+      expect(err).not.toBeInstanceOf(PermanentDeliveryError);
+      expect(err).toMatchObject({ code: 'ETHREAD' });
+    }
+    expect(logger.lines.filter((line) => line.message === 'SMTP thread ended; its messages will be retried')).toHaveLength(3);
+    expect(logger.lines.some((line) => line.message === 'SMTP thread cannot start; sending from the main thread instead')).toBe(true);
+    await transport.send(message('fallback@example.org'));
+    const [mail] = await sink.waitFor(1);
+    expect(mail.to).toEqual(['fallback@example.org']);
   });
 });

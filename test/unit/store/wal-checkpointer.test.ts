@@ -25,7 +25,7 @@ describe('WalCheckpointer', () => {
   it('turns off checkpoints inside commits and runs them on its own thread', async () => {
     const file = path.join(dir, 'db.sqlite');
     const connection = openWal(file);
-    const checkpointer = new WalCheckpointer(connection, file, 20);
+    const checkpointer = new WalCheckpointer(connection, file, { intervalMs: 20 });
     try {
       expect(connection.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
       const results: CheckpointResult[] = [];
@@ -46,7 +46,7 @@ describe('WalCheckpointer', () => {
   it('has closed its connection when stop() returns: the writer, closed next, removes the log at once', async () => {
     const file = path.join(dir, 'db.sqlite');
     const connection = openWal(file);
-    const checkpointer = new WalCheckpointer(connection, file, 20);
+    const checkpointer = new WalCheckpointer(connection, file, { intervalMs: 20 });
     connection.prepare('INSERT INTO t (body) VALUES (?)').run('x');
     await new Promise<void>((resolve) => checkpointer.onCheckpoint(() => resolve()));
     checkpointer.stop();
@@ -60,11 +60,13 @@ describe('WalCheckpointer', () => {
   it('gives checkpoints back to SQLite when its thread fails', async () => {
     const file = path.join(dir, 'db.sqlite');
     const connection = openWal(file);
+    const reasons: string[] = [];
     // The thread cannot open a file in a folder that does not exist.
-    const checkpointer = new WalCheckpointer(connection, path.join(dir, 'missing', 'db.sqlite'), 20);
+    const checkpointer = new WalCheckpointer(connection, path.join(dir, 'missing', 'db.sqlite'), { intervalMs: 20, onFallback: (reason) => reasons.push(reason) });
     try {
       await eventually(() => checkpointer.inline, 'the fallback to inline checkpoints');
       expect(connection.pragma('wal_autocheckpoint', { simple: true })).toBe(1_000);
+      expect(reasons).toHaveLength(1);
     } finally {
       checkpointer.stop();
       connection.close();

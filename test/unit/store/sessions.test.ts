@@ -1,0 +1,61 @@
+import path from 'node:path';
+import type { Kysely } from 'kysely';
+import { openSqliteDatabase } from '../../../src/store/database';
+import type { Database } from '../../../src/store/schema';
+import { SessionStore } from '../../../src/store/sessions';
+import { removeDir, tempDir } from '../../support/harness';
+
+describe('SessionStore writes that check what was read', () => {
+  let dir: string;
+  let db: Kysely<Database>;
+  let sessions: SessionStore;
+  const NOW = 1_800_000_000_000;
+
+  beforeEach(async () => {
+    dir = tempDir('threepid-sessions-');
+    db = await openSqliteDatabase(path.join(dir, 'threepid.sqlite'));
+    sessions = new SessionStore(db);
+    await sessions.insertSession({
+      sid: 'sid1',
+      clientSecretHash: 'secret-hash',
+      medium: 'email',
+      address: 'a@example.org',
+      flow: 'register',
+      tokenHash: 'token-1',
+      sendAttempt: 1,
+      expiresAt: NOW + 60_000,
+      nextLink: null,
+      createdAt: NOW,
+    });
+  });
+  afterEach(async () => {
+    await db.destroy();
+    removeDir(dir);
+  });
+
+  it('validates with the token that was read, counting the check', async () => {
+    expect(await sessions.validateWithinAttempts('sid1', 'token-1', 5, NOW, NOW + 1_000)).toBe(true);
+    const session = await sessions.getSession('sid1');
+    expect(session?.validatedAt).toBe(NOW);
+    expect(session?.failedAttempts).toBe(1);
+  });
+
+  it('does not validate with a token replaced since it was read', async () => {
+    expect(await sessions.replaceToken('sid1', { tokenHash: 'token-2', sendAttempt: 2, expiresAt: NOW + 60_000, nextLink: null })).toBe(true);
+    expect(await sessions.validateWithinAttempts('sid1', 'token-1', 5, NOW, NOW + 1_000)).toBe(false);
+    expect((await sessions.getSession('sid1'))?.validatedAt).toBeNull();
+  });
+
+  it('does not validate an expired session, nor one out of tries', async () => {
+    expect(await sessions.validateWithinAttempts('sid1', 'token-1', 5, NOW + 60_001, NOW + 1_000)).toBe(false);
+    for (let i = 0; i < 5; i++) expect(await sessions.reserveTokenAttempt('sid1', 5)).toBe(true);
+    expect(await sessions.validateWithinAttempts('sid1', 'token-1', 5, NOW, NOW + 1_000)).toBe(false);
+  });
+
+  it('does not replace the token of a session validated meanwhile, nor go back to a lower attempt', async () => {
+    expect(await sessions.replaceToken('sid1', { tokenHash: 'token-0', sendAttempt: 1, expiresAt: NOW, nextLink: null })).toBe(false);
+    await sessions.validateWithinAttempts('sid1', 'token-1', 5, NOW, NOW + 1_000);
+    expect(await sessions.replaceToken('sid1', { tokenHash: 'token-2', sendAttempt: 2, expiresAt: NOW, nextLink: null })).toBe(false);
+    expect((await sessions.getSession('sid1'))?.tokenHash).toBe('token-1');
+  });
+});
