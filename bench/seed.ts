@@ -13,8 +13,8 @@ const HOUR_MS = 3_600_000;
 const FLOWS = ['register', 'register', 'register', 'password', '3pid'] as const;
 
 /**
- * Stores `count` sessions as the module would have left them: random sids and
- * hashes of the same sizes, a mix of flows, a third validated (a tenth of
+ * Stores `count` sessions as the module would have left them: sids that start
+ * with their time, random hashes of the same sizes, a mix of flows, a third validated (a tenth of
  * those also spent), none old enough for the start-up purge to delete.
  * One transaction, one prepared statement.
  */
@@ -42,8 +42,11 @@ export async function seedSessions(file: string, count: number): Promise<void> {
         pool = pool.subarray(80);
         const createdAt = now - (i % HOUR_MS);
         const validated = i % 3 === 0;
+        // The sid as the module makes it: the time first, then random bits.
+        const sid = Buffer.from(bytes.subarray(0, 16));
+        sid.writeUIntBE(createdAt, 0, 6);
         insert.run(
-          bytes.subarray(0, 16).toString('base64url'),
+          sid.toString('base64url'),
           bytes.subarray(16, 48).toString('base64url'),
           `seeded-user-${i}@example.org`,
           FLOWS[i % FLOWS.length],

@@ -19,7 +19,7 @@ import {
   requireObject,
   type SubmitTokenRequest,
 } from './request-body';
-import { hashSecret, hashesEqual, randomId, type Clock, type RandomSource } from './tokens';
+import { hashSecret, hashesEqual, randomId, timeOrderedId, type Clock, type RandomSource } from './tokens';
 
 /** How long a validated session can still be spent (the identity service's 24 hours). */
 export const VALIDATED_SESSION_LIFETIME_MS = 24 * 3_600_000;
@@ -220,7 +220,7 @@ export class ThreepidService {
       };
       // Checked for decoys too: a refusal that only real requests get would tell them apart.
       if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
-      const sid = existing?.sid ?? randomId(random);
+      const sid = existing?.sid ?? timeOrderedId(random, clock);
       if (existing) {
         if (!(await tx.sessions.replaceToken(sid, fields))) throw new LostRace();
       } else {
@@ -232,7 +232,7 @@ export class ThreepidService {
         input.rules.medium === 'email'
           ? { template: FLOWS[input.flow].template, to: input.address, link: this.emailLink(sid, input.clientSecret, token) }
           : { to: input.address, code: token };
-      await tx.outbox.enqueue({ id: randomId(random), channel: input.rules.channel, payload, now });
+      await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now });
       return { sid, sent: true, created: !existing };
     }));
     if (enqueued.created) this.events.sessionCreated(input.rules.medium, input.flow);

@@ -1,4 +1,4 @@
-import { cryptoRandom, hashesEqual, hashSecret, randomId, type RandomSource } from '../../../src/threepid/tokens';
+import { cryptoRandom, hashesEqual, hashSecret, randomId, timeOrderedId, type RandomSource } from '../../../src/threepid/tokens';
 import { OPAQUE_ID_PATTERN } from '../../../src/threepid/request-body';
 
 /** Bytes 0, 1, 2, … in order: the simplest reproducible source. */
@@ -96,5 +96,32 @@ describe('cryptoRandom (read from the CSPRNG a page at a time)', () => {
   it('is not all zeros or a repeating byte (the pool is really filled)', () => {
     const bytes = cryptoRandom.bytes(4096 + 64);
     expect(new Set(bytes).size).toBeGreaterThan(200);
+  });
+});
+
+describe('timeOrderedId', () => {
+  const at = (now: number) => ({ now: () => now });
+
+  it('is 22 characters of the opaque-identifier alphabet', () => {
+    const id = timeOrderedId(cryptoRandom, at(Date.now()));
+    expect(id).toMatch(/^[0-9a-zA-Z_-]{22}$/);
+    expect(id).toMatch(OPAQUE_ID_PATTERN);
+  });
+
+  it('starts with the time in milliseconds, then 80 random bits', () => {
+    const random = countingRandom();
+    const bytes = Buffer.from(timeOrderedId(random, at(1_800_000_000_123)), 'base64url');
+    expect(bytes.readUIntBE(0, 6)).toBe(1_800_000_000_123);
+    expect([...bytes.subarray(6)]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(random.requested).toEqual([10]);
+  });
+
+  it('differs within the same millisecond, and shares its start with its neighbours in time', () => {
+    const clock = at(1_800_000_000_000);
+    const a = timeOrderedId(cryptoRandom, clock);
+    const b = timeOrderedId(cryptoRandom, clock);
+    expect(a).not.toBe(b);
+    expect(a.slice(0, 7)).toBe(b.slice(0, 7));
+    expect(timeOrderedId(cryptoRandom, at(1_800_000_000_001)).slice(0, 6)).toBe(a.slice(0, 6));
   });
 });
