@@ -44,11 +44,11 @@ type SmtpSettings = NonNullable<Config['email']['smtp']>;
  * `require_transport_security` is set.
  */
 export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
-  // Every message has the same sender: parsed once.
-  const senders = new Map<string, Sender | undefined>();
+  // Every message has the same sender (email.notif_from): parsed once, again only if it differs.
+  let parsed: { from: string; sender: Sender | undefined } | undefined;
   const senderOf = (from: string) => {
-    if (!senders.has(from)) senders.set(from, parseSender(from));
-    return senders.get(from);
+    if (parsed?.from !== from) parsed = { from, sender: parseSender(from) };
+    return parsed.sender;
   };
   const transporter = nodemailer.createTransport({
     host: smtp.host,

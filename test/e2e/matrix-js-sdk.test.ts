@@ -14,7 +14,7 @@ import { startSidecarHostHomeserver } from '../../examples/host-homeserver/sidec
 import { decodeHtmlEntities, freePort } from '../support/e2e-utils';
 import { removeDir, SHARED_SECRET, startModule, tempDir } from '../support/harness';
 import { setupNginx, startNginx, type RunningNginx } from '../support/nginx';
-import { startSmsGateway, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type SmsGateway } from '../support/sms-gateway';
+import { startSmsGateway, twilioSmsConfig, type SmsGateway } from '../support/sms-gateway';
 import { linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp';
 import { expectResponseMatchesSpec } from '../support/spec';
 
@@ -37,13 +37,7 @@ function threepidConfig(dir: string, smtp: SmtpSink, gateway: SmsGateway): RawCo
     server_name: 'example.org',
     database: { path: path.join(dir, 'threepid.sqlite') },
     email: { smtp_host: '127.0.0.1', smtp_port: smtp.port, app_name: 'ExampleHS' },
-    sms: {
-      sender: 'twilio',
-      twilio: { account_sid: TWILIO_ACCOUNT_SID, auth_token: TWILIO_AUTH_TOKEN, from: '+15005550006', base_url: gateway.url },
-      rc_per_number: HIGH,
-      rc_per_prefix: HIGH,
-      rc_per_ip: HIGH,
-    },
+    sms: twilioSmsConfig(gateway.url),
     rc_3pid_validation: HIGH,
   };
 }

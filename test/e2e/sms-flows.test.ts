@@ -4,7 +4,7 @@ import type { RawConfig } from '../../src/config';
 import type { Flow } from '../../src/store/sessions';
 import { eventually, queryDb } from '../support/e2e-utils';
 import { FakeClock, internalToken, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
-import { startSmsGateway, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, type SmsGateway } from '../support/sms-gateway';
+import { startSmsGateway, twilioSmsConfig, type SmsGateway } from '../support/sms-gateway';
 import { expectMatrixError, expectResponseMatchesSpec } from '../support/spec';
 
 const PATHS: Record<Flow, string> = {
@@ -17,7 +17,6 @@ const SPEC: Record<Flow, [string, string]> = {
   password: ['client-server/password_management.yaml', '/account/password/msisdn/requestToken'],
   '3pid': ['client-server/administrative_contact.yaml', '/account/3pid/msisdn/requestToken'],
 };
-const HIGH = { per_second: 1000, burst_count: 1000 };
 
 describe('phone numbers, verified by the homeserver over SMS', () => {
   let gateway: SmsGateway;
@@ -31,11 +30,7 @@ describe('phone numbers, verified by the homeserver over SMS', () => {
       {
         database: { path: path.join(dir, dbName) },
         sms: {
-          sender: 'twilio',
-          twilio: { account_sid: TWILIO_ACCOUNT_SID, auth_token: TWILIO_AUTH_TOKEN, from: '+15005550006', base_url: gateway.url },
-          rc_per_number: HIGH,
-          rc_per_prefix: HIGH,
-          rc_per_ip: HIGH,
+          ...twilioSmsConfig(gateway.url),
           ...sms,
         },
         ...extra,
