@@ -112,6 +112,11 @@ describe('Synapse 1.67 with the sidecar as its msisdn delegate', () => {
     expect(await anonymous.submitMsisdnTokenOtherUrl(requested.submit_url!, requested.sid, secret, code)).toEqual({ success: true });
 
     const registered = await anonymous.register('alice', password, session, auth);
+    // The sidecar logged every call without the client secret, the code or the number.
+    expect(sidecar.output()).toContain('/_matrix/identity/api/v1/3pid/getValidated3pid');
+    expect(sidecar.output()).not.toContain(secret);
+    // Digits alone, not inside a timestamp or an id.
+    for (const digits of [code, '33612345678']) expect(sidecar.output()).not.toMatch(new RegExp(`(^|[^0-9A-Za-z])${digits}($|[^0-9A-Za-z])`));
     expect(registered.user_id).toBe('@alice:localhost');
     alice = client({ accessToken: registered.access_token, userId: registered.user_id });
 
