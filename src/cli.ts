@@ -61,12 +61,18 @@ async function main(): Promise<void> {
   const module = await createThreepidModule({ config, logger });
   const servers: Server[] = [
     createServer(createApp([module.clientRouter, module.accountRouter], logger, module.metrics)),
-    createServer(createApp([module.internalRouter, module.opsRouter], logger, module.metrics)),
+    createServer(createApp([module.internalRouter, module.identityServiceRouter, module.opsRouter], logger, module.metrics)),
   ];
   await listen(servers[0], config.listeners.client.host, config.listeners.client.port);
   logger.info({ ...config.listeners.client, public_baseurl: config.publicBaseurl }, 'client listener ready');
   await listen(servers[1], config.listeners.internal.host, config.listeners.internal.port);
-  logger.info({ ...config.listeners.internal, serves: 'internal API, /health, /ready, /metrics' }, 'internal listener ready');
+  logger.info(
+    {
+      ...config.listeners.internal,
+      serves: `internal API,${module.identityServiceRouter ? ' identity-service v1 API,' : ''} /health, /ready, /metrics`,
+    },
+    'internal listener ready',
+  );
 
   // SIGTERM: stop accepting, let requests in flight finish, leave unsent
   // mail in the outbox for the next start, close the database.

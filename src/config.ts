@@ -188,6 +188,15 @@ const rawSchema = z
         .strict()
         .default({}),
     ),
+    identity_service_api: section(
+      z
+        .object({
+          enabled: z.boolean().default(true),
+          allowed_callers: z.array(z.string().min(1)).default(['127.0.0.0/8', '::1/128']),
+        })
+        .strict()
+        .default({}),
+    ),
   })
   .strict();
 
@@ -286,6 +295,15 @@ export interface Config {
     readonly ipRangeWhitelist: readonly string[];
     readonly timeoutMs: number;
   };
+  /**
+   * The identity-service v1 validation API on the internal listener, for
+   * homeservers that delegate 3PID validation (Synapse, Dendrite).
+   */
+  readonly identityServiceApi: {
+    readonly enabled: boolean;
+    /** CIDR ranges of the socket addresses that are answered; others get 403. */
+    readonly allowedCallers: readonly string[];
+  };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -343,6 +361,9 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
   });
   c.identity_server.ip_range_whitelist.forEach((cidr, index) => {
     if (!isValidCidr(cidr)) throw new ConfigError(`identity_server.ip_range_whitelist.${index}`, 'must be a CIDR range');
+  });
+  c.identity_service_api.allowed_callers.forEach((cidr, index) => {
+    if (!isValidCidr(cidr)) throw new ConfigError(`identity_service_api.allowed_callers.${index}`, 'must be a CIDR range');
   });
   if (c.email.smtp_host === undefined && (c.email.smtp_user !== undefined || c.email.smtp_port !== undefined)) {
     throw new ConfigError('email.smtp_host', 'is required when other smtp_* keys are set');
@@ -412,6 +433,10 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
       allowHttp: c.identity_server.allow_http,
       ipRangeWhitelist: c.identity_server.ip_range_whitelist,
       timeoutMs: c.identity_server.timeout,
+    },
+    identityServiceApi: {
+      enabled: c.identity_service_api.enabled,
+      allowedCallers: c.identity_service_api.allowed_callers,
     },
   };
 }

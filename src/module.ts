@@ -11,6 +11,7 @@ import { Templates } from './delivery/templates';
 import { createClientRouter } from './http/client-router';
 import { createAccountRouter } from './http/account-router';
 import { createInternalRouter } from './http/internal-router';
+import { createIdentityServiceRouter } from './http/identity-service-router';
 import { HomeserverUserAuthority, type UserAuthority } from './homeserver/client';
 import { AccountService } from './threepid/accounts';
 import { StatelessUiaSessions } from './threepid/uia';
@@ -95,6 +96,12 @@ export interface ThreepidModule {
   readonly clientRouter: Router;
   /** The sidecar's internal API (JWT-authenticated); undefined without `homeserver.shared_secret`. */
   readonly internalRouter: Router | undefined;
+  /**
+   * The identity-service v1 validation API (`/_matrix/identity/api/v1/...`)
+   * for homeservers that delegate validation (Synapse, Dendrite): for the
+   * internal listener only. Undefined when `identity_service_api.enabled` is off.
+   */
+  readonly identityServiceRouter: Router | undefined;
   /**
    * `GET /account/3pid`, `POST /account/3pid/{add,delete,unbind}` over the
    * module's 3PID directory; undefined without a user authority.
@@ -252,6 +259,10 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
       }, logger)
     : undefined;
 
+  const identityServiceRouter = config.identityServiceApi.enabled
+    ? createIdentityServiceRouter({ config, service, templates, logger })
+    : undefined;
+
   const purge = async () => {
     try {
       const sessions = await service.purgeExpiredSessions();
@@ -270,6 +281,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   return {
     clientRouter,
     internalRouter,
+    identityServiceRouter,
     accountRouter,
     opsRouter: createOpsRouter(store, metrics, logger),
     metrics,

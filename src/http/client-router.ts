@@ -1,17 +1,16 @@
-import express, { Router, type Request, type Response } from 'express';
+import { Router, type Request, type Response } from 'express';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { Templates } from '../delivery/templates';
 import type { Flow, Medium } from '../store/sessions';
-import { ThreepidError } from '../threepid/errors';
 import { FLOW_NAMES } from '../threepid/flows';
-import { nextLinkWithSid } from '../threepid/next-link';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from '../threepid/paths';
 import { parseSubmitTokenRequest } from '../threepid/request-body';
 import type { ThreepidService } from '../threepid/service';
 import { clientIpResolver } from './client-ip';
-import { ERRCODE_STATUS, errorMiddleware, methodNotAllowed } from './errors';
-import { jsonBody, MAX_BODY_BYTES } from './json-body';
+import { errorMiddleware, methodNotAllowed } from './errors';
+import { jsonBody } from './json-body';
+import { createLinkPage, formBody } from './link-page';
 import type { VersionsSource } from './versions';
 
 /** Where each flow's requestToken endpoints live in the client-server API. */
@@ -22,18 +21,6 @@ const FLOW_PATHS: Readonly<Record<Flow, string>> = {
 };
 const MEDIUMS: readonly Medium[] = ['email', 'msisdn'];
 const API_VERSIONS = ['r0', 'v3'] as const;
-
-/** Headers for the pages a person opens: the URL carries a token. */
-function setPageHeaders(res: Response): void {
-  res.set({
-    'Content-Type': 'text/html; charset=utf-8',
-    'Cache-Control': 'no-store',
-    'Referrer-Policy': 'no-referrer',
-    'X-Frame-Options': 'DENY',
-    'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-  });
-}
 
 export interface ClientRouterOptions {
   readonly config: Config;
@@ -81,38 +68,8 @@ export function createClientRouter(options: ClientRouterOptions): Router {
       .all(methodNotAllowed);
   }
 
-  const page = (res: Response, status: number, name: string, view: Record<string, unknown> = {}) => {
-    setPageHeaders(res);
-    res.status(status).send(templates.render(`pages/${name}.html`, { app_name: config.email.appName, ...view }));
-  };
-  const failurePage = (res: Response, err: unknown) => {
-    if (!(err instanceof ThreepidError)) throw err;
-    page(res, ERRCODE_STATUS[err.errcode] >= 500 ? 500 : ERRCODE_STATUS[err.errcode], 'failure', {
-      message: err.errcode === 'M_SESSION_EXPIRED' ? 'This link has expired.' : err.message,
-    });
-  };
-
-  // A GET only shows a button: mail scanners that fetch every link must not
-  // validate the session. The form POSTs the token back here.
-  router
-    .route(EMAIL_VALIDATE_PATH)
-    .get((req: Request, res: Response) => {
-      const { sid, client_secret: clientSecret, token } = req.query;
-      if (typeof sid !== 'string' || typeof clientSecret !== 'string' || typeof token !== 'string') {
-        return page(res, 400, 'failure', { message: 'This link is incomplete.' });
-      }
-      page(res, 200, 'confirm', { action: EMAIL_VALIDATE_PATH, sid, client_secret: clientSecret, token });
-    })
-    .post(express.urlencoded({ extended: false, limit: MAX_BODY_BYTES }), async (req: Request, res: Response) => {
-      try {
-        const { nextLink } = await service.submitToken(parseSubmitTokenRequest(req.body ?? {}), 'email');
-        if (nextLink) return res.redirect(302, nextLinkWithSid(nextLink, req.body.sid));
-        page(res, 200, 'success');
-      } catch (err) {
-        failurePage(res, err);
-      }
-    })
-    .all(methodNotAllowed);
+  const linkPage = createLinkPage(config, service, templates);
+  router.route(EMAIL_VALIDATE_PATH).get(linkPage.show(EMAIL_VALIDATE_PATH)).post(formBody, linkPage.confirm).all(methodNotAllowed);
 
   if (options.versions) {
     const versions = options.versions;

@@ -1,14 +1,14 @@
 import type { Channel } from '../store/outbox';
-import type { Flow, Medium } from '../store/sessions';
+import type { Medium, SessionFlow } from '../store/sessions';
 
 /**
  * What the domain reports as it works, for the operator's view. The domain
  * calls these; it does not know what listens (Prometheus counters here).
  */
 export interface ThreepidEvents {
-  sessionCreated(medium: Medium, flow: Flow): void;
-  sessionValidated(medium: Medium, flow: Flow): void;
-  sessionsExpired(medium: Medium, flow: Flow, count: number): void;
+  sessionCreated(medium: Medium, flow: SessionFlow): void;
+  sessionValidated(medium: Medium, flow: SessionFlow): void;
+  sessionsExpired(medium: Medium, flow: SessionFlow, count: number): void;
   messageQueued(channel: Channel): void;
   rateLimited(rule: string): void;
 }

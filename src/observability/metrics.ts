@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { DeliveryOutcome } from '../delivery/outbox-worker';
 import type { Channel, OutboxStats } from '../store/outbox';
 import type { Store } from '../store/store';
-import type { Flow, Medium } from '../store/sessions';
+import type { Medium, SessionFlow } from '../store/sessions';
 import type { Clock } from '../threepid/tokens';
 import type { ThreepidEvents } from './events';
 
@@ -84,15 +84,15 @@ export class Metrics implements ThreepidEvents {
     this.latency.observe({ route }, seconds);
   }
 
-  sessionCreated(medium: Medium, flow: Flow): void {
+  sessionCreated(medium: Medium, flow: SessionFlow): void {
     this.sessions.inc({ medium, flow, event: 'created' });
   }
 
-  sessionValidated(medium: Medium, flow: Flow): void {
+  sessionValidated(medium: Medium, flow: SessionFlow): void {
     this.sessions.inc({ medium, flow, event: 'validated' });
   }
 
-  sessionsExpired(medium: Medium, flow: Flow, count: number): void {
+  sessionsExpired(medium: Medium, flow: SessionFlow, count: number): void {
     this.sessions.inc({ medium, flow, event: 'expired' }, count);
   }
 

@@ -3,6 +3,14 @@ import type { Database, ThreepidSessionsTable } from './schema';
 
 export type Medium = 'email' | 'msisdn';
 export type Flow = 'register' | 'password' | '3pid';
+/**
+ * A session started through the identity-service v1 API by a homeserver
+ * that runs its own flows (Synapse's msisdn delegate, Dendrite): it has no
+ * flow of ours, and no flow of the JWT API can spend it.
+ */
+export const DELEGATED = 'delegated';
+/** What a session records as its flow. */
+export type SessionFlow = Flow | typeof DELEGATED;
 
 /** A validation session as stored. Times are milliseconds since the epoch. */
 export interface SessionRecord {
@@ -13,7 +21,7 @@ export interface SessionRecord {
   /** Canonical address: case-folded email, or E.164 digits without `+`. */
   readonly address: string;
   /** The flow the session was requested for, and the only one it can be spent on. */
-  readonly flow: Flow;
+  readonly flow: SessionFlow;
   readonly nextLink: string | null;
   /** Highest `send_attempt` seen for this session. */
   readonly sendAttempt: number;
@@ -36,7 +44,7 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
     clientSecretHash: row.client_secret_hash,
     medium: row.medium as Medium,
     address: row.address,
-    flow: row.flow as Flow,
+    flow: row.flow as SessionFlow,
     nextLink: row.next_link,
     sendAttempt: Number(row.send_attempt),
     tokenHash: row.token_hash,
@@ -58,7 +66,7 @@ export class SessionStore {
     clientSecretHash: string;
     medium: Medium;
     address: string;
-    flow: Flow;
+    flow: SessionFlow;
   }): Promise<SessionRecord | undefined> {
     const row = await this.db
       .selectFrom('threepid_sessions')
@@ -200,16 +208,16 @@ export class SessionStore {
   }
 
   /** Deletes sessions that expired before `before`. Returns how many, by medium and flow. */
-  async deleteSessionsExpiredBefore(before: number): Promise<Array<{ medium: Medium; flow: Flow; count: number }>> {
+  async deleteSessionsExpiredBefore(before: number): Promise<Array<{ medium: Medium; flow: SessionFlow; count: number }>> {
     const rows = await this.db
       .deleteFrom('threepid_sessions')
       .where('expires_at', '<', before)
       .returning(['medium', 'flow'])
       .execute();
-    const counts = new Map<string, { medium: Medium; flow: Flow; count: number }>();
+    const counts = new Map<string, { medium: Medium; flow: SessionFlow; count: number }>();
     for (const row of rows) {
       const key = `${row.medium}/${row.flow}`;
-      const entry = counts.get(key) ?? { medium: row.medium as Medium, flow: row.flow as Flow, count: 0 };
+      const entry = counts.get(key) ?? { medium: row.medium as Medium, flow: row.flow as SessionFlow, count: 0 };
       entry.count += 1;
       counts.set(key, entry);
     }

@@ -15,6 +15,13 @@ export const FLOWS: Readonly<Record<Flow, FlowRules>> = Object.freeze({
   '3pid': { addressMustBeBound: false, template: 'add_threepid' },
 });
 
+/**
+ * The message a delegated session's email uses: the homeserver that asked
+ * does not say why, and adding an address to an account is what Dendrite
+ * delegates it for.
+ */
+export const DELEGATED_TEMPLATE: EmailTemplate = 'add_threepid';
+
 export const FLOW_NAMES: readonly Flow[] = ['register', 'password', '3pid'];
 
 export function isFlow(value: unknown): value is Flow {

@@ -1,10 +1,10 @@
 import type { Config } from '../config';
 import type { EmailPayload, SmsPayload } from '../delivery/messages';
 import type { Store } from '../store/store';
-import { isUniqueViolation, type Flow, type Medium, type SessionRecord } from '../store/sessions';
+import { DELEGATED, isUniqueViolation, type Flow, type Medium, type SessionFlow, type SessionRecord } from '../store/sessions';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
-import { FLOWS } from './flows';
+import { DELEGATED_TEMPLATE, FLOWS, type EmailTemplate } from './flows';
 import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
@@ -116,12 +116,36 @@ export class ThreepidService {
     };
   }
 
+  /** requestToken for one of the client-server API's six endpoints. */
+  async requestToken(flow: Flow, medium: Medium, input: unknown, context: RequestContext): Promise<TokenRequestResult> {
+    return this.startValidation(flow, medium, input, context.clientIp);
+  }
+
   /**
-   * The one requestToken routine behind all six endpoints. Steps run in a
+   * requestToken for a homeserver through the identity-service v1 API
+   * (Synapse's `account_threepid_delegates.msisdn`, Dendrite's trusted
+   * identity server). The homeserver ran its own flow, in-use checks and
+   * per-client limits first, so the session is {@link DELEGATED}: no
+   * directory check, no per-IP limit (the caller's IP is the homeserver's),
+   * no identity-server proxying, and no `submit_url` in the answer. The
+   * per-address, per-number, per-range and daily limits and the country
+   * rules apply as they do to every session.
+   */
+  async requestDelegatedToken(medium: Medium, input: unknown): Promise<TokenRequestResult> {
+    return this.startValidation(DELEGATED, medium, input, undefined);
+  }
+
+  /**
+   * The one requestToken routine behind every endpoint. Steps run in a
    * fixed order: check the body, rate-limit, check next_link, ask the
    * directory, then write the session and its message in one transaction.
    */
-  async requestToken(flow: Flow, medium: Medium, input: unknown, context: RequestContext): Promise<TokenRequestResult> {
+  private async startValidation(
+    flow: SessionFlow,
+    medium: Medium,
+    input: unknown,
+    clientIp: string | undefined,
+  ): Promise<TokenRequestResult> {
     const rules = this.mediums[medium];
     if (!rules) throw new ThreepidError('M_THREEPID_MEDIUM_NOT_SUPPORTED', `This server does not verify ${medium}`);
     const body = requireObject(input);
@@ -131,26 +155,27 @@ export class ThreepidService {
     const { config, identityProxy } = this.deps;
     // With proxying off, id_server is ignored (spec: "ignored when the homeserver handles 3PID verification").
     const proxyTarget =
-      config.identityServer.proxy && identityProxy && request.idServer !== undefined
+      flow !== DELEGATED && config.identityServer.proxy && identityProxy && request.idServer !== undefined
         ? identityProxy.checkTarget(request.idServer, request.idAccessToken)
         : undefined;
 
-    await this.limiter.take(`ip:${context.clientIp}`);
+    if (clientIp !== undefined) await this.limiter.take(`ip:${clientIp}`);
     await this.limiter.take(`${medium}:${address}`);
-    if (medium === 'msisdn') await this.smsPolicy.checkDestination(parsed, context.clientIp);
+    if (medium === 'msisdn') await this.smsPolicy.checkDestination(parsed, clientIp);
 
     const nextLink =
       request.nextLink === undefined ? null : checkNextLink(request.nextLink, config.nextLinkDomainWhitelist);
 
-    const owner = await this.deps.directory.findUserId(medium, address);
-    const refusal = this.flowRefusal(flow, owner !== null);
+    // A delegating homeserver keeps its own directory and checked it already.
+    const refusal =
+      flow === DELEGATED ? undefined : this.flowRefusal(flow, (await this.deps.directory.findUserId(medium, address)) !== null);
     // With errors inhibited, a refused request still writes a session (one no
     // token can validate) so that it costs what a real one costs: its answer
     // and its timing say nothing about who owns the address.
     if (refusal && !config.inhibit3pidErrors) throw refusal;
     const decoy = refusal !== undefined;
 
-    if (proxyTarget && identityProxy && !decoy) {
+    if (proxyTarget && identityProxy && !decoy && flow !== DELEGATED) {
       const sid = await identityProxy.requestToken({
         target: proxyTarget,
         flow,
@@ -165,6 +190,7 @@ export class ThreepidService {
 
     const sid = await this.startOrContinueSession({
       flow,
+      template: flow === DELEGATED ? DELEGATED_TEMPLATE : FLOWS[flow].template,
       rules,
       address,
       clientSecret: request.clientSecret,
@@ -174,7 +200,8 @@ export class ThreepidService {
     });
     // A decoy for a request that named an identity server must look like a
     // proxied answer, which has no submit_url, or its shape would tell.
-    const submitUrl = proxyTarget ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
+    // A delegating homeserver gives its clients its own submit_url (Synapse) or none (Dendrite).
+    const submitUrl = proxyTarget || flow === DELEGATED ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
     return { sid, submitUrl, responseFields: parsed.responseFields };
   }
 
@@ -194,7 +221,8 @@ export class ThreepidService {
    * nothing; a higher attempt sends a new token on the same session.
    */
   private async startOrContinueSession(input: {
-    flow: Flow;
+    flow: SessionFlow;
+    template: EmailTemplate;
     rules: MediumRules;
     address: string;
     clientSecret: string;
@@ -230,7 +258,7 @@ export class ThreepidService {
 
       const payload: EmailPayload | SmsPayload =
         input.rules.medium === 'email'
-          ? { template: FLOWS[input.flow].template, to: input.address, link: this.emailLink(sid, input.clientSecret, token) }
+          ? { template: input.template, to: input.address, link: this.emailLink(sid, input.clientSecret, token) }
           : { to: input.address, code: token };
       await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now });
       return { sid, sent: true, created: !existing };
@@ -309,6 +337,17 @@ export class ThreepidService {
   }
 
   /**
+   * The identity-service v1 `getValidated3pid`: what a delegated session
+   * proves, for as long as a validated session lives (the homeserver never
+   * says that it used one, so it is never spent). Sessions started through
+   * the client-server API are not answered here: each session belongs to
+   * the API that started it.
+   */
+  async getDelegatedValidated(sid: string, clientSecret: string): Promise<ValidatedThreepid> {
+    return toValidated(await this.validatedSession(sid, clientSecret, {}, DELEGATED));
+  }
+
+  /**
    * Spends a validated session for `flow`, once: a session requested for a
    * password reset cannot be spent on registration, and the second spend of
    * any session fails.
@@ -342,13 +381,18 @@ export class ThreepidService {
     return consume ? this.consume(parsed.sid, parsed.clientSecret, flow, parsed.creds) : toValidated(session);
   }
 
-  private async validatedSession(sid: string, clientSecret: string, creds: IdentityCredentials): Promise<SessionRecord> {
+  private async validatedSession(
+    sid: string,
+    clientSecret: string,
+    creds: IdentityCredentials,
+    onlyFlow?: SessionFlow,
+  ): Promise<SessionRecord> {
     if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) {
       throw new ThreepidError('M_INVALID_PARAM', 'sid and client_secret must match ' + OPAQUE_ID_PATTERN.source);
     }
     const key = creds.idServer === undefined ? sid : proxiedSessionKey(creds.idServer.toLowerCase(), sid);
     const session = await this.deps.store.sessions.getSession(key);
-    if (!session || !this.secretMatches(session, clientSecret)) {
+    if (!session || !this.secretMatches(session, clientSecret) || (onlyFlow !== undefined && session.flow !== onlyFlow)) {
       throw new ThreepidError('M_NO_VALID_SESSION', 'No session matches this sid and client_secret');
     }
     if (session.consumedAt !== null) throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');

@@ -32,8 +32,12 @@ export class SmsPolicy {
     this.perIp = limiter('sms_ip', settings.perIp);
   }
 
-  /** Country rules (`M_THREEPID_DENIED`), then the per-number, per-range and per-IP limits. */
-  async checkDestination(parsed: ParsedAddress, clientIp: string): Promise<void> {
+  /**
+   * Country rules (`M_THREEPID_DENIED`), then the per-number, per-range and
+   * per-IP limits; no per-IP limit without a client IP (a homeserver asking
+   * through the identity-service API, whose own IP says nothing of the user).
+   */
+  async checkDestination(parsed: ParsedAddress, clientIp: string | undefined): Promise<void> {
     const { allowedCountries, deniedCountries } = this.settings;
     const country = parsed.country;
     const allowed = allowedCountries.length === 0 || (country !== undefined && allowedCountries.includes(country));
@@ -42,7 +46,7 @@ export class SmsPolicy {
     }
     await this.perNumber.take(parsed.address);
     await this.perRange.take(parsed.address.slice(0, -RANGE_SUFFIX_DIGITS));
-    await this.perIp.take(clientIp);
+    if (clientIp !== undefined) await this.perIp.take(clientIp);
   }
 
   /** The global cap: refuses once `daily_limit` codes went out in the last 24 hours. */

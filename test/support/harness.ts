@@ -90,7 +90,10 @@ export async function startModule(
   const module = await createThreepidModule({ processMetrics: false, ...extra, config, logger });
   const clientApp = createApp([module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
   clientServer.on('request', clientApp);
-  internalServer.on('request', createApp([module.internalRouter, module.opsRouter], logger ?? silent, module.metrics));
+  internalServer.on(
+    'request',
+    createApp([module.internalRouter, module.identityServiceRouter, module.opsRouter], logger ?? silent, module.metrics),
+  );
   return {
     module,
     url,

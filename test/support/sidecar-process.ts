@@ -1,0 +1,67 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import type { RawConfig } from '../../src/config';
+import { eventually, freePort } from './e2e-utils';
+
+const CLI = path.resolve(__dirname, '../..', 'dist', 'cli.js');
+
+export interface SidecarProcess {
+  /** The public listener. */
+  readonly url: string;
+  /** The internal listener (the JWT API, the identity-service v1 API, /health). */
+  readonly internalUrl: string;
+  /** What the process wrote so far (JSON log lines, then anything on stderr). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The sidecar as an operator runs it: `node dist/cli.js --config FILE`, with
+ * a YAML file written into `dir` and both listeners on free loopback ports.
+ * Ready once the internal listener's `/health` answers. `stop()` sends
+ * SIGTERM (SIGKILL after 10 s) and waits for the exit.
+ */
+export async function startSidecarProcess(dir: string, raw: RawConfig): Promise<SidecarProcess> {
+  const clientPort = await freePort();
+  let internalPort = await freePort();
+  while (internalPort === clientPort) internalPort = await freePort();
+  const url = `http://127.0.0.1:${clientPort}`;
+  const internalUrl = `http://127.0.0.1:${internalPort}`;
+  const configFile = path.join(dir, 'sidecar.yaml');
+  writeFileSync(
+    configFile,
+    toYaml({
+      public_baseurl: url,
+      database: { path: path.join(dir, 'threepid.sqlite') },
+      email: { dev_mail_dir: path.join(dir, 'mail') },
+      ...raw,
+      listeners: { client: { host: '127.0.0.1', port: clientPort }, internal: { host: '127.0.0.1', port: internalPort } },
+    }),
+  );
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
+  const child = spawn(process.execPath, [CLI, '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const stop = async () => {
+    if (!running()) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(killer);
+  };
+  try {
+    await eventually(async () => {
+      if (!running()) throw new Error(`the sidecar exited during start:\n${output}`);
+      return fetch(`${internalUrl}/health`).then((res) => res.ok, () => false);
+    }, 'the sidecar to answer /health', 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, internalUrl, output: () => output, stop };
+}
