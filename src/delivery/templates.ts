@@ -24,9 +24,14 @@ export interface Rendered {
   readonly language: string;
 }
 
+/** The kinds of template: in a flat override folder these sit beside the language folders (`sms` looks like a tag). */
+const KINDS = new Set(['email', 'pages', 'sms']);
+
 function languageFolders(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((name) => LANGUAGE_TAG.test(name) && statSync(path.join(dir, name)).isDirectory());
+  return readdirSync(dir).filter(
+    (name) => LANGUAGE_TAG.test(name) && !KINDS.has(name) && statSync(path.join(dir, name)).isDirectory(),
+  );
 }
 
 /**
