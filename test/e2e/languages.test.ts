@@ -166,7 +166,7 @@ describe('languages and branding of emails, text messages and pages', () => {
     );
     expect(res.status).toBe(200);
     const [sms] = await gateway.waitFor(1);
-    expect(sms.text).toMatch(/^\d{6} ist Ihr TestHS-Bestätigungscode\. Bitte nicht weitergeben\.$/);
+    expect(sms.text).toMatch(/^\d{6} ist Ihr Bestätigungscode für TestHS\. Bitte nicht weitergeben\.$/);
   });
 
   describe('branding', () => {
