@@ -2,14 +2,15 @@ import path from 'node:path';
 import type { RawConfig } from '../../src/config';
 import { FakeClock, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
 import { queryDb } from '../support/e2e-utils';
+import { requestTokenPath } from '../support/request-token-fixture';
 import { linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp';
 import { startSmsGateway, twilioSmsConfig, type SmsGateway } from '../support/sms-gateway';
 
 const PATHS = {
-  register: '/_matrix/client/v3/register/email/requestToken',
-  password: '/_matrix/client/v3/account/password/email/requestToken',
-  add: '/_matrix/client/v3/account/3pid/email/requestToken',
-  sms: '/_matrix/client/v3/register/msisdn/requestToken',
+  register: requestTokenPath('register'),
+  password: requestTokenPath('password'),
+  add: requestTokenPath('3pid'),
+  sms: requestTokenPath('register').replace('/email/', '/msisdn/'),
 };
 const VALIDATE = '/_threepid/client/v1/email/validate';
 

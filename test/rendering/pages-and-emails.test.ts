@@ -12,6 +12,8 @@ import path from 'node:path';
 import { Router } from 'express';
 import type { Browser, Page } from 'playwright-core';
 import { keepScreenshot, launchChromium } from '../support/browser';
+import { FLOW_NAMES, FLOWS as FLOW_RULES } from '../../src/threepid/flows';
+import { requestTokenPath } from '../support/request-token-fixture';
 import { FakeClock, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
 import { linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp';
 
@@ -21,18 +23,16 @@ const VIEWPORTS = {
 } as const;
 type Width = keyof typeof VIEWPORTS;
 
-const FLOWS = [
-  ['registration', '/_matrix/client/v3/register/email/requestToken'],
-  ['password_reset', '/_matrix/client/v3/account/password/email/requestToken'],
-  ['add_threepid', '/_matrix/client/v3/account/3pid/email/requestToken'],
-] as const;
+/** Each flow, by the name its templates carry, and its requestToken path. */
+const FLOWS = FLOW_NAMES.map((flow) => [FLOW_RULES[flow].template, requestTokenPath(flow)] as const);
 const LANGUAGES = ['en', 'de'] as const;
 const LOGO_PATH = '/brand/logo.svg';
 const LOGO_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" width="168" height="40" viewBox="0 0 168 40">' +
   '<rect width="40" height="40" rx="8" fill="#0a7f5c"/><circle cx="20" cy="20" r="9" fill="#fff"/>' +
   '<text x="50" y="27" font-family="sans-serif" font-size="20" font-weight="700" fill="#17191c">Beispiel</text></svg>';
-const LOGO_LIFETIME_MS = 60 * 60_000;
+/** email.validation_token_lifetime's default. */
+const TOKEN_LIFETIME_MS = 60 * 60_000;
 
 /** What Chromium measured on a rendered page or email. */
 interface Layout {
@@ -233,11 +233,11 @@ describe('pages and HTML emails, rendered in Chromium', () => {
         [
           'expired',
           async (page) => {
-            clock.advance(LOGO_LIFETIME_MS + 1_000);
+            clock.advance(TOKEN_LIFETIME_MS + 1_000);
             try {
               await page.goto(link.href);
             } finally {
-              clock.advance(-(LOGO_LIFETIME_MS + 1_000));
+              clock.advance(-(TOKEN_LIFETIME_MS + 1_000));
             }
           },
         ],
