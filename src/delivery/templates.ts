@@ -87,9 +87,13 @@ export class Templates {
     return { text, language: found.language };
   }
 
-  /** Reads every named template in every language now, so a broken setup fails at start, not at the first email. */
+  /**
+   * Reads (and renders once, which reads the partials they use) every named
+   * template in every language now, so a broken setup fails at start, not at
+   * the first email.
+   */
   preload(names: readonly string[]): void {
-    for (const language of this.languages) for (const name of names) this.find(name, language);
+    for (const language of this.languages) for (const name of names) this.renderWithLanguage(name, language, {});
   }
 
   private find(name: string, language: string): Found {

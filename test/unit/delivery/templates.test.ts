@@ -120,6 +120,11 @@ describe('templates_dir overrides', () => {
     }
   });
 
+  it('fail at preload, not at the first page, when a partial is missing', () => {
+    write('fr/pages/failure.html', '<html lang="{{lang}}">{{> _missing}}</html>');
+    expect(() => new Templates(dir).preload(['pages/failure.html'])).toThrow(/template pages\/_missing.html not found for language fr/);
+  });
+
   it('ignore folders whose names are not language tags', () => {
     write('not a language/sms/code.txt', 'x');
     write('email/registration.txt', 'flat');
