@@ -4,6 +4,7 @@ import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import { parseDuration } from './duration';
 import { isBareHost } from './identity/client';
+import { LANGUAGE_TAG } from './delivery/languages';
 
 function isValidCidr(value: string): boolean {
   try {
@@ -68,6 +69,25 @@ const rateLimit = (perSecond: number, burstCount: number) =>
 
 const hostPattern = /^[A-Za-z0-9.-]+$/;
 
+/** An https URL without credentials, or a path on the public server (`/static/logo.png`, not `//host/…`). */
+function isLogoUrl(value: string): boolean {
+  if (/^\/(?!\/)[^\s"'<>\\]*$/.test(value)) return true;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' && url.username === '' && url.password === '' && !/[\s"'<>]/.test(value);
+  } catch {
+    return false;
+  }
+}
+
+function isSupportUrl(value: string): boolean {
+  try {
+    return ['https:', 'http:', 'mailto:'].includes(new URL(value).protocol) && !/[\s"'<>]/.test(value);
+  } catch {
+    return false;
+  }
+}
+
 const rawSchema = z
   .object({
     server_name: z.string().min(1).default('localhost'),
@@ -100,6 +120,7 @@ const rawSchema = z
         force_tls: z.boolean().default(false),
         notif_from: z.string().min(1).optional(),
         app_name: z.string().min(1).default('Matrix'),
+        default_language: z.string().regex(LANGUAGE_TAG, 'must be a language tag such as "en", "de" or "pt-BR"').default('en'),
         validation_token_lifetime: duration('1h'),
         dev_mail_dir: z.string().min(1).default('data/mail'),
         max_attempts: z.number().int().min(1).max(100).default(12),
@@ -164,6 +185,16 @@ const rawSchema = z
       .default({}),
     ),
     templates_dir: z.string().min(1).optional(),
+    branding: section(
+      z
+        .object({
+          logo_url: z.string().refine(isLogoUrl, 'must be an https URL or a path such as /static/logo.png').optional(),
+          accent_color: z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'must be a colour written #rrggbb or #rgb').optional(),
+          support_url: z.string().refine(isSupportUrl, 'must be an https, http or mailto URL').optional(),
+        })
+        .strict()
+        .default({}),
+    ),
     outbox: section(
       z
         .object({ lease: duration('1m'), batch_size: z.number().int().min(1).max(1000).default(50) })
@@ -219,6 +250,8 @@ export interface Config {
   readonly serverName: string;
   /** Always ends without a slash, so paths can be appended. */
   readonly publicBaseurl: string;
+  /** The path part of `publicBaseurl` (`/matrix`), or `''`: the module's routes are also served under it. */
+  readonly publicBasePath: string;
   readonly listeners: {
     readonly client: { readonly host: string; readonly port: number };
     readonly internal: { readonly host: string; readonly port: number };
@@ -236,6 +269,8 @@ export interface Config {
     };
     readonly notifFrom: string;
     readonly appName: string;
+    /** The language of emails, texts and pages when the request names none we have templates for. */
+    readonly defaultLanguage: string;
     readonly validationTokenLifetimeMs: number;
     readonly devMailDir: string;
     readonly maxAttempts: number;
@@ -277,6 +312,14 @@ export interface Config {
     readonly jwtAudience?: string;
   };
   readonly templatesDir?: string;
+  /** Shown on the pages and in HTML emails. */
+  readonly branding: {
+    /** An https URL, or a path on the public server. */
+    readonly logoUrl?: string;
+    /** `#rrggbb` or `#rgb`. */
+    readonly accentColor?: string;
+    readonly supportUrl?: string;
+  };
   readonly outbox: {
     /** How long a claimed message is reserved for its sender; then any replica may retry it. */
     readonly leaseMs: number;
@@ -382,12 +425,14 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
   return {
     serverName: c.server_name,
     publicBaseurl: c.public_baseurl.replace(/\/+$/, ''),
+    publicBasePath: new URL(c.public_baseurl).pathname.replace(/\/+$/, ''),
     listeners: c.listeners,
     database: databaseSettings(c.database, env),
     email: {
       smtp,
       notifFrom: c.email.notif_from ?? `${c.email.app_name} <noreply@${c.server_name}>`,
       appName: c.email.app_name,
+      defaultLanguage: c.email.default_language,
       validationTokenLifetimeMs: c.email.validation_token_lifetime,
       devMailDir: c.email.dev_mail_dir,
       maxAttempts: c.email.max_attempts,
@@ -425,6 +470,7 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
       jwtAudience: c.homeserver.jwt_audience,
     },
     templatesDir: c.templates_dir,
+    branding: { logoUrl: c.branding.logo_url, accentColor: c.branding.accent_color, supportUrl: c.branding.support_url },
     accounts: { requirePassword: c.accounts.require_password },
     outbox: { leaseMs: c.outbox.lease, batchSize: c.outbox.batch_size },
     identityServer: {

@@ -9,6 +9,8 @@ import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
 import { ThreadedMailTransport } from './delivery/smtp-thread';
 import { Templates } from './delivery/templates';
 import { createClientRouter } from './http/client-router';
+import { PAGE_TEMPLATE_FILES } from './http/link-page';
+import { servedAlsoUnder } from './http/path-prefix';
 import { createAccountRouter } from './http/account-router';
 import { createInternalRouter } from './http/internal-router';
 import { createIdentityServiceRouter } from './http/identity-service-router';
@@ -156,8 +158,8 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const clock = options.clock ?? systemClock;
   const random = options.random ?? cryptoRandom;
 
-  const templates = new Templates(config.templatesDir);
-  templates.preload([...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, 'pages/confirm.html', 'pages/success.html', 'pages/failure.html']);
+  const templates = new Templates(config.templatesDir, config.email.defaultLanguage);
+  templates.preload([...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, ...PAGE_TEMPLATE_FILES]);
 
   const ownsDatabase = options.database === undefined;
   const opened = options.database
@@ -229,18 +231,21 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     events: metrics,
   });
 
-  const clientRouter = createClientRouter({
-    config,
-    service,
-    templates,
-    logger,
-    versions: options.serveVersions === false ? undefined : new VersionsSource(config.homeserver.baseUrl, logger),
-  });
+  const clientRouter = servedAlsoUnder(
+    config.publicBasePath,
+    createClientRouter({
+      config,
+      service,
+      templates,
+      logger,
+      versions: options.serveVersions === false ? undefined : new VersionsSource(config.homeserver.baseUrl, logger),
+    }),
+  );
   const authority =
     options.userAuthority ??
     (config.homeserver.baseUrl ? new HomeserverUserAuthority(config.homeserver.baseUrl, clock) : undefined);
   const accountRouter = authority
-    ? createAccountRouter(
+    ? servedAlsoUnder(config.publicBasePath, createAccountRouter(
         new AccountService({
           store,
           service,
@@ -250,7 +255,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
           uiaSessions: new StatelessUiaSessions(config.homeserver.sharedSecret ?? random.bytes(32).toString('base64'), clock, random),
         }),
         logger,
-      )
+      ))
     : undefined;
   const internalRouter = config.homeserver.sharedSecret
     ? createInternalRouter(service, bindings, {

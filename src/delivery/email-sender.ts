@@ -1,22 +1,27 @@
 import type { Config } from '../config';
+import { brandingView } from './branding';
 import type { MailTransport } from './mail-transport';
 import type { EmailPayload } from './messages';
 import type { Templates } from './templates';
 
-/** Every template the email path uses, checked at start. */
+/** Every template the email path uses, checked at start (in every language). */
 export const EMAIL_TEMPLATE_FILES = ['registration', 'password_reset', 'add_threepid'].flatMap((name) => [
   `email/${name}.subject.txt`,
   `email/${name}.txt`,
   `email/${name}.html`,
 ]);
 
-/** Renders an outbox email payload and hands it to the transport. */
+/** Renders an outbox email payload, in its language, and hands it to the transport. */
 export class EmailSender {
+  private readonly brand: Record<string, string | undefined>;
+
   constructor(
     private readonly config: Config,
     private readonly templates: Templates,
     private readonly transport: MailTransport,
-  ) {}
+  ) {
+    this.brand = brandingView(config, 'email');
+  }
 
   /**
    * `outboxId` becomes the Message-ID: a message sent again (its sender died
@@ -24,15 +29,19 @@ export class EmailSender {
    * systems and people can see it is the same one.
    */
   async send(payload: EmailPayload, outboxId: string): Promise<void> {
-    const view = { app_name: this.config.email.appName, server_name: this.config.serverName, link: payload.link };
+    const view = { ...this.brand, link: payload.link };
     const name = `email/${payload.template}`;
+    const language = payload.language ?? this.config.email.defaultLanguage;
+    const text = this.templates.renderWithLanguage(`${name}.txt`, language, view);
     await this.transport.send({
       messageId: `<${outboxId}@${this.config.serverName}>`,
       from: this.config.email.notifFrom,
       to: payload.to,
-      subject: this.templates.render(`${name}.subject.txt`, view).trim(),
-      text: this.templates.render(`${name}.txt`, view),
-      html: this.templates.render(`${name}.html`, view),
+      subject: this.templates.render(`${name}.subject.txt`, language, view).trim(),
+      text: text.text,
+      html: this.templates.render(`${name}.html`, language, view),
+      // The body's language: a language folder without this email falls back to English.
+      language: text.language,
     });
   }
 }

@@ -17,6 +17,14 @@ export interface MailMessage {
   readonly subject: string;
   readonly text: string;
   readonly html: string;
+  /** The language tag of the text (`Content-Language`). */
+  readonly language?: string;
+}
+
+/** The message as nodemailer's composer takes it: the language as a header. */
+function composerInput(message: MailMessage) {
+  const { language, ...rest } = message;
+  return language ? { ...rest, headers: { 'Content-Language': language } } : rest;
 }
 
 /**
@@ -90,7 +98,7 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
         if (direct && sender) {
           await transporter.sendMail({ envelope: { from: sender.address, to: [message.to] }, raw: direct });
         } else {
-          const mime = new MailComposer(message).compile();
+          const mime = new MailComposer(composerInput(message)).compile();
           await transporter.sendMail({ envelope: mime.getEnvelope(), raw: await mime.build() });
         }
       } catch (err) {
@@ -119,7 +127,7 @@ export function createFileTransport(dir: string, logger: Logger): MailTransport 
   const files = new DevMessageFiles(dir);
   return {
     async send(message) {
-      const info = await transporter.sendMail(message);
+      const info = await transporter.sendMail(composerInput(message));
       // The .eml may wrap long lines (quoted-printable); the .txt keeps the link whole.
       const readable = `From: ${message.from}\nTo: ${message.to}\nSubject: ${message.subject}\n\n${message.text}`;
       const base = await files.write({ eml: info.message as Buffer, txt: readable });

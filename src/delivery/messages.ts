@@ -9,6 +9,8 @@ export interface EmailPayload {
   readonly template: EmailTemplate;
   readonly to: string;
   readonly link: string;
+  /** The language to write it in; absent in messages queued before there were languages (the default one). */
+  readonly language?: string;
 }
 
 /** What the outbox stores for one text message: the code is rendered into `templates/sms/code.txt` at send time. */
@@ -16,4 +18,5 @@ export interface SmsPayload {
   /** E.164 without `+`. */
   readonly to: string;
   readonly code: string;
+  readonly language?: string;
 }

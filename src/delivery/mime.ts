@@ -74,6 +74,7 @@ export function composeAlternative(message: MailMessage, sender: Sender, date: D
     header('Subject', message.subject),
     ...(message.messageId ? [`Message-ID: ${message.messageId}`] : []),
     `Date: ${rfc5322Date(date)}`,
+    ...(message.language ? [`Content-Language: ${message.language}`] : []),
     'MIME-Version: 1.0',
     'Content-Type: multipart/alternative;',
     ` boundary="${boundary}"`,

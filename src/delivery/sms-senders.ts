@@ -120,6 +120,7 @@ export class SmsSender {
 
   send(payload: SmsPayload): Promise<void> {
     const view = { app_name: this.config.email.appName, server_name: this.config.serverName, code: payload.code };
-    return this.transport.send({ to: `+${payload.to}`, text: this.templates.render('sms/code.txt', view).trim() });
+    const language = payload.language ?? this.config.email.defaultLanguage;
+    return this.transport.send({ to: `+${payload.to}`, text: this.templates.render('sms/code.txt', language, view).trim() });
   }
 }

@@ -10,7 +10,7 @@ import type { ThreepidService } from '../threepid/service';
 import { clientIpResolver } from './client-ip';
 import { errorMiddleware, methodNotAllowed } from './errors';
 import { jsonBody } from './json-body';
-import { createLinkPage, formBody } from './link-page';
+import { createLinkPage, formBody, requestLanguageResolver } from './link-page';
 import type { VersionsSource } from './versions';
 
 /** Where each flow's requestToken endpoints live in the client-server API. */
@@ -38,6 +38,9 @@ export interface ClientRouterOptions {
 export function createClientRouter(options: ClientRouterOptions): Router {
   const { config, service, templates } = options;
   const clientIp = clientIpResolver(config.trustedProxies);
+  const requestLanguage = requestLanguageResolver(templates, config.email.defaultLanguage);
+  /** The form posts back to the page's own path, under public_baseurl's path when it has one. */
+  const formAction = `${config.publicBasePath}${EMAIL_VALIDATE_PATH}`;
   const router = Router();
 
   for (const version of API_VERSIONS) {
@@ -46,7 +49,10 @@ export function createClientRouter(options: ClientRouterOptions): Router {
         router
           .route(`/_matrix/client/${version}/${FLOW_PATHS[flow]}/${medium}/requestToken`)
           .post(jsonBody, async (req: Request, res: Response) => {
-            const result = await service.requestToken(flow, medium, req.body, { clientIp: clientIp(req) });
+            const result = await service.requestToken(flow, medium, req.body, {
+              clientIp: clientIp(req),
+              language: requestLanguage(req),
+            });
             res.json({
               sid: result.sid,
               ...(result.submitUrl === undefined ? {} : { submit_url: result.submitUrl }),
@@ -69,7 +75,7 @@ export function createClientRouter(options: ClientRouterOptions): Router {
   }
 
   const linkPage = createLinkPage(config, service, templates);
-  router.route(EMAIL_VALIDATE_PATH).get(linkPage.show(EMAIL_VALIDATE_PATH)).post(formBody, linkPage.confirm).all(methodNotAllowed);
+  router.route(EMAIL_VALIDATE_PATH).get(linkPage.show(formAction)).post(formBody, linkPage.confirm).all(methodNotAllowed);
 
   if (options.versions) {
     const versions = options.versions;

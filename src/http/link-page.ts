@@ -1,23 +1,66 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { Config } from '../config';
+import { brandingView, logoImageSource } from '../delivery/branding';
+import { negotiateLanguage } from '../delivery/languages';
 import type { Templates } from '../delivery/templates';
 import { ThreepidError } from '../threepid/errors';
+import { FLOWS, templateOf } from '../threepid/flows';
 import { nextLinkWithSid } from '../threepid/next-link';
 import { parseSubmitTokenRequest } from '../threepid/request-body';
 import type { ThreepidService } from '../threepid/service';
 import { ERRCODE_STATUS } from './errors';
 import { MAX_BODY_BYTES } from './json-body';
 
+/**
+ * The pages' Content-Security-Policy: nothing but inline styles, and images
+ * from exactly one source when the operator has a logo (`'self'` for a path
+ * on this server, else the logo's origin).
+ */
+export function pageContentSecurityPolicy(imageSource: string | undefined): string {
+  return `default-src 'none'; style-src 'unsafe-inline'; ${imageSource ? `img-src ${imageSource}; ` : ''}frame-ancestors 'none'`;
+}
+
 /** Headers for the pages a person opens: the URL carries a token. */
-function setPageHeaders(res: Response): void {
+function setPageHeaders(res: Response, csp: string, language: string): void {
   res.set({
     'Content-Type': 'text/html; charset=utf-8',
+    'Content-Language': language,
+    Vary: 'Accept-Language',
     'Cache-Control': 'no-store',
     'Referrer-Policy': 'no-referrer',
     'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
-    'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    'Content-Security-Policy': csp,
   });
+}
+
+/** Why a link did not work; `pages/failure.html` has a text for each (`reason_<name>`). */
+export type FailureReason = 'incomplete' | 'unknown' | 'expired' | 'incorrect' | 'error';
+
+function failureReason(err: ThreepidError): FailureReason {
+  switch (err.errcode) {
+    case 'M_SESSION_EXPIRED':
+      return 'expired';
+    case 'M_TOKEN_INCORRECT':
+      return 'incorrect';
+    case 'M_INVALID_PARAM':
+    case 'M_MISSING_PARAM':
+    case 'M_NO_VALID_SESSION':
+      return 'unknown';
+    default:
+      return 'error';
+  }
+}
+
+/** Every page template, checked at start in every language. */
+export const PAGE_TEMPLATE_FILES = [
+  ...Object.values(FLOWS).flatMap((rules) => [`pages/${rules.template}_confirm.html`, `pages/${rules.template}_success.html`]),
+  'pages/failure.html',
+];
+
+/** The language a request's Accept-Language asks for, among those there are templates for. */
+export function requestLanguageResolver(templates: Templates, defaultLanguage: string): (req: Request) => string {
+  return (req) => negotiateLanguage(req.get('accept-language'), templates.languages, defaultLanguage);
 }
 
 /** An `application/x-www-form-urlencoded` body (the Confirm button's form); other types pass untouched. */
@@ -27,7 +70,8 @@ export const formBody = express.urlencoded({ extended: false, limit: MAX_BODY_BY
  * The page an emailed link opens. A GET only shows a button: mail scanners
  * that fetch every link must not validate the session. The button's form
  * POSTs the token back; that answers a success page, or a 302 to the
- * session's `next_link` with `sid` appended, or a failure page.
+ * session's `next_link` with `sid` appended, or a failure page. The session
+ * says which flow's page to show, and in which language.
  */
 export interface LinkPage {
   /** GET with `sid`, `client_secret`, `token` in the query: the Confirm page, whose form POSTs to `action`. */
@@ -37,31 +81,45 @@ export interface LinkPage {
 }
 
 export function createLinkPage(config: Config, service: ThreepidService, templates: Templates): LinkPage {
-  const page = (res: Response, status: number, name: string, view: Record<string, unknown> = {}) => {
-    setPageHeaders(res);
-    res.status(status).send(templates.render(`pages/${name}.html`, { app_name: config.email.appName, ...view }));
+  const csp = pageContentSecurityPolicy(logoImageSource(config));
+  const brand = brandingView(config, 'page');
+  const requestLanguage = requestLanguageResolver(templates, config.email.defaultLanguage);
+  /** A session's own language (its email's) when there are still templates for it; else the request's. */
+  const pageLanguage = (req: Request, sessionLanguage: string | null | undefined) =>
+    sessionLanguage && templates.languages.includes(sessionLanguage) ? sessionLanguage : requestLanguage(req);
+
+  const page = (res: Response, status: number, name: string, language: string, view: Record<string, unknown> = {}) => {
+    const rendered = templates.renderWithLanguage(`pages/${name}.html`, language, { ...brand, ...view });
+    setPageHeaders(res, csp, rendered.language);
+    res.status(status).send(rendered.text);
   };
-  const failurePage = (res: Response, err: unknown) => {
-    if (!(err instanceof ThreepidError)) throw err;
-    page(res, ERRCODE_STATUS[err.errcode] >= 500 ? 500 : ERRCODE_STATUS[err.errcode], 'failure', {
-      message: err.errcode === 'M_SESSION_EXPIRED' ? 'This link has expired.' : err.message,
-    });
-  };
+  const failurePage = (res: Response, status: number, reason: FailureReason, language: string) =>
+    page(res, status, 'failure', language, { [`reason_${reason}`]: true });
+
   return {
-    show: (action) => (req: Request, res: Response) => {
+    show: (action) => async (req: Request, res: Response) => {
       const { sid, client_secret: clientSecret, token } = req.query;
       if (typeof sid !== 'string' || typeof clientSecret !== 'string' || typeof token !== 'string') {
-        return page(res, 400, 'failure', { message: 'This link is incomplete.' });
+        return failurePage(res, 400, 'incomplete', requestLanguage(req));
       }
-      page(res, 200, 'confirm', { action, sid, client_secret: clientSecret, token });
+      const session = await service.linkSession(sid, clientSecret);
+      if (!session) return failurePage(res, 400, 'unknown', requestLanguage(req));
+      const language = pageLanguage(req, session.language);
+      if (session.expired) return failurePage(res, 400, 'expired', language);
+      page(res, 200, `${templateOf(session.flow)}_confirm`, language, { action, sid, client_secret: clientSecret, token });
     },
     async confirm(req: Request, res: Response) {
       try {
-        const { nextLink } = await service.submitToken(parseSubmitTokenRequest(req.body ?? {}), 'email');
-        if (nextLink) return res.redirect(302, nextLinkWithSid(nextLink, req.body.sid));
-        page(res, 200, 'success');
+        const result = await service.submitToken(parseSubmitTokenRequest(req.body ?? {}), 'email');
+        if (result.nextLink) return res.redirect(302, nextLinkWithSid(result.nextLink, req.body.sid));
+        page(res, 200, `${templateOf(result.flow)}_success`, pageLanguage(req, result.language));
       } catch (err) {
-        failurePage(res, err);
+        if (!(err instanceof ThreepidError)) throw err;
+        const { sid, client_secret: clientSecret } = (req.body ?? {}) as Record<string, unknown>;
+        const session =
+          typeof sid === 'string' && typeof clientSecret === 'string' ? await service.linkSession(sid, clientSecret) : undefined;
+        const status = ERRCODE_STATUS[err.errcode] >= 500 ? 500 : ERRCODE_STATUS[err.errcode];
+        failurePage(res, status, failureReason(err), pageLanguage(req, session?.language));
       }
     },
   };

@@ -16,6 +16,7 @@ export interface ThreepidSessionsTable {
   validated_at: number | null;
   consumed_at: number | null;
   id_server: Generated<string | null>;
+  language: Generated<string | null>;
 }
 
 export interface OutboxTable {

@@ -36,6 +36,8 @@ export interface SessionRecord {
   readonly consumedAt: number | null;
   /** The identity server that runs this session (proxy mode), or null for our own. */
   readonly idServer: string | null;
+  /** The language its message was written in, for the page its link opens; null when unknown. */
+  readonly language: string | null;
 }
 
 function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
@@ -54,6 +56,7 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
     validatedAt: row.validated_at === null ? null : Number(row.validated_at),
     consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
     idServer: row.id_server ?? null,
+    language: row.language ?? null,
   });
 }
 
@@ -90,7 +93,10 @@ export class SessionStore {
   }
 
   async insertSession(
-    session: Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt' | 'idServer'> & { idServer?: string },
+    session: Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt' | 'idServer' | 'language'> & {
+      idServer?: string;
+      language?: string | null;
+    },
   ): Promise<void> {
     await this.db
       .insertInto('threepid_sessions')
@@ -108,6 +114,7 @@ export class SessionStore {
         validated_at: null,
         consumed_at: null,
         id_server: session.idServer ?? null,
+        language: session.language ?? null,
       })
       .execute();
   }
@@ -119,7 +126,7 @@ export class SessionStore {
    */
   async replaceToken(
     sid: string,
-    update: { tokenHash: string; sendAttempt: number; expiresAt: number; nextLink: string | null },
+    update: { tokenHash: string; sendAttempt: number; expiresAt: number; nextLink: string | null; language?: string | null },
   ): Promise<boolean> {
     const result = await this.db
       .updateTable('threepid_sessions')
@@ -128,6 +135,8 @@ export class SessionStore {
         send_attempt: update.sendAttempt,
         expires_at: update.expiresAt,
         next_link: update.nextLink,
+        // The newest message's language: the page its link opens speaks it.
+        ...(update.language === undefined ? {} : { language: update.language }),
         failed_attempts: 0,
       })
       .where('sid', '=', sid)

@@ -1,4 +1,4 @@
-import type { Flow } from '../store/sessions';
+import { DELEGATED, type Flow, type SessionFlow } from '../store/sessions';
 
 export type EmailTemplate = 'registration' | 'password_reset' | 'add_threepid';
 
@@ -21,6 +21,11 @@ export const FLOWS: Readonly<Record<Flow, FlowRules>> = Object.freeze({
  * delegates it for.
  */
 export const DELEGATED_TEMPLATE: EmailTemplate = 'add_threepid';
+
+/** The email and the pages a session of this flow gets. */
+export function templateOf(flow: SessionFlow): EmailTemplate {
+  return flow === DELEGATED ? DELEGATED_TEMPLATE : FLOWS[flow].template;
+}
 
 export const FLOW_NAMES: readonly Flow[] = ['register', 'password', '3pid'];
 

@@ -4,7 +4,7 @@ import type { Store } from '../store/store';
 import { DELEGATED, isUniqueViolation, type Flow, type Medium, type SessionFlow, type SessionRecord } from '../store/sessions';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
-import { DELEGATED_TEMPLATE, FLOWS, type EmailTemplate } from './flows';
+import { FLOWS, templateOf, type EmailTemplate } from './flows';
 import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
@@ -70,6 +70,21 @@ export interface ValidatedThreepid {
 /** Facts about the request that do not come from its body. */
 export interface RequestContext {
   readonly clientIp: string;
+  /**
+   * The language to write the message in (chosen from the request's
+   * `Accept-Language`); default: `email.default_language`. Kept on the
+   * session, so the page the link opens speaks it too.
+   */
+  readonly language?: string;
+}
+
+/** What the page an emailed link opens needs to know of its session. */
+export interface LinkSession {
+  readonly flow: SessionFlow;
+  /** The language its email was written in; null when not known. */
+  readonly language: string | null;
+  /** The token (or, once validated, the proof) no longer works. */
+  readonly expired: boolean;
 }
 
 
@@ -118,7 +133,7 @@ export class ThreepidService {
 
   /** requestToken for one of the client-server API's six endpoints. */
   async requestToken(flow: Flow, medium: Medium, input: unknown, context: RequestContext): Promise<TokenRequestResult> {
-    return this.startValidation(flow, medium, input, context.clientIp);
+    return this.startValidation(flow, medium, input, context);
   }
 
   /**
@@ -132,7 +147,7 @@ export class ThreepidService {
    * rules apply as they do to every session.
    */
   async requestDelegatedToken(medium: Medium, input: unknown): Promise<TokenRequestResult> {
-    return this.startValidation(DELEGATED, medium, input, undefined);
+    return this.startValidation(DELEGATED, medium, input, {});
   }
 
   /**
@@ -144,8 +159,9 @@ export class ThreepidService {
     flow: SessionFlow,
     medium: Medium,
     input: unknown,
-    clientIp: string | undefined,
+    context: Partial<RequestContext>,
   ): Promise<TokenRequestResult> {
+    const { clientIp } = context;
     const rules = this.mediums[medium];
     if (!rules) throw new ThreepidError('M_THREEPID_MEDIUM_NOT_SUPPORTED', `This server does not verify ${medium}`);
     const body = requireObject(input);
@@ -190,13 +206,14 @@ export class ThreepidService {
 
     const sid = await this.startOrContinueSession({
       flow,
-      template: flow === DELEGATED ? DELEGATED_TEMPLATE : FLOWS[flow].template,
+      template: templateOf(flow),
       rules,
       address,
       clientSecret: request.clientSecret,
       sendAttempt: request.sendAttempt,
       nextLink,
       decoy,
+      language: context.language ?? config.email.defaultLanguage,
     });
     // A decoy for a request that named an identity server must look like a
     // proxied answer, which has no submit_url, or its shape would tell.
@@ -229,6 +246,7 @@ export class ThreepidService {
     sendAttempt: number;
     nextLink: string | null;
     decoy: boolean;
+    language: string;
   }): Promise<string> {
     const { clock, random, config, store } = this.deps;
     const clientSecretHash = hashSecret(input.clientSecret);
@@ -245,6 +263,7 @@ export class ThreepidService {
         sendAttempt: input.sendAttempt,
         expiresAt: now + this.tokenLifetime(input.rules.medium),
         nextLink: input.nextLink,
+        language: input.language,
       };
       // Checked for decoys too: a refusal that only real requests get would tell them apart.
       if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
@@ -258,8 +277,13 @@ export class ThreepidService {
 
       const payload: EmailPayload | SmsPayload =
         input.rules.medium === 'email'
-          ? { template: input.template, to: input.address, link: this.emailLink(sid, input.clientSecret, token) }
-          : { to: input.address, code: token };
+          ? {
+              template: input.template,
+              to: input.address,
+              link: this.emailLink(sid, input.clientSecret, token),
+              language: input.language,
+            }
+          : { to: input.address, code: token, language: input.language };
       await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now });
       return { sid, sent: true, created: !existing };
     }));
@@ -285,7 +309,7 @@ export class ThreepidService {
    * right token again after success succeeds again. Answers with the session's
    * next_link, if any.
    */
-  async submitToken(request: SubmitTokenRequest, medium?: Medium): Promise<{ nextLink: string | null }> {
+  async submitToken(request: SubmitTokenRequest, medium?: Medium): Promise<SubmittedToken> {
     const { store, clock } = this.deps;
     const session = await store.sessions.getSession(request.sid);
     if (!session || !this.secretMatches(session, request.clientSecret) || (medium && session.medium !== medium)) {
@@ -295,7 +319,7 @@ export class ThreepidService {
     const tokenMatches = hashesEqual(session.tokenHash, hashSecret(request.token));
     if (session.validatedAt !== null) {
       if (!tokenMatches) throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
-      return { nextLink: session.nextLink };
+      return submitted(session);
     }
     if (now > session.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
     const maxFailed = session.medium === 'msisdn' ? this.deps.config.sms.maxTokenAttempts : MAX_FAILED_ATTEMPTS;
@@ -315,7 +339,7 @@ export class ThreepidService {
     if (!validated) {
       // The session changed since it was read: answer for it as it is now.
       const again = await store.sessions.getSession(session.sid);
-      if (again?.validatedAt != null && hashesEqual(again.tokenHash, session.tokenHash)) return { nextLink: again.nextLink };
+      if (again?.validatedAt != null && hashesEqual(again.tokenHash, session.tokenHash)) return submitted(again);
       if (again && !hashesEqual(again.tokenHash, session.tokenHash)) {
         throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
       }
@@ -323,7 +347,20 @@ export class ThreepidService {
       throw tooMany;
     }
     this.events.sessionValidated(session.medium, session.flow);
-    return { nextLink: session.nextLink };
+    return submitted(session);
+  }
+
+  /**
+   * The session an emailed link names, for its page: which flow and language,
+   * and whether it has expired. Undefined when no session of ours matches the
+   * sid and client_secret. The token is not checked here: that would be a
+   * guess that no attempt limit counts.
+   */
+  async linkSession(sid: string, clientSecret: string): Promise<LinkSession | undefined> {
+    if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) return undefined;
+    const session = await this.deps.store.sessions.getSession(sid);
+    if (!session || session.idServer !== null || !this.secretMatches(session, clientSecret)) return undefined;
+    return { flow: session.flow, language: session.language, expired: this.deps.clock.now() > session.expiresAt };
   }
 
   /**
@@ -422,6 +459,17 @@ export class ThreepidService {
     for (const { medium, flow, count } of purged) this.events.sessionsExpired(medium, flow, count);
     return purged.reduce((total, entry) => total + entry.count, 0);
   }
+}
+
+/** A token accepted: where to send the person next, and what the page says. */
+export interface SubmittedToken {
+  readonly nextLink: string | null;
+  readonly flow: SessionFlow;
+  readonly language: string | null;
+}
+
+function submitted(session: SessionRecord): SubmittedToken {
+  return { nextLink: session.nextLink, flow: session.flow, language: session.language };
 }
 
 function toValidated(session: SessionRecord): ValidatedThreepid {

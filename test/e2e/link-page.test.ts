@@ -86,15 +86,24 @@ describe('the page an emailed link opens, and session expiry', () => {
     };
 
     it('HTML-escapes every value from the query on the confirm page', async () => {
+      // The page is shown for a real session (its sid and client_secret); the token is only checked on POST.
+      const session = await requestSession('escape_secret');
+      const query = new URLSearchParams({ sid: session.sid, client_secret: session.clientSecret, token: hostile.token });
+      const response = await getPage(query.toString());
+      const body = await response.text();
+      expect(response.status).toBe(200);
+      expect(body).not.toMatch(/<svg/i);
+      // The value is there, escaped inside its attribute, not dropped.
+      expect(body).toContain('name="token" value="&lt;&#x2F;form&gt;&lt;svg onload&#x3D;alert(3)&gt;"');
+    });
+
+    it('answers hostile values that name no session with a failure page that does not reflect them', async () => {
       const response = await getPage(new URLSearchParams(hostile).toString());
       const body = await response.text();
-      expect(body).not.toMatch(/<script/i);
-      expect(body).not.toMatch(/<img/i);
-      expect(body).not.toMatch(/<svg/i);
-      // The values are there, escaped inside their attributes, not dropped.
-      expect(response.status).toBe(200);
-      expect(body).toContain('name="sid" value="&quot;&gt;&lt;script&gt;alert(1)&lt;&#x2F;script&gt;"');
-      expect(body).toContain('name="client_secret" value="&#39;&gt;&lt;img src&#x3D;x onerror&#x3D;alert(2)&gt;"');
+      expect(response.status).toBe(400);
+      expectPageHeaders(response);
+      expect(body).toContain('This link did not work');
+      expect(body).not.toMatch(/<script|<img|<svg|alert/i);
     });
 
     it('HTML-escapes what the form posted on the failure page', async () => {

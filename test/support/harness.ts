@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Router } from 'express';
 import jwt from 'jsonwebtoken';
 import { parseConfig, type RawConfig } from '../../src/config';
 import { createApp } from '../../src/http/app';
@@ -69,6 +70,8 @@ async function listen(server: Server): Promise<string> {
 export async function startModule(
   raw: RawConfig & { database: { path: string } },
   extra: Omit<ThreepidModuleOptions, 'config'> = {},
+  /** More routes on the public listener, before the module's (what else the operator's server serves, e.g. a logo). */
+  alsoServed: readonly Router[] = [],
 ): Promise<Running> {
   const clientServer = createServer();
   const internalServer = createServer();
@@ -88,7 +91,7 @@ export async function startModule(
   });
   const logger = extra.logger;
   const module = await createThreepidModule({ processMetrics: false, ...extra, config, logger });
-  const clientApp = createApp([module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
+  const clientApp = createApp([...alsoServed, module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
   clientServer.on('request', clientApp);
   internalServer.on(
     'request',

@@ -51,12 +51,22 @@ const portOf = (url: string) => Number(new URL(url).port);
  * (pid, logs, temp files) in a temp dir: the system's own nginx setup is
  * never read or touched.
  */
-export async function startNginx(binary: string, upstreams: { sidecarUrl: string; homeserverUrl: string; port?: number }): Promise<RunningNginx> {
+export async function startNginx(
+  binary: string,
+  upstreams: {
+    sidecarUrl: string;
+    homeserverUrl: string;
+    port?: number;
+    /** A variant of the README's configuration, made from it (e.g. the module under a path prefix). */
+    variant?: (config: string) => string;
+  },
+): Promise<RunningNginx> {
   const dir = tempDir('threepid-nginx-');
   chmodSync(dir, 0o755); // nginx's workers drop root: they must reach the temp paths.
   const port = upstreams.port ?? (await freePort());
   const site = path.join(dir, 'threepid.conf');
-  writeFileSync(site, renderNginxConfig({ listen: port, sidecar: portOf(upstreams.sidecarUrl), homeserver: portOf(upstreams.homeserverUrl) }));
+  const config = renderNginxConfig({ listen: port, sidecar: portOf(upstreams.sidecarUrl), homeserver: portOf(upstreams.homeserverUrl) });
+  writeFileSync(site, upstreams.variant ? upstreams.variant(config) : config);
   const main = path.join(dir, 'nginx.conf');
   writeFileSync(
     main,

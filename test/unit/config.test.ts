@@ -295,3 +295,52 @@ describe('loadConfigFile', () => {
     expect(err.message).toMatch(/cannot read/);
   });
 });
+
+describe('branding, languages and public_baseurl with a path', () => {
+  it('keeps the path of public_baseurl, without its trailing slash', () => {
+    expect(parseConfig({ public_baseurl: 'https://example.org/matrix/' })).toMatchObject({
+      publicBaseurl: 'https://example.org/matrix',
+      publicBasePath: '/matrix',
+    });
+    expect(parseConfig({ public_baseurl: 'https://example.org/' }).publicBasePath).toBe('');
+  });
+
+  it('takes a logo at an https URL or a path, an accent colour and a support URL', () => {
+    const config = parseConfig({
+      branding: { logo_url: 'https://cdn.example.org/logo.svg', accent_color: '#0a7f5c', support_url: 'mailto:help@example.org' },
+    });
+    expect(config.branding).toEqual({
+      logoUrl: 'https://cdn.example.org/logo.svg',
+      accentColor: '#0a7f5c',
+      supportUrl: 'mailto:help@example.org',
+    });
+    expect(parseConfig({ branding: { logo_url: '/static/logo.png' } }).branding.logoUrl).toBe('/static/logo.png');
+    expect(parseConfig({}).branding).toEqual({});
+  });
+
+  it.each([
+    ['http://cdn.example.org/logo.png'],
+    ['//cdn.example.org/logo.png'],
+    ['javascript:alert(1)'],
+    ['data:image/svg+xml,<svg/>'],
+    ['https://user:pw@cdn.example.org/logo.png'],
+    ['logo.png'],
+    ['/logo.png" onerror="x'],
+  ])('refuses the logo %s', (logo) => {
+    expect(configError(() => parseConfig({ branding: { logo_url: logo } })).path).toBe('branding.logo_url');
+  });
+
+  it.each([['red'], ['#12345'], ['#1234567'], ['rgb(0,0,0)'], ['#fff; background: url(x)']])('refuses the colour %s', (color) => {
+    expect(configError(() => parseConfig({ branding: { accent_color: color } })).path).toBe('branding.accent_color');
+  });
+
+  it('refuses a support URL that is not https, http or mailto', () => {
+    expect(configError(() => parseConfig({ branding: { support_url: 'javascript:alert(1)' } })).path).toBe('branding.support_url');
+  });
+
+  it('takes email.default_language as a language tag, English by default', () => {
+    expect(parseConfig({}).email.defaultLanguage).toBe('en');
+    expect(parseConfig({ email: { default_language: 'de' } }).email.defaultLanguage).toBe('de');
+    expect(configError(() => parseConfig({ email: { default_language: '../etc' } })).path).toBe('email.default_language');
+  });
+});

@@ -33,6 +33,21 @@ describe('SessionStore writes that check what was read', () => {
     removeDir(dir);
   });
 
+  it('keeps the language of the newest message: none given is null, a new token may change it, and leaving it out keeps it', async () => {
+    expect((await sessions.getSession('sid1'))?.language).toBeNull();
+    const token = (attempt: number, language?: string) => ({
+      tokenHash: `token-${attempt}`,
+      sendAttempt: attempt,
+      expiresAt: NOW + 60_000,
+      nextLink: null,
+      ...(language === undefined ? {} : { language }),
+    });
+    expect(await sessions.replaceToken('sid1', token(2, 'de'))).toBe(true);
+    expect((await sessions.getSession('sid1'))?.language).toBe('de');
+    expect(await sessions.replaceToken('sid1', token(3))).toBe(true);
+    expect((await sessions.getSession('sid1'))?.language).toBe('de');
+  });
+
   it('validates with the token that was read, counting the check', async () => {
     expect(await sessions.validateWithinAttempts('sid1', 'token-1', 5, NOW, NOW + 1_000)).toBe(true);
     const session = await sessions.getSession('sid1');

@@ -182,7 +182,7 @@ describe('ThreepidService over SQLite', () => {
     it('validates the session with the right token and returns next_link', async () => {
       const { sid } = await requestToken('register', 1, { next_link: 'https://app.example.org/done' });
       const result = await service.submitToken({ sid, clientSecret: CLIENT_SECRET, token: await lastToken() });
-      expect(result).toEqual({ nextLink: 'https://app.example.org/done' });
+      expect(result).toEqual({ nextLink: 'https://app.example.org/done', flow: 'register', language: 'en' });
       expect((await store.sessions.getSession(sid))?.validatedAt).toBe(clock.now());
     });
 
@@ -237,7 +237,7 @@ describe('ThreepidService over SQLite', () => {
       const { sid } = await requestToken();
       const token = await lastToken();
       clock.advance(config.email.validationTokenLifetimeMs);
-      await expect(service.submitToken({ sid, clientSecret: CLIENT_SECRET, token })).resolves.toEqual({ nextLink: null });
+      await expect(service.submitToken({ sid, clientSecret: CLIENT_SECRET, token })).resolves.toEqual({ nextLink: null, flow: 'register', language: 'en' });
     });
   });
 

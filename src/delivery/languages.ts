@@ -1,0 +1,52 @@
+/** A language folder's name and `email.default_language`: a BCP 47 tag such as `de`, `pt-BR` or `zh-Hant`. */
+export const LANGUAGE_TAG = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+
+/** Longest `Accept-Language` header read; browsers send well under 100 characters. */
+const MAX_HEADER_LENGTH = 1024;
+/** Language ranges read from one header. */
+const MAX_RANGES = 32;
+const RANGE = /^(\*|[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)$/;
+const QUALITY = /^q=(0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/i;
+
+interface WeightedRange {
+  readonly range: string;
+  readonly quality: number;
+  readonly order: number;
+}
+
+/** The language ranges of an `Accept-Language` header, best first; malformed entries are skipped. */
+export function parseAcceptLanguage(header: string | undefined): string[] {
+  if (!header || header.length > MAX_HEADER_LENGTH) return [];
+  const ranges: WeightedRange[] = [];
+  for (const [order, entry] of header.split(',').slice(0, MAX_RANGES).entries()) {
+    const [range, ...params] = entry.split(';').map((part) => part.trim());
+    if (!RANGE.test(range)) continue;
+    let quality = 1;
+    for (const param of params) {
+      const match = QUALITY.exec(param);
+      if (match) quality = Number(match[1]);
+    }
+    if (quality > 0) ranges.push({ range: range.toLowerCase(), quality, order });
+  }
+  return ranges.sort((a, b) => b.quality - a.quality || a.order - b.order).map((entry) => entry.range);
+}
+
+/**
+ * The best of `available` for an `Accept-Language` header (RFC 4647 lookup):
+ * for each range, best first, the exact tag, then the tag cut back a subtag
+ * at a time (`de-AT` finds `de`), then any available tag the range is a
+ * prefix of (`pt` finds `pt-BR`). `*`, no header, or no match: `fallback`.
+ */
+export function negotiateLanguage(header: string | undefined, available: readonly string[], fallback: string): string {
+  const byLower = new Map(available.map((tag) => [tag.toLowerCase(), tag]));
+  for (const range of parseAcceptLanguage(header)) {
+    if (range === '*') return fallback;
+    for (let tag = range; tag; tag = tag.includes('-') ? tag.slice(0, tag.lastIndexOf('-')) : '') {
+      const found = byLower.get(tag);
+      if (found) return found;
+    }
+    const extended = available.find((tag) => tag.toLowerCase().startsWith(`${range}-`));
+    if (extended) return extended;
+  }
+  return fallback;
+}

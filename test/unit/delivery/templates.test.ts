@@ -1,0 +1,134 @@
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { EMAIL_TEMPLATE_FILES } from '../../../src/delivery/email-sender';
+import { SMS_TEMPLATE_FILES } from '../../../src/delivery/sms-senders';
+import { DEFAULT_TEMPLATES_DIR, Templates } from '../../../src/delivery/templates';
+import { PAGE_TEMPLATE_FILES } from '../../../src/http/link-page';
+import { removeDir, tempDir } from '../../support/harness';
+
+const ALL_FILES = [...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, ...PAGE_TEMPLATE_FILES];
+/** Files with no words in them: one copy, in English, serves every language. */
+const WORDLESS = ['pages/_head.html', 'pages/_brand.html', 'pages/_fields.html', 'email/_brand.html'];
+
+function filesUnder(dir: string, prefix = ''): string[] {
+  return readdirSync(path.join(dir, prefix), { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesUnder(dir, path.posix.join(prefix, entry.name)) : [path.posix.join(prefix, entry.name)],
+  );
+}
+
+/** GSM 03.38's basic character set: a text message of these alone fits 160 to a segment. */
+const GSM7 = new Set(
+  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
+);
+
+const view = {
+  app_name: 'Example Chat',
+  server_name: 'example.org',
+  link: 'https://example.org/_threepid/client/v1/email/validate?token=t&client_secret=c&sid=s',
+  code: '123456',
+  accent_color: '#2456c5',
+  accent_text_color: '#ffffff',
+  link_color: '#2456c5',
+  action: '/_threepid/client/v1/email/validate',
+  sid: 's',
+  client_secret: 'c',
+  token: 't',
+  reason_expired: true,
+};
+
+describe('the shipped templates', () => {
+  const templates = new Templates();
+
+  it('are in English and German', () => {
+    expect(templates.languages).toEqual(['de', 'en']);
+  });
+
+  it('have every English file with words in German too', () => {
+    const english = filesUnder(path.join(DEFAULT_TEMPLATES_DIR, 'en')).filter((file) => !WORDLESS.includes(file));
+    expect(filesUnder(path.join(DEFAULT_TEMPLATES_DIR, 'de')).sort()).toEqual(english.sort());
+  });
+
+  it.each(['en', 'de'])('render every template in %s, with <html lang> set and nothing left unrendered', (language) => {
+    for (const name of ALL_FILES) {
+      const rendered = templates.renderWithLanguage(name, language, view);
+      expect(rendered.language).toBe(language);
+      expect(rendered.text).not.toMatch(/\{\{|\}\}/);
+      if (name.endsWith('.html')) expect(rendered.text).toContain(`<html lang="${language}">`);
+    }
+  });
+
+  it('write the German text messages in GSM-7 alone, never longer than the English one', () => {
+    for (const appName of ['Matrix', 'Example Chat', 'x'.repeat(80)]) {
+      const english = templates.render('sms/code.txt', 'en', { ...view, app_name: appName }).trim();
+      const german = templates.render('sms/code.txt', 'de', { ...view, app_name: appName }).trim();
+      expect([...german].filter((char) => !GSM7.has(char))).toEqual([]);
+      expect([...english].filter((char) => !GSM7.has(char))).toEqual([]);
+      expect(german.length).toBeLessThanOrEqual(english.length);
+    }
+  });
+
+  it('refuses a default language there are no templates for', () => {
+    expect(() => new Templates(undefined, 'fr')).toThrow(/default language fr has no templates folder/);
+  });
+});
+
+describe('templates_dir overrides', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir('threepid-templates-');
+  });
+  afterEach(() => removeDir(dir));
+
+  const write = (file: string, text: string) => {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), text);
+  };
+
+  it('take a file in a language folder for that language only', () => {
+    write('de/email/registration.subject.txt', 'Willkommen bei {{app_name}}');
+    const templates = new Templates(dir);
+    expect(templates.render('email/registration.subject.txt', 'de', view)).toBe('Willkommen bei Example Chat');
+    expect(templates.render('email/registration.subject.txt', 'en', view).trim()).toBe('[Example Chat] Confirm your email address');
+  });
+
+  it('take a flat file (as before there were languages) as the default language’s', () => {
+    write('email/registration.subject.txt', 'Welcome to {{app_name}}');
+    const english = new Templates(dir, 'en');
+    expect(english.render('email/registration.subject.txt', 'en', view)).toBe('Welcome to Example Chat');
+    expect(english.render('email/registration.subject.txt', 'de', view).trim()).toBe('[Example Chat] Bestätigen Sie Ihre E-Mail-Adresse');
+    const german = new Templates(dir, 'de');
+    expect(german.render('email/registration.subject.txt', 'de', view)).toBe('Welcome to Example Chat');
+    expect(german.render('email/registration.subject.txt', 'en', view).trim()).toBe('[Example Chat] Confirm your email address');
+  });
+
+  it('add a language by adding a folder; what it lacks comes from English, and says so', () => {
+    write('fr/sms/code.txt', '{{code}} est votre code {{app_name}}.');
+    const templates = new Templates(dir);
+    expect(templates.languages).toEqual(['de', 'en', 'fr']);
+    expect(templates.renderWithLanguage('sms/code.txt', 'fr', view)).toEqual({ text: '123456 est votre code Example Chat.', language: 'fr' });
+    const page = templates.renderWithLanguage('pages/failure.html', 'fr', view);
+    expect(page.language).toBe('en');
+    expect(page.text).toContain('<html lang="en">');
+    expect(page.text).toContain('This link has expired.');
+  });
+
+  it('take a partial from the operator too, for every page that uses it', () => {
+    write('en/pages/_brand.html', '<div class="brand">Our own header</div>');
+    const templates = new Templates(dir);
+    for (const language of ['en', 'de']) {
+      expect(templates.render('pages/registration_confirm.html', language, view)).toContain('Our own header');
+    }
+  });
+
+  it('fail at preload, not at the first page, when a partial is missing', () => {
+    write('fr/pages/failure.html', '<html lang="{{lang}}">{{> _missing}}</html>');
+    expect(() => new Templates(dir).preload(['pages/failure.html'])).toThrow(/template pages\/_missing.html not found for language fr/);
+  });
+
+  it('ignore folders whose names are not language tags', () => {
+    write('not a language/sms/code.txt', 'x');
+    write('email/registration.txt', 'flat');
+    write('sms/code.txt', 'flat, in a folder whose name looks like a language tag');
+    expect(new Templates(dir).languages).toEqual(['de', 'en']);
+  });
+});
