@@ -17,7 +17,7 @@ import { StatelessUiaSessions } from './threepid/uia';
 import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
 import { openDatabase } from './store/database';
-import type { Engine } from './store/migrations';
+import { engineOf, migrateToLatest, type Engine } from './store/migrations';
 import { DatabaseRateLimiter, RateLimiter, type Limiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
 import { createOpsRouter } from './http/ops-router';
@@ -45,9 +45,13 @@ export interface ThreepidModuleOptions {
   readonly mailTransport?: MailTransport;
   /** Default: the sender named by `sms.sender`. */
   readonly smsTransport?: SmsTransport;
-  /** Default: the database `config.database` names (a SQLite file, or PostgreSQL). */
-  readonly database?: Kysely<Database>;
-  /** The engine behind `database` when one is given. Default: sqlite. */
+  /**
+   * Default: the database `config.database` names (a SQLite file, or
+   * PostgreSQL). A host's own Kysely is migrated here (the module's tables
+   * beside the host's), and is not closed by `close()`.
+   */
+  readonly database?: Kysely<any>;
+  /** The engine behind `database` when one is given. Default: found from its dialect. */
   readonly databaseEngine?: Engine;
   readonly logger?: Logger;
   readonly clock?: Clock;
@@ -153,9 +157,14 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   templates.preload([...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, 'pages/confirm.html', 'pages/success.html', 'pages/failure.html']);
 
   const ownsDatabase = options.database === undefined;
-  const opened = options.database
-    ? { db: options.database, engine: options.databaseEngine ?? 'sqlite' }
-    : await openDatabase(config.database, logger);
+  let opened: { db: Kysely<Database>; engine: Engine };
+  if (options.database) {
+    const engine = options.databaseEngine ?? engineOf(options.database);
+    await migrateToLatest(options.database, engine);
+    opened = { db: options.database as Kysely<Database>, engine };
+  } else {
+    opened = await openDatabase(config.database, logger);
+  }
   const store = new Store(opened.db, opened.engine);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
   const makeLimiter: LimiterFactory =

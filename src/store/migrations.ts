@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 
 /** The folder of numbered plain-SQL migrations shipped with the module. */
 export const SQL_DIR = path.resolve(__dirname, '../../sql');
@@ -8,7 +8,13 @@ export const SQL_DIR = path.resolve(__dirname, '../../sql');
 /** `0001_threepid_sessions.sql` (portable) or `0001_x.sql.sqlite` (engine override). */
 const FILE_PATTERN = /^(\d{4}_[a-z0-9_]+)\.sql(?:\.(sqlite|postgres))?$/;
 
+/** The two database engines the module runs on. */
 export type Engine = 'sqlite' | 'postgres';
+
+/** Which engine a Kysely instance talks to, from its dialect's adapter. */
+export function engineOf(db: Kysely<any>): Engine {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
 
 /**
  * Splits a migration file into statements. Our migrations hold plain DDL with
@@ -71,6 +77,21 @@ export class SqlFileMigrationProvider implements MigrationProvider {
     }
     return migrations;
   }
+}
+
+/**
+ * Applies every pending migration of the module's schema to `db` (a host's
+ * own Kysely on SQLite or PostgreSQL works: the module's tables live beside
+ * the host's). Safe to run at every start and from several processes at once.
+ * `createThreepidModule` runs it on the database it is given.
+ *
+ * ```ts
+ * await migrate(hostKysely); // the engine is found from the dialect
+ * ```
+ * @throws Error naming the migration that failed.
+ */
+export function migrate(db: Kysely<any>, engine: Engine = engineOf(db)): Promise<void> {
+  return migrateToLatest(db, engine);
 }
 
 /**
