@@ -153,6 +153,9 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const clock = options.clock ?? systemClock;
   const random = options.random ?? cryptoRandom;
 
+  if (config.ignoredKeys.length > 0) {
+    logger.info({ keys: config.ignoredKeys }, 'config keys accepted for Synapse compatibility do nothing here: this module sends no notification emails');
+  }
   const templates = new Templates(config.templatesDir);
   templates.preload([...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, 'pages/confirm.html', 'pages/success.html', 'pages/failure.html']);
 

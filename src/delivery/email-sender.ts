@@ -23,6 +23,18 @@ export class EmailSender {
    * between the SMTP answer and recording it) carries the same ID, so mail
    * systems and people can see it is the same one.
    */
+  /** A subject the config sets (Synapse's `email.subjects`) wins over the subject template. */
+  private subject(template: EmailPayload['template']): string | undefined {
+    const { subjects } = this.config.email;
+    return template === 'registration'
+      ? subjects.registration
+      : template === 'password_reset'
+        ? subjects.passwordReset
+        : template === 'add_threepid'
+          ? subjects.addThreepid
+          : undefined;
+  }
+
   async send(payload: EmailPayload, outboxId: string): Promise<void> {
     const view = { app_name: this.config.email.appName, server_name: this.config.serverName, link: payload.link };
     const name = `email/${payload.template}`;
@@ -30,7 +42,7 @@ export class EmailSender {
       messageId: `<${outboxId}@${this.config.serverName}>`,
       from: this.config.email.notifFrom,
       to: payload.to,
-      subject: this.templates.render(`${name}.subject.txt`, view).trim(),
+      subject: this.subject(payload.template) ?? this.templates.render(`${name}.subject.txt`, view).trim(),
       text: this.templates.render(`${name}.txt`, view),
       html: this.templates.render(`${name}.html`, view),
     });
