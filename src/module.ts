@@ -68,6 +68,15 @@ export interface ThreepidModuleOptions {
   readonly serveVersions?: boolean;
 }
 
+/** Every template the module renders, loaded at start (and by `--check`) so a broken setup fails early. */
+export const TEMPLATE_FILES: readonly string[] = [
+  ...EMAIL_TEMPLATE_FILES,
+  ...SMS_TEMPLATE_FILES,
+  'pages/confirm.html',
+  'pages/success.html',
+  'pages/failure.html',
+];
+
 /** Identity-server answers are small JSON objects; anything larger is refused. */
 const IDENTITY_MAX_RESPONSE_BYTES = 64 * 1024;
 /** Reports each refusal of a limiter to the metrics. */
@@ -157,7 +166,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     logger.info({ keys: config.ignoredKeys }, 'config keys accepted for Synapse compatibility do nothing here: this module sends no notification emails');
   }
   const templates = new Templates(config.templatesDir);
-  templates.preload([...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, 'pages/confirm.html', 'pages/success.html', 'pages/failure.html']);
+  templates.preload(TEMPLATE_FILES);
 
   const ownsDatabase = options.database === undefined;
   let opened: { db: Kysely<Database>; engine: Engine };
