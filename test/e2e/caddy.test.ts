@@ -4,10 +4,11 @@
  * homeserver: each path reaches the server the README says, and a real
  * requestToken goes through.
  */
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { post, removeDir, startModule, tempDir, type Running } from '../support/harness';
-import { setupCaddy, startCaddy, type RunningCaddy } from '../support/caddy';
+import { CADDY_TEMPLATE, setupCaddy, startCaddy, type RunningCaddy } from '../support/caddy';
 import { HOMESERVER_PATHS, SIDECAR_PATHS } from '../support/proxy-routes';
 import { expectResponseMatchesSpec } from '../support/spec';
 
@@ -43,6 +44,11 @@ describe('the Caddy configuration (examples/caddy/Caddyfile)', () => {
     await new Promise((resolve) => homeserver?.close(resolve));
     await sidecar?.close();
     removeDir(dir);
+  });
+
+  it('is quoted in full in the README, so the README shows what the tests run', () => {
+    const readme = readFileSync(`${__dirname}/../../README.md`, 'utf8');
+    expect(readme).toContain('```caddy\n' + readFileSync(CADDY_TEMPLATE, 'utf8') + '```');
   });
 
   const answeredBy = async (path: string) => {
