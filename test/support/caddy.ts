@@ -1,8 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { eventually, freePort } from './e2e-utils';
-import { removeDir, tempDir } from './harness';
+import { freePort } from './e2e-utils';
+import { tempDir } from './harness';
+import { startProxyProcess } from './proxy-process';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** The Caddy configuration the README shows; the tests run exactly this, with their own address and ports. */
@@ -49,33 +50,13 @@ export async function startCaddy(binary: string, upstreams: { sidecarUrl: string
   const file = path.join(dir, 'Caddyfile');
   const portOf = (url: string) => Number(new URL(url).port);
   writeFileSync(file, renderCaddyConfig({ listen: port, sidecar: portOf(upstreams.sidecarUrl), homeserver: portOf(upstreams.homeserverUrl) }));
-  let output = '';
-  const child: ChildProcess = spawn(binary, ['run', '--config', file, '--adapter', 'caddyfile'], {
-    env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`caddy exited with ${child.exitCode}:\n${output}`);
-      return fetch(`${url}/caddy-ready-check`).then(() => true, () => false);
-    }, 'caddy to listen');
-  } catch (err) {
-    child.kill('SIGKILL');
-    removeDir(dir);
-    throw err;
-  }
-  return {
+  const running = await startProxyProcess({
+    binary,
+    args: ['run', '--config', file, '--adapter', 'caddyfile'],
+    env: { ...process.env, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
     url,
-    async close() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-      removeDir(dir);
-    },
-  };
+    dir,
+  });
+  return { url, close: () => running.close() };
 }
