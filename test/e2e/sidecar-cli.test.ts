@@ -279,7 +279,7 @@ describe('the sidecar process (node dist/cli.js)', () => {
     expect(res.status).toBe(200);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
-    const rows = await queryDb<{ status: string }>(path.join(dir, 'db', 'threepid.sqlite'), 'SELECT status FROM outbox');
+    const rows = await queryDb<{ status: string }>(path.join(dir, 'db', 'threepid.sqlite'), 'SELECT status FROM threepid_outbox');
     expect(rows).toEqual([{ status: 'pending' }]);
 
     const back = await startSmtpSink({ port: smtpPort });

@@ -140,7 +140,7 @@ describe('phone numbers, verified by the homeserver over SMS', () => {
     expect(hidden.status).toBe(200);
     expect(hidden.body.sid).toMatch(/^[0-9a-zA-Z_-]{22}$/);
     // Nothing was queued, so nothing can be sent later either.
-    expect(await queryDb(path.join(dir, dbName), 'SELECT id FROM outbox')).toHaveLength(0);
+    expect(await queryDb(path.join(dir, dbName), 'SELECT id FROM threepid_outbox')).toHaveLength(0);
     expect(gateway.messages).toHaveLength(0);
   });
 
