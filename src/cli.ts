@@ -3,19 +3,63 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
+import { parseCliArgs, USAGE } from './cli-args';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
+import { Templates } from './delivery/templates';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
-import { createThreepidModule } from './module';
+import { createThreepidModule, TEMPLATE_FILES } from './module';
+import { pendingMigrations } from './store/database';
 
-function configPath(argv: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
-  const flag = argv.indexOf('--config');
-  if (flag !== -1) {
-    const file = argv[flag + 1];
-    if (!file) throw new ConfigError('', '--config needs a file name');
-    return file;
+function readConfig(file: string | undefined): Config {
+  return file ? loadConfigFile(file, process.env) : parseConfig({}, process.env);
+}
+
+function version(): string {
+  const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../package.json'), 'utf8')) as { version: string };
+  return manifest.version;
+}
+
+/**
+ * `--check`: validates the config (every problem, each naming its key), the
+ * templates it names, and the database (reachable, which migrations are
+ * pending), creating and starting nothing. Returns the exit code.
+ */
+async function check(file: string | undefined): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  const problem = (line: string) => process.stderr.write(`${line}\n`);
+  let config: Config;
+  try {
+    config = readConfig(file);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problem(err.message);
+    return 1;
   }
-  return env.MATRIX_HS_THREEPID_CONFIG || undefined;
+  out(`config: ${file ?? '(none: the built-in defaults)'} is valid`);
+  for (const key of config.ignoredKeys) out(`config: ${key} is accepted for Synapse's sake and does nothing here`);
+  let failed = false;
+  try {
+    new Templates(config.templatesDir, config.email.defaultLanguage).preload(TEMPLATE_FILES);
+    out(`templates: ${config.templatesDir ? `${config.templatesDir}, then the shipped ones` : 'the shipped ones'}`);
+  } catch (err) {
+    problem(`templates: ${(err as Error).message}`);
+    failed = true;
+  }
+  const where = config.database.engine === 'sqlite' ? config.database.path : 'postgres';
+  try {
+    const status = await pendingMigrations(config.database);
+    if (!status.exists) out(`database: ${where} does not exist yet; it is created at start`);
+    out(
+      status.pending.length === 0
+        ? `database: ${where}: no migration pending`
+        : `database: ${where}: ${status.pending.length} migration(s) pending, applied at start: ${status.pending.join(', ')}`,
+    );
+  } catch (err) {
+    problem(`database: ${where}: ${(err as Error).message}`);
+    failed = true;
+  }
+  return failed ? 1 : 0;
 }
 
 /**
@@ -50,10 +94,29 @@ function close(server: Server): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const command = parseCliArgs(process.argv.slice(2), process.env);
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    case 'version':
+      process.stdout.write(`${version()}\n`);
+      return;
+    case 'usage-error':
+      process.stderr.write(`matrix-hs-threepid: ${command.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+    case 'check':
+      process.exitCode = await check(command.configFile);
+      return;
+    case 'run':
+      return run(command.configFile);
+  }
+}
+
+async function run(file: string | undefined): Promise<void> {
   const logger = createLogger();
-  const file = configPath(process.argv, process.env);
-  let config = file ? loadConfigFile(file, process.env) : parseConfig({}, process.env);
-  config = withSharedSecret(config, logger);
+  const config = withSharedSecret(readConfig(file), logger);
   if (!config.email.smtp) {
     logger.warn({ dir: path.resolve(config.email.devMailDir) }, 'no SMTP configured: emails are written to files (development only)');
   }

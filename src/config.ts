@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
+import proxyaddr from 'proxy-addr';
 import { parseDuration } from './duration';
 import { isBareHost } from './identity/client';
 import { LANGUAGE_TAG } from './delivery/languages';
@@ -15,14 +16,39 @@ function isValidCidr(value: string): boolean {
   }
 }
 
-/** Raised for a config that cannot be used; `path` names the bad key. */
+/** One problem with a config: the key (dotted path, empty for the whole file) and what is wrong. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+const describeIssue = (issue: ConfigIssue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message);
+
+/**
+ * Raised for a config that cannot be used. `issues` holds every problem
+ * found, each naming its key; `path` is the first one's key.
+ */
 export class ConfigError extends Error {
-  constructor(
-    readonly path: string,
-    message: string,
-  ) {
-    super(path ? `config: ${path}: ${message}` : `config: ${message}`);
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(path: string, message: string, more: readonly ConfigIssue[] = []) {
+    const issues = [{ path, message }, ...more];
+    super(
+      issues.length === 1
+        ? `config: ${describeIssue(issues[0])}`
+        : `config: ${issues.length} problems:\n${issues.map((issue) => `  ${describeIssue(issue)}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
+    this.issues = issues;
+  }
+
+  get path(): string {
+    return this.issues[0].path;
+  }
+
+  /** One error for all of `issues` (at least one). */
+  static of(issues: readonly ConfigIssue[]): ConfigError {
+    return new ConfigError(issues[0].path, issues[0].message, issues.slice(1));
   }
 }
 
@@ -88,6 +114,46 @@ function isSupportUrl(value: string): boolean {
   }
 }
 
+/** Synapse `email:` keys about notifications of missed messages, which this module does not send. */
+const SYNAPSE_NOTIFICATION_KEYS = [
+  'enable_notifs',
+  'notif_for_new_users',
+  'notif_delay_before_mail',
+  'client_base_url',
+  'riot_base_url',
+  'invite_client_location',
+  'notif_template_html',
+  'notif_template_text',
+  'expiry_template_html',
+  'expiry_template_text',
+] as const;
+
+/** Synapse `email.subjects` keys of notification emails (only email_validation and password_reset apply here). */
+const SYNAPSE_NOTIFICATION_SUBJECTS = [
+  'message_from_person_in_room',
+  'message_from_person',
+  'messages_from_person',
+  'messages_in_room',
+  'messages_from_person_and_others',
+  'invite_from_person',
+  'invite_from_person_to_room',
+  'invite_from_person_to_space',
+  'email_already_in_use',
+] as const;
+
+const optionalKeys = <K extends string, T extends z.ZodTypeAny>(keys: readonly K[], schema: T) =>
+  Object.fromEntries(keys.map((key) => [key, schema.optional()])) as Record<K, z.ZodOptional<T>>;
+
+/** An address, a CIDR range, or one of proxy-addr's names (loopback, linklocal, uniquelocal). */
+function isTrustedProxyEntry(value: string): boolean {
+  try {
+    proxyaddr.compile([value]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const rawSchema = z
   .object({
     server_name: z.string().min(1).default('localhost'),
@@ -125,9 +191,32 @@ const rawSchema = z
         dev_mail_dir: z.string().min(1).default('data/mail'),
         max_attempts: z.number().int().min(1).max(100).default(12),
         enabled: z.boolean().default(true),
+        // Synapse's names for what this module does too.
+        enable_tls: z.boolean().default(true),
+        tlsname: z.string().min(1).optional(),
+        template_dir: z.string().min(1).optional(),
+        subjects: section(
+          z
+            .object({
+              email_validation: z.string().min(1).optional(),
+              password_reset: z.string().min(1).optional(),
+              ...optionalKeys(SYNAPSE_NOTIFICATION_SUBJECTS, z.string()),
+            })
+            .strict()
+            .default({}),
+        ),
+        // Synapse's notification keys: accepted (a pasted `email:` block
+        // works) and reported as doing nothing here.
+        ...optionalKeys(SYNAPSE_NOTIFICATION_KEYS, z.unknown()),
       })
       .strict()
       .default({}),
+    ),
+    templates: section(
+      z
+        .object({ custom_template_directory: z.string().min(1).optional() })
+        .strict()
+        .default({}),
     ),
     sms: section(
       z
@@ -152,7 +241,7 @@ const rawSchema = z
             z
               .object({
                 account_sid: z.string().min(1),
-                auth_token: z.string().min(1),
+                auth_token: z.string().min(1).optional(),
                 from: z.string().min(1).optional(),
                 messaging_service_sid: z.string().min(1).optional(),
                 base_url: z.string().url().default('https://api.twilio.com'),
@@ -173,7 +262,14 @@ const rawSchema = z
     next_link_domain_whitelist: z.array(z.string().regex(hostPattern, 'must be a host name')).nullable().default(null),
     request_token_inhibit_3pid_errors: z.boolean().default(false),
     rc_3pid_validation: rateLimit(0.003, 5),
-    trusted_proxies: z.array(z.string().min(1)).default([]),
+    trusted_proxies: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .refine(isTrustedProxyEntry, 'must be an IP address, a CIDR range, or loopback, linklocal or uniquelocal'),
+      )
+      .default([]),
     homeserver: section(
       z
       .object({
@@ -266,6 +362,16 @@ export interface Config {
       readonly pass?: string;
       readonly requireTransportSecurity: boolean;
       readonly forceTls: boolean;
+      /** false (Synapse's `enable_tls: false`): never STARTTLS, even when offered. Default true. */
+      readonly enableTls?: boolean;
+      /** The name the server's certificate is checked against (default: `host`). */
+      readonly tlsName?: string;
+    };
+    /** Subjects set in the config (Synapse's `email.subjects`), used instead of the subject templates. */
+    readonly subjects: {
+      readonly registration?: string;
+      readonly passwordReset?: string;
+      readonly addThreepid?: string;
     };
     readonly notifFrom: string;
     readonly appName: string;
@@ -320,6 +426,8 @@ export interface Config {
     readonly accentColor?: string;
     readonly supportUrl?: string;
   };
+  /** Keys accepted (for Synapse's sake) that do nothing here, logged at start. */
+  readonly ignoredKeys: readonly string[];
   readonly outbox: {
     /** How long a claimed message is reserved for its sender; then any replica may retry it. */
     readonly leaseMs: number;
@@ -357,60 +465,132 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** Where secrets may come from instead of the file: `NAME` or a file named by `NAME_FILE`. */
+const SECRET_ENV = {
+  'email.smtp_pass': 'MATRIX_HS_THREEPID_SMTP_PASS',
+  'homeserver.shared_secret': 'MATRIX_HS_THREEPID_SHARED_SECRET',
+  'sms.twilio.auth_token': 'MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN',
+  'database.url': 'MATRIX_HS_THREEPID_DATABASE_URL',
+} as const;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
 /**
  * Validates a raw config object (as read from YAML) and returns the frozen
- * {@link Config}. Secrets may come from the environment instead of the file:
- * `MATRIX_HS_THREEPID_SMTP_PASS` and `MATRIX_HS_THREEPID_SHARED_SECRET`.
+ * {@link Config}. Every secret may come from the environment instead of the
+ * file, or from a file the environment names (as container secrets are
+ * mounted): `MATRIX_HS_THREEPID_SMTP_PASS` or `MATRIX_HS_THREEPID_SMTP_PASS_FILE`,
+ * and the same for `SHARED_SECRET`, `TWILIO_AUTH_TOKEN` and `DATABASE_URL`.
  *
- * @throws ConfigError naming the first bad key, e.g. `email.smtp_port`.
+ * @throws ConfigError listing every problem, each naming its key, e.g. `email.smtp_port`.
  */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Config {
+export function parseConfig(raw: unknown, env: Env = {}): Config {
   const result = rawSchema.safeParse(raw ?? {});
   if (!result.success) {
-    const issue = result.error.issues[0];
-    const path = issue.path.join('.');
-    const message = issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message;
-    throw new ConfigError(path, message);
+    throw ConfigError.of(
+      result.error.issues.map((issue) => ({
+        path: issue.path.join('.'),
+        message: issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message,
+      })),
+    );
   }
-  return deepFreeze(fromParsed(result.data, env));
+  const issues: ConfigIssue[] = [];
+  const config = fromParsed(result.data, env, (path, message) => issues.push({ path, message }));
+  if (issues.length > 0) throw ConfigError.of(issues);
+  return deepFreeze(config);
 }
 
-function databaseSettings(raw: Parsed['database'], env: NodeJS.ProcessEnv): DatabaseSettings {
+type Report = (path: string, message: string) => void;
+
+/** A secret from `NAME`, from the file `NAME_FILE` names (one trailing newline dropped), or from the config file. */
+function secret(key: keyof typeof SECRET_ENV, fromFile: string | undefined, env: Env, report: Report): string | undefined {
+  const name = SECRET_ENV[key];
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (direct !== undefined && file !== undefined) {
+    report(key, `set by both ${name} and ${name}_FILE: choose one`);
+    return undefined;
+  }
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      report(key, `cannot read ${name}_FILE (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+  }
+  return direct ?? fromFile;
+}
+
+function databaseSettings(raw: Parsed['database'], env: Env, report: Report): DatabaseSettings {
   if (raw.engine === 'sqlite') return { engine: 'sqlite', path: raw.path };
-  const url = env.MATRIX_HS_THREEPID_DATABASE_URL ?? raw.url;
-  if (!url) throw new ConfigError('database.url', 'is required when database.engine is "postgres"');
-  return { engine: 'postgres', url, maxConnections: raw.max_connections, path: raw.path };
+  const url = secret('database.url', raw.url, env, report);
+  if (!url) report('database.url', `is required when database.engine is "postgres" (or env ${SECRET_ENV['database.url']})`);
+  return { engine: 'postgres', url: url ?? '', maxConnections: raw.max_connections, path: raw.path };
 }
 
 function limitSettings(raw: { per_second: number; burst_count: number }): RateLimitSettings {
   return { perSecond: raw.per_second, burstCount: raw.burst_count };
 }
 
-function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
-  if (c.sms.sender === 'http' && !c.sms.http) throw new ConfigError('sms.http', 'is required when sms.sender is "http"');
-  if (c.sms.sender === 'twilio' && !c.sms.twilio) {
-    throw new ConfigError('sms.twilio', 'is required when sms.sender is "twilio"');
+/** Synapse's `%(app)s` and `%(server_name)s` placeholders, filled in as Synapse does. */
+function synapseFormat(text: string, appName: string, serverName: string): string {
+  return text.replaceAll('%(app)s', appName).replaceAll('%(server_name)s', serverName);
+}
+
+/** The templates folder, by any of its three names (they must agree). */
+function templatesDir(c: Parsed, report: Report): string | undefined {
+  const named = [
+    ['templates_dir', c.templates_dir],
+    ['templates.custom_template_directory', c.templates.custom_template_directory],
+    ['email.template_dir', c.email.template_dir],
+  ].filter((entry): entry is [string, string] => entry[1] !== undefined);
+  if (new Set(named.map(([, dir]) => dir)).size > 1) {
+    report(named[1][0], `names another folder than ${named[0][0]}: set one of them`);
   }
+  return named[0]?.[1];
+}
+
+function ignoredKeys(c: Parsed): string[] {
+  const email = c.email as Record<string, unknown>;
+  const subjects = c.email.subjects as Record<string, unknown>;
+  return [
+    ...SYNAPSE_NOTIFICATION_KEYS.filter((key) => email[key] !== undefined).map((key) => `email.${key}`),
+    ...SYNAPSE_NOTIFICATION_SUBJECTS.filter((key) => subjects[key] !== undefined).map((key) => `email.subjects.${key}`),
+  ];
+}
+
+function fromParsed(c: Parsed, env: Env, report: Report): Config {
+  if (c.sms.sender === 'http' && !c.sms.http) report('sms.http', 'is required when sms.sender is "http"');
+  if (c.sms.sender === 'twilio' && !c.sms.twilio) report('sms.twilio', 'is required when sms.sender is "twilio"');
   if (c.sms.twilio && !c.sms.twilio.from === !c.sms.twilio.messaging_service_sid) {
-    throw new ConfigError('sms.twilio', 'needs exactly one of from and messaging_service_sid');
+    report('sms.twilio', 'needs exactly one of from and messaging_service_sid');
   }
-  const smtpPass = env.MATRIX_HS_THREEPID_SMTP_PASS ?? c.email.smtp_pass;
-  const sharedSecret = env.MATRIX_HS_THREEPID_SHARED_SECRET ?? c.homeserver.shared_secret;
+  const smtpPass = secret('email.smtp_pass', c.email.smtp_pass, env, report);
+  const sharedSecret = secret('homeserver.shared_secret', c.homeserver.shared_secret, env, report);
   if (sharedSecret !== undefined && sharedSecret.length < MIN_SHARED_SECRET_LENGTH) {
-    throw new ConfigError('homeserver.shared_secret', `must be at least ${MIN_SHARED_SECRET_LENGTH} characters long`);
+    report('homeserver.shared_secret', `must be at least ${MIN_SHARED_SECRET_LENGTH} characters long`);
+  }
+  const twilioToken = c.sms.twilio ? secret('sms.twilio.auth_token', c.sms.twilio.auth_token, env, report) : undefined;
+  if (c.sms.twilio && !twilioToken) {
+    report('sms.twilio.auth_token', `is required (in the file, or env ${SECRET_ENV['sms.twilio.auth_token']} or ${SECRET_ENV['sms.twilio.auth_token']}_FILE)`);
   }
   c.identity_server.trusted.forEach((host, index) => {
-    if (!isBareHost(host)) throw new ConfigError(`identity_server.trusted.${index}`, 'must be host or host:port');
+    if (!isBareHost(host)) report(`identity_server.trusted.${index}`, 'must be host or host:port');
   });
   c.identity_server.ip_range_whitelist.forEach((cidr, index) => {
-    if (!isValidCidr(cidr)) throw new ConfigError(`identity_server.ip_range_whitelist.${index}`, 'must be a CIDR range');
+    if (!isValidCidr(cidr)) report(`identity_server.ip_range_whitelist.${index}`, 'must be a CIDR range');
   });
   c.identity_service_api.allowed_callers.forEach((cidr, index) => {
-    if (!isValidCidr(cidr)) throw new ConfigError(`identity_service_api.allowed_callers.${index}`, 'must be a CIDR range');
+    if (!isValidCidr(cidr)) report(`identity_service_api.allowed_callers.${index}`, 'must be a CIDR range');
   });
   if (c.email.smtp_host === undefined && (c.email.smtp_user !== undefined || c.email.smtp_port !== undefined)) {
-    throw new ConfigError('email.smtp_host', 'is required when other smtp_* keys are set');
+    report('email.smtp_host', 'is required when other smtp_* keys are set');
   }
+  if (c.email.require_transport_security && !c.email.enable_tls) {
+    report('email.enable_tls', 'is false, but require_transport_security needs TLS');
+  }
+  if (c.email.force_tls && !c.email.enable_tls) report('email.enable_tls', 'is false, but force_tls is TLS from the first byte');
   const smtp =
     c.email.smtp_host === undefined
       ? undefined
@@ -421,16 +601,26 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
           pass: smtpPass,
           requireTransportSecurity: c.email.require_transport_security,
           forceTls: c.email.force_tls,
+          enableTls: c.email.enable_tls,
+          tlsName: c.email.tlsname,
         };
+  const format = (text: string | undefined) => text && synapseFormat(text, c.email.app_name, c.server_name);
+  // Synapse sends its email_validation subject for registration and for adding an address.
+  const validationSubject = format(c.email.subjects.email_validation);
   return {
     serverName: c.server_name,
     publicBaseurl: c.public_baseurl.replace(/\/+$/, ''),
     publicBasePath: new URL(c.public_baseurl).pathname.replace(/\/+$/, ''),
     listeners: c.listeners,
-    database: databaseSettings(c.database, env),
+    database: databaseSettings(c.database, env, report),
     email: {
       smtp,
-      notifFrom: c.email.notif_from ?? `${c.email.app_name} <noreply@${c.server_name}>`,
+      subjects: {
+        registration: validationSubject,
+        addThreepid: validationSubject,
+        passwordReset: format(c.email.subjects.password_reset),
+      },
+      notifFrom: format(c.email.notif_from) ?? `${c.email.app_name} <noreply@${c.server_name}>`,
       appName: c.email.app_name,
       defaultLanguage: c.email.default_language,
       validationTokenLifetimeMs: c.email.validation_token_lifetime,
@@ -448,7 +638,7 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
       http: c.sms.http,
       twilio: c.sms.twilio && {
         accountSid: c.sms.twilio.account_sid,
-        authToken: env.MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN ?? c.sms.twilio.auth_token,
+        authToken: twilioToken ?? '',
         from: c.sms.twilio.from,
         messagingServiceSid: c.sms.twilio.messaging_service_sid,
         baseUrl: c.sms.twilio.base_url.replace(/\/+$/, ''),
@@ -469,8 +659,9 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
       baseUrl: c.homeserver.base_url?.replace(/\/+$/, ''),
       jwtAudience: c.homeserver.jwt_audience,
     },
-    templatesDir: c.templates_dir,
     branding: { logoUrl: c.branding.logo_url, accentColor: c.branding.accent_color, supportUrl: c.branding.support_url },
+    templatesDir: templatesDir(c, report),
+    ignoredKeys: ignoredKeys(c),
     accounts: { requirePassword: c.accounts.require_password },
     outbox: { leaseMs: c.outbox.lease, batchSize: c.outbox.batch_size },
     identityServer: {
@@ -490,7 +681,7 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
 /**
  * Reads and validates a YAML config file. An empty file gives the defaults.
  */
-export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = {}): Config {
+export function loadConfigFile(file: string, env: Env = {}): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -16,7 +16,15 @@
  * ```
  */
 export { createThreepidModule, type ThreepidModule, type ThreepidModuleOptions } from './module';
-export { parseConfig, loadConfigFile, ConfigError, type Config, type RawConfig } from './config';
+export {
+  parseConfig,
+  loadConfigFile,
+  ConfigError,
+  type Config,
+  type RawConfig,
+  type DatabaseSettings,
+  type RateLimitSettings,
+} from './config';
 export { ThreepidError, isThreepidError, type Errcode } from './threepid/errors';
 export type { ThreepidDirectory } from './threepid/directory';
 export type { ValidatedThreepid, IdentityCredentials } from './threepid/service';
@@ -28,9 +36,25 @@ export type { SmsTransport, SmsMessage } from './delivery/sms-senders';
 export { withThreepidVersions, REQUIRE_IDENTITY_SERVER_FLAG } from './http/versions';
 export { ERRCODE_STATUS, errorMiddleware } from './http/errors';
 export { createApp } from './http/app';
-export { openDatabase, openSqliteDatabase, openPostgresDatabase } from './store/database';
+export { openDatabase, openSqliteDatabase, openPostgresDatabase, type OpenDatabase } from './store/database';
+export { migrate, engineOf, type Engine } from './store/migrations';
+export type {
+  Database,
+  ThreepidSessionsTable,
+  OutboxTable,
+  ThreepidBindingsTable,
+  RateLimitsTable,
+} from './store/schema';
+export { cryptoRandom, systemClock, type Clock, type RandomSource } from './threepid/tokens';
+export type { BindingService } from './threepid/bindings';
+export type { Metrics } from './observability/metrics';
+export type { Channel } from './store/outbox';
+export type { BindingRecord } from './store/bindings';
+export type { ThreepidEvents } from './observability/events';
+export type { DeliveryOutcome } from './delivery/outbox-worker';
+export type { VersionsBody } from './http/versions';
 export { createLogger, silentLogger, type Logger } from './logger';
 export { canonicaliseEmail } from './threepid/email';
 export type { UserAuthority } from './homeserver/client';
 export { HomeserverUserAuthority } from './homeserver/client';
-export { parseThreepidAuth, UiaRequired, THREEPID_STAGES } from './threepid/uia';
+export { parseThreepidAuth, UiaRequired, THREEPID_STAGES, type ThreepidAuth } from './threepid/uia';

@@ -20,7 +20,7 @@ import { StatelessUiaSessions } from './threepid/uia';
 import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
 import { openDatabase } from './store/database';
-import type { Engine } from './store/migrations';
+import { engineOf, migrateToLatest, type Engine } from './store/migrations';
 import { DatabaseRateLimiter, RateLimiter, type Limiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
 import { createOpsRouter } from './http/ops-router';
@@ -48,9 +48,13 @@ export interface ThreepidModuleOptions {
   readonly mailTransport?: MailTransport;
   /** Default: the sender named by `sms.sender`. */
   readonly smsTransport?: SmsTransport;
-  /** Default: the database `config.database` names (a SQLite file, or PostgreSQL). */
-  readonly database?: Kysely<Database>;
-  /** The engine behind `database` when one is given. Default: sqlite. */
+  /**
+   * Default: the database `config.database` names (a SQLite file, or
+   * PostgreSQL). A host's own Kysely is migrated here (the module's tables
+   * beside the host's), and is not closed by `close()`.
+   */
+  readonly database?: Kysely<any>;
+  /** The engine behind `database` when one is given. Default: found from its dialect. */
   readonly databaseEngine?: Engine;
   readonly logger?: Logger;
   readonly clock?: Clock;
@@ -66,6 +70,13 @@ export interface ThreepidModuleOptions {
   /** Default true: the module answers `GET /_matrix/client/versions` on its client router. */
   readonly serveVersions?: boolean;
 }
+
+/** Every template the module renders, loaded at start (and by `--check`) so a broken setup fails early. */
+export const TEMPLATE_FILES: readonly string[] = [
+  ...EMAIL_TEMPLATE_FILES,
+  ...SMS_TEMPLATE_FILES,
+  ...PAGE_TEMPLATE_FILES,
+];
 
 /** Identity-server answers are small JSON objects; anything larger is refused. */
 const IDENTITY_MAX_RESPONSE_BYTES = 64 * 1024;
@@ -158,13 +169,21 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const clock = options.clock ?? systemClock;
   const random = options.random ?? cryptoRandom;
 
+  if (config.ignoredKeys.length > 0) {
+    logger.info({ keys: config.ignoredKeys }, 'config keys accepted for Synapse compatibility do nothing here: this module sends no notification emails');
+  }
   const templates = new Templates(config.templatesDir, config.email.defaultLanguage);
-  templates.preload([...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, ...PAGE_TEMPLATE_FILES]);
+  templates.preload(TEMPLATE_FILES);
 
   const ownsDatabase = options.database === undefined;
-  const opened = options.database
-    ? { db: options.database, engine: options.databaseEngine ?? 'sqlite' }
-    : await openDatabase(config.database, logger);
+  let opened: { db: Kysely<Database>; engine: Engine };
+  if (options.database) {
+    const engine = options.databaseEngine ?? engineOf(options.database);
+    await migrateToLatest(options.database, engine);
+    opened = { db: options.database as Kysely<Database>, engine };
+  } else {
+    opened = await openDatabase(config.database, logger);
+  }
   const store = new Store(opened.db, opened.engine);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
   const makeLimiter: LimiterFactory =

@@ -23,6 +23,18 @@ export class EmailSender {
     this.brand = brandingView(config, 'email');
   }
 
+  /** A subject the config sets (Synapse's `email.subjects`) wins over the subject template. */
+  private subject(template: EmailPayload['template']): string | undefined {
+    const { subjects } = this.config.email;
+    return template === 'registration'
+      ? subjects.registration
+      : template === 'password_reset'
+        ? subjects.passwordReset
+        : template === 'add_threepid'
+          ? subjects.addThreepid
+          : undefined;
+  }
+
   /**
    * `outboxId` becomes the Message-ID: a message sent again (its sender died
    * between the SMTP answer and recording it) carries the same ID, so mail
@@ -37,7 +49,10 @@ export class EmailSender {
       messageId: `<${outboxId}@${this.config.serverName}>`,
       from: this.config.email.notifFrom,
       to: payload.to,
-      subject: this.templates.render(`${name}.subject.txt`, language, view).trim(),
+      // A subject the config sets (Synapse's `email.subjects`) is written in the default language.
+      subject:
+        (text.language === this.config.email.defaultLanguage ? this.subject(payload.template) : undefined) ??
+        this.templates.render(`${name}.subject.txt`, language, view).trim(),
       text: text.text,
       html: this.templates.render(`${name}.html`, language, view),
       // The body's language: a language folder without this email falls back to English.

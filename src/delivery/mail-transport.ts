@@ -63,6 +63,8 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
     port: smtp.port,
     secure: smtp.forceTls,
     requireTLS: smtp.requireTransportSecurity,
+    // Synapse's `enable_tls: false`: plain SMTP even when STARTTLS is offered.
+    ignoreTLS: smtp.enableTls === false,
     auth: smtp.user !== undefined ? { user: smtp.user, pass: smtp.pass ?? '' } : undefined,
     pool: true,
     maxConnections: 4,
@@ -77,7 +79,7 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
     // had it was an error its pool never heard of, and with the server down
     // every pooled slot then stayed taken for good.
     // (`noDelay` is a socket option tls.connect passes on; its type leaves it out.)
-    tls: { noDelay: true } as ConnectionOptions,
+    tls: { noDelay: true, ...(smtp.tlsName ? { servername: smtp.tlsName } : {}) } as ConnectionOptions,
     getSocket: (_options, callback) => {
       // TLS from the first byte: nodemailer's own TLS socket, told not to delay by `tls` above.
       if (smtp.forceTls) return callback(null, false);

@@ -19,6 +19,7 @@ export class Metrics implements ThreepidEvents {
   private readonly messages: Counter<'channel' | 'outcome'>;
   private readonly limited: Counter<'rule'>;
 
+  /** @internal The module builds it; hosts get it as `ThreepidModule.metrics`. */
   constructor(store: Store, clock: Clock, withProcessMetrics = true) {
     const registers = [this.registry];
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'threepid_' });

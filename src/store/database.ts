@@ -5,7 +5,8 @@ import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kys
 import { Pool } from 'pg';
 import type { DatabaseSettings } from '../config';
 import { silentLogger, type Logger } from '../logger';
-import { migrateToLatest, type Engine } from './migrations';
+import { existsSync } from 'node:fs';
+import { migrateToLatest, migrationCheck, SqlFileMigrationProvider, type Engine } from './migrations';
 import { WalCheckpointer } from './wal-checkpointer';
 import type { Database } from './schema';
 
@@ -114,4 +115,36 @@ async function openPostgres(url: string, maxConnections: number): Promise<OpenDa
 /** Opens the database the config names. */
 export function openDatabase(settings: DatabaseSettings, logger?: Logger): Promise<OpenDatabase> {
   return settings.engine === 'postgres' ? openPostgres(settings.url, settings.maxConnections) : openSqlite(settings.path, logger);
+}
+
+/** What `--check` reports about the database. */
+export interface MigrationStatus {
+  /** false: a SQLite file not created yet (every migration is pending). */
+  readonly exists: boolean;
+  /** Migrations the next start applies, oldest first. */
+  readonly pending: readonly string[];
+}
+
+/**
+ * Which migrations the database the config names still lacks, changing
+ * nothing: a missing SQLite file is not created, and a SQLite file is opened
+ * read-only.
+ * @throws Error when the database cannot be reached or read.
+ */
+export async function pendingMigrations(settings: DatabaseSettings): Promise<MigrationStatus> {
+  if (settings.engine === 'sqlite' && (settings.path === ':memory:' || !existsSync(settings.path))) {
+    const all = Object.keys(await new SqlFileMigrationProvider('sqlite').getMigrations());
+    return { exists: false, pending: all };
+  }
+  const db =
+    settings.engine === 'sqlite'
+      ? new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(settings.path, { readonly: true, fileMustExist: true }) }) })
+      : new Kysely<Database>({
+          dialect: new PostgresDialect({ pool: new Pool({ connectionString: settings.url, max: 1, connectionTimeoutMillis: 10_000 }) }),
+        });
+  try {
+    return { exists: true, pending: await migrationCheck(db, settings.engine)() };
+  } finally {
+    await db.destroy();
+  }
 }

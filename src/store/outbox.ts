@@ -31,7 +31,7 @@ export class OutboxStore {
 
   async enqueue(message: { id: string; channel: Channel; payload: unknown; now: number }): Promise<void> {
     await this.db
-      .insertInto('outbox')
+      .insertInto('threepid_outbox')
       .values({
         id: message.id,
         channel: message.channel,
@@ -52,7 +52,7 @@ export class OutboxStore {
   async claimDue(now: number, limit: number, leaseUntil: number): Promise<OutboxMessage[]> {
     return this.db.transaction().execute(async (trx) => {
       let query = trx
-        .selectFrom('outbox')
+        .selectFrom('threepid_outbox')
         .select(['id', 'channel', 'payload', 'attempts', 'created_at'])
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now)
@@ -65,7 +65,7 @@ export class OutboxStore {
       const rows = await query.execute();
       if (rows.length === 0) return [];
       await trx
-        .updateTable('outbox')
+        .updateTable('threepid_outbox')
         .set({ locked_until: leaseUntil })
         .where(
           'id',
@@ -88,7 +88,7 @@ export class OutboxStore {
   /** Makes every pending message due at `now` (an operator's "retry now" after an outage). */
   async makePendingDue(now: number): Promise<void> {
     await this.db
-      .updateTable('outbox')
+      .updateTable('threepid_outbox')
       .set({ next_attempt_at: now })
       .where('status', '=', 'pending')
       .where('next_attempt_at', '>', now)
@@ -98,7 +98,7 @@ export class OutboxStore {
   /** Messages of `channel` enqueued since `since`, sent or not, and the oldest of them. */
   async countCreatedSince(channel: Channel, since: number): Promise<{ count: number; oldestCreatedAt: number | null }> {
     const row = await this.db
-      .selectFrom('outbox')
+      .selectFrom('threepid_outbox')
       .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
       .where('channel', '=', channel)
       .where('created_at', '>=', since)
@@ -111,7 +111,7 @@ export class OutboxStore {
     // A message another replica has claimed is due again only when its lease
     // ends; counting it as due now would make this worker spin until then.
     const row = await this.db
-      .selectFrom('outbox')
+      .selectFrom('threepid_outbox')
       .select((eb) =>
         eb.fn
           .min(
@@ -133,7 +133,7 @@ export class OutboxStore {
   async markSent(ids: readonly string[], now: number): Promise<void> {
     if (ids.length === 0) return;
     await this.db
-      .updateTable('outbox')
+      .updateTable('threepid_outbox')
       .set((eb) => ({
         status: 'sent',
         payload: null,
@@ -148,7 +148,7 @@ export class OutboxStore {
   /** A temporary failure: try again at `nextAttemptAt`. */
   async reschedule(id: string, nextAttemptAt: number, error: string): Promise<void> {
     await this.db
-      .updateTable('outbox')
+      .updateTable('threepid_outbox')
       .set((eb) => ({
         attempts: eb('attempts', '+', 1),
         next_attempt_at: nextAttemptAt,
@@ -162,7 +162,7 @@ export class OutboxStore {
   /** Given up on: kept, without its payload, for the operator to see. */
   async markFailed(id: string, now: number, error: string): Promise<void> {
     await this.db
-      .updateTable('outbox')
+      .updateTable('threepid_outbox')
       .set((eb) => ({
         status: 'failed',
         payload: null,
@@ -177,7 +177,7 @@ export class OutboxStore {
   /** Deletes finished (sent or failed) messages older than `before`. */
   async deleteFinishedBefore(before: number): Promise<number> {
     const result = await this.db
-      .deleteFrom('outbox')
+      .deleteFrom('threepid_outbox')
       .where('status', '!=', 'pending')
       .where('finished_at', '<', before)
       .executeTakeFirst();
@@ -186,7 +186,7 @@ export class OutboxStore {
 
   async stats(): Promise<OutboxStats> {
     const rows = await this.db
-      .selectFrom('outbox')
+      .selectFrom('threepid_outbox')
       .select((eb) => ['status', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
       .groupBy('status')
       .execute();

@@ -21,12 +21,12 @@ export class RateLimitStore {
    */
   async update<T>(key: string, decide: (current: BucketState | undefined) => { next: BucketState; result: T }): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
-      let query = trx.selectFrom('rate_limits').select(['tokens', 'updated_at']).where('key', '=', key);
+      let query = trx.selectFrom('threepid_rate_limits').select(['tokens', 'updated_at']).where('key', '=', key);
       if (this.engine === 'postgres') query = query.forUpdate();
       const row = await query.executeTakeFirst();
       const { next, result } = decide(row && { tokens: Number(row.tokens), updatedAt: Number(row.updated_at) });
       await trx
-        .insertInto('rate_limits')
+        .insertInto('threepid_rate_limits')
         .values({ key, tokens: next.tokens, updated_at: next.updatedAt })
         .onConflict((oc) => oc.column('key').doUpdateSet({ tokens: next.tokens, updated_at: next.updatedAt }))
         .execute();
@@ -36,7 +36,7 @@ export class RateLimitStore {
 
   /** Forgets buckets untouched since `before`: by then they are full again. */
   async deleteIdleSince(before: number): Promise<number> {
-    const result = await this.db.deleteFrom('rate_limits').where('updated_at', '<', before).executeTakeFirst();
+    const result = await this.db.deleteFrom('threepid_rate_limits').where('updated_at', '<', before).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
 }

@@ -48,7 +48,7 @@ export interface RateLimitsTable {
 
 export interface Database {
   threepid_sessions: ThreepidSessionsTable;
-  outbox: OutboxTable;
+  threepid_outbox: OutboxTable;
   threepid_bindings: ThreepidBindingsTable;
-  rate_limits: RateLimitsTable;
+  threepid_rate_limits: RateLimitsTable;
 }

@@ -26,6 +26,7 @@ export function canonicalAddress(medium: Medium, address: string): string {
  * the internal API. It is also the default {@link ThreepidDirectory}.
  */
 export class BindingService implements ThreepidDirectory {
+  /** @internal The module builds it; hosts get it as `ThreepidModule.bindings`. */
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,

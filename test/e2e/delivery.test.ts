@@ -44,7 +44,7 @@ describe('email delivery through the outbox', () => {
     running.splice(running.indexOf(hs), 1);
     await hs.close();
   };
-  const outbox = () => queryDb<OutboxRow>(dbPath, 'SELECT status, attempts, payload, last_error FROM outbox');
+  const outbox = () => queryDb<OutboxRow>(dbPath, 'SELECT status, attempts, payload, last_error FROM threepid_outbox');
 
   beforeEach(() => {
     dir = tempDir();

@@ -37,15 +37,15 @@ function expect200(flow: Flow, res: RawResponse): void {
 /** Runs `refused` and checks that it wrote no session and no message. */
 async function expectNothingStored(fx: Fixture, refused: () => Promise<void>): Promise<void> {
   const sessions = await fx.count('threepid_sessions');
-  const messages = await fx.count('outbox');
+  const messages = await fx.count('threepid_outbox');
   await refused();
   expect(await fx.count('threepid_sessions')).toBe(sessions);
-  expect(await fx.count('outbox')).toBe(messages);
+  expect(await fx.count('threepid_outbox')).toBe(messages);
 }
 
 /** Every message the outbox holds has arrived, and no other comes after a short wait. */
 async function expectMessagesInAll(fx: Fixture, count: number): Promise<void> {
-  expect(await fx.count('outbox')).toBe(count);
+  expect(await fx.count('threepid_outbox')).toBe(count);
   await fx.smtp.waitFor(count);
   await settle();
   expect(fx.smtp.messages).toHaveLength(count);
@@ -97,7 +97,7 @@ describe('the 3PID directory decides who may ask', () => {
   });
 
   it('password with a bound address (typed in any case), and register / 3pid with a free one, send their email', async () => {
-    const before = await fx.count('outbox');
+    const before = await fx.count('threepid_outbox');
     expect200('password', await fx.post(requestTokenPath('password'), { client_secret: 'p1', email: 'Bound@Example.ORG', send_attempt: 1 }));
     expect200('register', await fx.post(requestTokenPath('register'), { client_secret: 'r1', email: 'free1@example.org', send_attempt: 1 }));
     expect200('3pid', await fx.post(requestTokenPath('3pid'), { client_secret: 't1', email: 'free2@example.org', send_attempt: 1 }));
@@ -149,9 +149,9 @@ describe('with request_token_inhibit_3pid_errors: true', () => {
         send_attempt: 1,
       });
       expect200(flow, real);
-      await fx.smtp.waitFor(await fx.count('outbox'));
+      await fx.smtp.waitFor(await fx.count('threepid_outbox'));
       const mailsBefore = fx.smtp.messages.length;
-      const outboxBefore = await fx.count('outbox');
+      const outboxBefore = await fx.count('threepid_outbox');
 
       for (const version of VERSIONS) {
         const decoy = await fx.post(requestTokenPath(flow, version), { client_secret: `decoy_${flow}`, email, send_attempt: 1 });
@@ -171,7 +171,7 @@ describe('with request_token_inhibit_3pid_errors: true', () => {
       expect(bumped.body.sid).toBe(decoy.body.sid);
 
       // Nothing was enqueued nor sent.
-      expect(await fx.count('outbox')).toBe(outboxBefore);
+      expect(await fx.count('threepid_outbox')).toBe(outboxBefore);
       await settle();
       expect(fx.smtp.messages).toHaveLength(mailsBefore);
 
@@ -327,7 +327,7 @@ describe('id_server and id_access_token', () => {
       { id_server: 'id.example.com', id_access_token: 'not-a-real-token' },
     ];
     for (const [i, extra] of bodies.entries()) {
-      const before = await fx.count('outbox');
+      const before = await fx.count('threepid_outbox');
       const res = await fx.post(requestTokenPath(flow), { client_secret: `ids_${flow}_${i}`, email, send_attempt: 1, ...extra });
       expect200(flow, res);
       expect(res.body.submit_url).toBe(`${fx.hs.url}/_threepid/client/v1/email/submit_token`);
@@ -343,6 +343,6 @@ describe('id_server and id_access_token', () => {
     }
     expect(identityServer.requests).toEqual([]);
     expect(identityServer.sent).toEqual([]);
-    await expectMessagesInAll(fx, await fx.count('outbox'));
+    await expectMessagesInAll(fx, await fx.count('threepid_outbox'));
   });
 });

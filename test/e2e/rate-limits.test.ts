@@ -74,14 +74,14 @@ describe('per client IP', () => {
     expectAllowed(await ask());
     expectAllowed(await ask());
     const sessions = await fx.count('threepid_sessions');
-    const messages = await fx.count('outbox');
+    const messages = await fx.count('threepid_outbox');
 
     const limited = await ask();
     expectLimited(limited);
     // Nothing has refilled on the fake clock: a whole token's wait.
     expect(limited.body.retry_after_ms).toBe(REFILL_MS);
     expect(await fx.count('threepid_sessions')).toBe(sessions);
-    expect(await fx.count('outbox')).toBe(messages);
+    expect(await fx.count('threepid_outbox')).toBe(messages);
     await fx.smtp.waitFor(2);
   });
 

@@ -57,10 +57,10 @@ function expect400(flow: Flow, res: RawResponse, errcode: string): void {
 /** Runs `refused` and checks that it wrote no session and no message. */
 async function expectNothingStored(refused: () => Promise<void>): Promise<void> {
   const sessions = await fx.count('threepid_sessions');
-  const messages = await fx.count('outbox');
+  const messages = await fx.count('threepid_outbox');
   await refused();
   expect(await fx.count('threepid_sessions')).toBe(sessions);
-  expect(await fx.count('outbox')).toBe(messages);
+  expect(await fx.count('threepid_outbox')).toBe(messages);
 }
 
 /**
@@ -69,7 +69,7 @@ async function expectNothingStored(refused: () => Promise<void>): Promise<void> 
  */
 async function expectOnlyNextEmailArrives(): Promise<void> {
   // First let every message enqueued so far (by earlier, valid requests) arrive.
-  const before = (await fx.smtp.waitFor(await fx.count('outbox'))).length;
+  const before = (await fx.smtp.waitFor(await fx.count('threepid_outbox'))).length;
   const email = `witness${++counter}@example.org`;
   const ok = await fx.post(requestTokenPath('register'), { client_secret: `w${counter}`, email, send_attempt: 1 });
   expect(ok.status).toBe(200);

@@ -42,7 +42,7 @@ async function mail(n: number): Promise<ReceivedMail> {
 
 /** Every message has arrived that the outbox holds, and no other comes after a short wait. */
 async function expectMessagesInAll(count: number): Promise<void> {
-  expect(await fx.count('outbox')).toBe(count);
+  expect(await fx.count('threepid_outbox')).toBe(count);
   await fx.smtp.waitFor(count);
   await settle();
   expect(fx.smtp.messages).toHaveLength(count);

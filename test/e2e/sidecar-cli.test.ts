@@ -279,7 +279,7 @@ describe('the sidecar process (node dist/cli.js)', () => {
     expect(res.status).toBe(200);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
-    const rows = await queryDb<{ status: string }>(path.join(dir, 'db', 'threepid.sqlite'), 'SELECT status FROM outbox');
+    const rows = await queryDb<{ status: string }>(path.join(dir, 'db', 'threepid.sqlite'), 'SELECT status FROM threepid_outbox');
     expect(rows).toEqual([{ status: 'pending' }]);
 
     const back = await startSmtpSink({ port: smtpPort });
@@ -323,6 +323,129 @@ describe('the sidecar process (node dist/cli.js)', () => {
     expect(sidecar.stderr()).toMatch(named);
     expect(sidecar.stderr()).not.toMatch(/^\s+at /m); // a message, not a stack trace
     expect(existsSync(setup.secretFile)).toBe(false);
+  });
+
+  it('--help and --version print and exit 0, starting nothing', async () => {
+    const help = spawnSidecar(['--help']);
+    expect(await help.exited).toBe(0);
+    expect(help.stdout()).toMatch(/^Usage: matrix-hs-threepid \[--config FILE \| --config=FILE\] \[--check\] \[--help\] \[--version\]/);
+    const version = spawnSidecar(['--version']);
+    expect(await version.exited).toBe(0);
+    const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(version.stdout()).toBe(`${manifest.version}\n`);
+    expect(readdirSync(dir)).toEqual([]); // no data/, no generated secret
+  });
+
+  it.each([['--bogus'], ['--config'], ['serve'], ['--check', 'extra'], ['--config=']])(
+    'answers the usage and exit 2 to %s, starting nothing',
+    async (...args) => {
+      const sidecar = spawnSidecar(args);
+      expect(await sidecar.exited).toBe(2);
+      expect(sidecar.stderr()).toContain('Usage: matrix-hs-threepid');
+      expect(sidecar.stdout()).toBe('');
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
+
+  it('takes --config=FILE as well as --config FILE', async () => {
+    const setup = await writeConfig({ server_name: 'equals.example.org' });
+    const sidecar = await startReady([`--config=${setup.configFile}`]);
+    const res = await post(setup.clientUrl + REGISTER, { client_secret: 'eq_1', email: 'eq@example.org', send_attempt: 1 });
+    expect(res.status).toBe(200);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+  });
+
+  it('--check validates the config and lists the pending migrations, creating nothing; after a start, none are pending', async () => {
+    const setup = await writeConfig();
+    const first = spawnSidecar(['--check', '--config', setup.configFile]);
+    expect(await first.exited).toBe(0);
+    expect(first.stdout()).toContain(`config: ${setup.configFile} is valid`);
+    expect(first.stdout()).toMatch(/does not exist yet/);
+    expect(first.stdout()).toMatch(/migration\(s\) pending, applied at start: 0001_threepid_sessions, 0002_outbox/);
+    expect(existsSync(path.join(dir, 'db'))).toBe(false);
+
+    const sidecar = await startReady(['--config', setup.configFile]);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+    const second = spawnSidecar(['--config', setup.configFile, '--check']);
+    expect(await second.exited).toBe(0);
+    expect(second.stdout()).toMatch(/no migration pending/);
+  });
+
+  it('--check reports every problem of a bad config, each naming its key, and exits 1', async () => {
+    const setup = await writeConfig({
+      email: { smtp_host: 'mail.example.org', smtp_port: 'twenty-five', validation_token_lifetime: 'forever' },
+      trusted_proxies: ['127.0.0.1', 'proxy.example.org'],
+      homeserver: { shared_secret: 'too-short' },
+    });
+    const sidecar = spawnSidecar(['--check', '--config', setup.configFile]);
+    expect(await sidecar.exited).toBe(1);
+    for (const key of ['email.smtp_port', 'email.validation_token_lifetime', 'trusted_proxies.1']) {
+      expect(sidecar.stderr()).toContain(key);
+    }
+    expect(sidecar.stderr()).not.toMatch(/^\s+at /m);
+    // The cross-key checks run once the shapes are right.
+    const fixed = await writeConfig({ homeserver: { shared_secret: 'too-short' }, sms: { sender: 'http' } }, 'second.yaml');
+    const again = spawnSidecar(['--check', '--config', fixed.configFile]);
+    expect(await again.exited).toBe(1);
+    expect(again.stderr()).toContain('homeserver.shared_secret');
+    expect(again.stderr()).toContain('sms.http');
+  });
+
+  it("--check reports a database it cannot read, and exits 1", async () => {
+    const setup = await writeConfig({ database: { path: path.join(dir, 'not-a-db') } });
+    writeFileSync(path.join(dir, 'not-a-db'), 'this is not SQLite'.repeat(100));
+    const sidecar = spawnSidecar(['--check', '--config', setup.configFile]);
+    expect(await sidecar.exited).toBe(1);
+    expect(sidecar.stderr()).toMatch(/^database: .*not-a-db: /m);
+  });
+
+  it("takes Synapse's email block as pasted: subjects, %(app)s in notif_from, enable_tls, and a note for the notification keys", async () => {
+    const smtp = await startSmtpSink({ port: await freePort() });
+    try {
+      const setup = await writeConfig({
+        email: {
+          smtp_host: '127.0.0.1',
+          smtp_port: smtp.port,
+          enable_tls: false,
+          notif_from: '%(app)s <noreply@example.org>',
+          app_name: 'Example Chat',
+          enable_notifs: true,
+          notif_for_new_users: false,
+          client_base_url: 'https://chat.example.org',
+          subjects: { email_validation: '[%(server_name)s] Validate your email', messages_in_room: 'ignored here' },
+        },
+      });
+      const sidecar = await startReady(['--config', setup.configFile]);
+      const note = await sidecar.waitForLog(
+        'config keys accepted for Synapse compatibility do nothing here: this module sends no notification emails',
+      );
+      expect(note.keys).toEqual(['email.enable_notifs', 'email.notif_for_new_users', 'email.client_base_url', 'email.subjects.messages_in_room']);
+      const res = await post(setup.clientUrl + REGISTER, { client_secret: 'syn_1', email: 'syn@example.org', send_attempt: 1 });
+      expect(res.status).toBe(200);
+      const [mail] = await smtp.waitFor(1);
+      expect(mail.subject).toBe('[example.org] Validate your email');
+      expect(mail.raw).toMatch(/^From: "?Example Chat"? <noreply@example\.org>/m);
+      sidecar.child.kill('SIGTERM');
+      expect(await sidecar.exited).toBe(0);
+    } finally {
+      await smtp.close();
+    }
+  });
+
+  it('reads the shared secret from the file MATRIX_HS_THREEPID_SHARED_SECRET_FILE names (a container secret)', async () => {
+    const setup = await writeConfig();
+    const secretFile = path.join(dir, 'run-secrets-shared');
+    const secret = 'a-container-secret-of-forty-characters!!';
+    writeFileSync(secretFile, `${secret}\n`);
+    const sidecar = await startReady(['--config', setup.configFile], { MATRIX_HS_THREEPID_SHARED_SECRET_FILE: secretFile });
+    expect(existsSync(setup.secretFile)).toBe(false); // nothing generated
+    const url = `${setup.internalUrl}/_threepid/v1/bindings/email/${encodeURIComponent('x@example.org')}`;
+    const ok = await fetch(url, { headers: { authorization: `Bearer ${jwt.sign({}, secret, { algorithm: 'HS256', expiresIn: 60 })}` } });
+    expect(ok.status).toBe(404);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
   });
 
   it('refuses to start when the --config file does not exist', async () => {

@@ -33,17 +33,17 @@ describe('identical requestTokens sent at once', () => {
       const sessions = await queryDb<{ n: number }>(dbPath, 'SELECT count(*) AS n FROM threepid_sessions WHERE address = ?', email);
       expect(Number(sessions[0].n)).toBe(1);
     }
-    const outbox = await queryDb<{ n: number }>(dbPath, 'SELECT count(*) AS n FROM outbox');
+    const outbox = await queryDb<{ n: number }>(dbPath, 'SELECT count(*) AS n FROM threepid_outbox');
     expect(Number(outbox[0].n)).toBe(5);
   });
 
   it('send one new token for a higher send_attempt sent several times at once', async () => {
     const email = 'again@example.org';
     const first = await ask('again', email, 1);
-    const before = await queryDb<{ n: number }>(dbPath, 'SELECT count(*) AS n FROM outbox');
+    const before = await queryDb<{ n: number }>(dbPath, 'SELECT count(*) AS n FROM threepid_outbox');
     const answers = await Promise.all(Array.from({ length: 12 }, () => ask('again', email, 2)));
     expect(answers.every((answer) => answer.status === 200 && answer.body.sid === first.body.sid)).toBe(true);
-    const after = await queryDb<{ n: number }>(dbPath, 'SELECT count(*) AS n FROM outbox');
+    const after = await queryDb<{ n: number }>(dbPath, 'SELECT count(*) AS n FROM threepid_outbox');
     expect(Number(after[0].n) - Number(before[0].n)).toBe(1);
   });
 });

@@ -21,7 +21,7 @@ it('tries every message while SMTP is down, and sends them all once it is back',
     }
     // Every one of them is tried and rescheduled, not only one per pooled connection.
     await eventually(async () => {
-      const rows = await queryDb<{ n: number }>(dbPath, "SELECT count(*) AS n FROM outbox WHERE status = 'pending' AND attempts >= 1");
+      const rows = await queryDb<{ n: number }>(dbPath, "SELECT count(*) AS n FROM threepid_outbox WHERE status = 'pending' AND attempts >= 1");
       return Number(rows[0].n) === addresses.length;
     }, 'all ten messages tried once', 10_000);
 

@@ -1,8 +1,9 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { eventually, freePort } from './e2e-utils';
-import { removeDir, tempDir } from './harness';
+import { freePort } from './e2e-utils';
+import { tempDir } from './harness';
+import { startProxyProcess } from './proxy-process';
 
 const ROOT = path.resolve(__dirname, '../..');
 /** The nginx configuration the README shows; the tests run exactly this, with their own ports. */
@@ -85,33 +86,19 @@ export async function startNginx(
       '',
     ].join('\n'),
   );
-  let output = '';
-  const child: ChildProcess = spawn(binary, ['-p', dir, '-c', main, '-e', `${dir}/error.log`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const errorLog = () => (existsSync(`${dir}/error.log`) ? readFileSync(`${dir}/error.log`, 'utf8') : '');
   const url = `http://127.0.0.1:${port}`;
-  try {
-    await eventually(async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}:\n${output}\n${errorLog()}`);
-      return fetch(`${url}/nginx-ready-check`).then(() => true, () => false);
-    }, 'nginx to listen');
-  } catch (err) {
-    child.kill('SIGKILL');
-    removeDir(dir);
-    throw err;
-  }
+  const running = await startProxyProcess({
+    binary,
+    args: ['-p', dir, '-c', main, '-e', `${dir}/error.log`],
+    url,
+    dir,
+    diagnostics: errorLog,
+  });
   return {
     url,
     port,
     accessLog: () => readFileSync(`${dir}/access.log`, 'utf8'),
-    async close() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-      removeDir(dir);
-    },
+    close: () => running.close(),
   };
 }

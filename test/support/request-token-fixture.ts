@@ -74,7 +74,7 @@ export interface Fixture {
    * Row count of a table, read through a second connection: read-only to the
    * SQLite file, or to the PostgreSQL database that stands for it.
    */
-  count(table: 'threepid_sessions' | 'outbox'): Promise<number>;
+  count(table: 'threepid_sessions' | 'threepid_outbox'): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -9,6 +9,8 @@ export interface ReceivedMail {
   text: string;
   html: string;
   raw: string;
+  /** The message came over TLS (STARTTLS). */
+  secure: boolean;
 }
 
 export interface SmtpSink {
@@ -23,12 +25,13 @@ export interface SmtpSink {
  * A real SMTP server on loopback. `reject` makes it refuse recipients with a
  * permanent 550 (or a temporary 451), for delivery-failure tests.
  */
-export async function startSmtpSink(options: { port?: number; reject?: 550 | 451 } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(options: { port?: number; reject?: 550 | 451; startTls?: boolean } = {}): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ['STARTTLS'],
+    // startTls: STARTTLS offered, with smtp-server's own self-signed certificate.
+    disabledCommands: options.startTls ? [] : ['STARTTLS'],
     logger: false,
     onRcptTo(address, _session, callback) {
       if (options.reject) {
@@ -53,6 +56,7 @@ export async function startSmtpSink(options: { port?: number; reject?: 550 | 451
           text: parsed.text ?? '',
           html: typeof parsed.html === 'string' ? parsed.html : '',
           raw,
+          secure: session.secure,
         });
         waiters.splice(0).forEach((wake) => wake());
         callback();

@@ -133,6 +133,8 @@ describe('parseConfig', () => {
         pass: undefined,
         requireTransportSecurity: false,
         forceTls: false,
+        enableTls: true,
+        tlsName: undefined,
       });
       expect(parseConfig({ email: { smtp_host: 'mail.example.org', force_tls: true } }).email.smtp?.port).toBe(465);
     });
@@ -342,5 +344,177 @@ describe('branding, languages and public_baseurl with a path', () => {
     expect(parseConfig({}).email.defaultLanguage).toBe('en');
     expect(parseConfig({ email: { default_language: 'de' } }).email.defaultLanguage).toBe('de');
     expect(configError(() => parseConfig({ email: { default_language: '../etc' } })).path).toBe('email.default_language');
+  });
+});
+
+describe('every problem at once', () => {
+  it('reports each bad key of the schema, not only the first', () => {
+    const err = configError(() =>
+      parseConfig({
+        email: { smtp_host: 'mail', smtp_port: 'twenty-five', validation_token_lifetime: 'forever' },
+        listeners: { client: { port: 70000 } },
+        bogus: 1,
+      }),
+    );
+    expect(err.issues.map((issue) => issue.path).sort()).toEqual(
+      ['', 'email.smtp_port', 'email.validation_token_lifetime', 'listeners.client.port'].sort(),
+    );
+    for (const key of ['email.smtp_port', 'email.validation_token_lifetime', 'listeners.client.port', 'bogus']) {
+      expect(err.message).toContain(key);
+    }
+  });
+
+  it('reports each problem found across keys, too', () => {
+    const err = configError(() =>
+      parseConfig({
+        homeserver: { shared_secret: 'short' },
+        sms: { sender: 'http' },
+        identity_server: { trusted: ['https://x'], ip_range_whitelist: ['nope'] },
+      }),
+    );
+    expect(err.issues.map((issue) => issue.path)).toEqual([
+      'sms.http',
+      'homeserver.shared_secret',
+      'identity_server.trusted.0',
+      'identity_server.ip_range_whitelist.0',
+    ]);
+  });
+});
+
+describe('trusted_proxies', () => {
+  it('takes addresses, CIDR ranges and proxy-addr names', () => {
+    const proxies = ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback', 'uniquelocal'];
+    expect(parseConfig({ trusted_proxies: proxies }).trustedProxies).toEqual(proxies);
+  });
+
+  it.each(['10.0.0.0/33', 'proxy.example.org', '999.1.1.1'])('refuses %s as a config error naming the entry', (entry) => {
+    const err = configError(() => parseConfig({ trusted_proxies: ['127.0.0.1', entry] }));
+    expect(err.path).toBe('trusted_proxies.1');
+    expect(err.message).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe("Synapse's email block", () => {
+  // As an operator has it in homeserver.yaml (Synapse's sample config).
+  const synapseEmail = {
+    smtp_host: 'mail.example.org',
+    smtp_port: 587,
+    smtp_user: 'exampleusername',
+    smtp_pass: 'examplepassword',
+    require_transport_security: false,
+    enable_tls: false,
+    notif_from: "Your Friendly %(app)s homeserver <noreply@example.org>",
+    app_name: 'my_branded_matrix_server',
+    enable_notifs: true,
+    notif_for_new_users: false,
+    client_base_url: 'http://localhost/riot',
+    validation_token_lifetime: '15m',
+    invite_client_location: 'https://app.element.io',
+    subjects: {
+      message_from_person_in_room: '[%(app)s] You have a message on %(app)s from %(person)s in the %(room)s room...',
+      email_validation: '[%(server_name)s] Validate your email',
+      password_reset: '[%(app)s] Password reset for %(server_name)s',
+    },
+    template_dir: '/etc/synapse/templates',
+  };
+
+  it('is accepted as it is, with enable_tls, template_dir and subjects honoured', () => {
+    const config = parseConfig({ server_name: 'example.org', email: synapseEmail });
+    expect(config.email.smtp).toMatchObject({ host: 'mail.example.org', port: 587, enableTls: false, pass: 'examplepassword' });
+    expect(config.email.validationTokenLifetimeMs).toBe(15 * 60_000);
+    expect(config.templatesDir).toBe('/etc/synapse/templates');
+    expect(config.email.subjects).toEqual({
+      registration: '[example.org] Validate your email',
+      addThreepid: '[example.org] Validate your email',
+      passwordReset: '[my_branded_matrix_server] Password reset for example.org',
+    });
+  });
+
+  it("replaces %(app)s in notif_from with app_name, as Synapse does", () => {
+    expect(parseConfig({ email: synapseEmail }).email.notifFrom).toBe(
+      'Your Friendly my_branded_matrix_server homeserver <noreply@example.org>',
+    );
+  });
+
+  it('lists the notification-only keys as ignored, for the start-up log', () => {
+    expect(parseConfig({ email: synapseEmail }).ignoredKeys).toEqual([
+      'email.enable_notifs',
+      'email.notif_for_new_users',
+      'email.client_base_url',
+      'email.invite_client_location',
+      'email.subjects.message_from_person_in_room',
+    ]);
+    expect(parseConfig({}).ignoredKeys).toEqual([]);
+  });
+
+  it('still refuses a key Synapse does not have either', () => {
+    expect(configError(() => parseConfig({ email: { ...synapseEmail, enable_tsl: true } })).message).toContain('enable_tsl');
+    expect(configError(() => parseConfig({ email: { subjects: { email_validaton: 'x' } } })).path).toBe('email.subjects');
+  });
+
+  it('refuses enable_tls: false together with require_transport_security or force_tls', () => {
+    const err = configError(() => parseConfig({ email: { smtp_host: 'm', enable_tls: false, require_transport_security: true } }));
+    expect(err.path).toBe('email.enable_tls');
+  });
+
+  it('takes templates.custom_template_directory, and refuses two names for different folders', () => {
+    expect(parseConfig({ templates: { custom_template_directory: '/srv/t' } }).templatesDir).toBe('/srv/t');
+    expect(parseConfig({ templates_dir: '/srv/t', templates: { custom_template_directory: '/srv/t' } }).templatesDir).toBe('/srv/t');
+    const err = configError(() => parseConfig({ templates_dir: '/a', email: { template_dir: '/b' } }));
+    expect(err.path).toBe('email.template_dir');
+  });
+});
+
+describe('secrets from files named by the environment', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir('threepid-secrets-');
+  });
+  afterEach(() => removeDir(dir));
+
+  const secretFile = (name: string, text: string) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('reads every secret from NAME_FILE, dropping one trailing newline', () => {
+    const config = parseConfig(
+      {
+        database: { engine: 'postgres' },
+        email: { smtp_host: 'mail', smtp_user: 'u' },
+        sms: { sender: 'twilio', twilio: { account_sid: 'AC1', from: '+15005550006' } },
+      },
+      {
+        MATRIX_HS_THREEPID_SMTP_PASS_FILE: secretFile('smtp', 'smtp pass\n'),
+        MATRIX_HS_THREEPID_SHARED_SECRET_FILE: secretFile('shared', `${LONG_SECRET}\n`),
+        MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN_FILE: secretFile('twilio', 'twilio-token'),
+        MATRIX_HS_THREEPID_DATABASE_URL_FILE: secretFile('db', 'postgres://u:p@db/threepid\n'),
+      },
+    );
+    expect(config.email.smtp?.pass).toBe('smtp pass');
+    expect(config.homeserver.sharedSecret).toBe(LONG_SECRET);
+    expect(config.sms.twilio?.authToken).toBe('twilio-token');
+    expect(config.database).toMatchObject({ engine: 'postgres', url: 'postgres://u:p@db/threepid' });
+  });
+
+  it('lets sms.twilio.auth_token come from the environment alone', () => {
+    const twilio = { sender: 'twilio', twilio: { account_sid: 'AC1', from: '+15005550006' } };
+    expect(parseConfig({ sms: twilio }, { MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN: 'tok' }).sms.twilio?.authToken).toBe('tok');
+    expect(configError(() => parseConfig({ sms: twilio })).path).toBe('sms.twilio.auth_token');
+  });
+
+  it('names the key and the variable when the file cannot be read, without the secret', () => {
+    const err = configError(() => parseConfig({}, { MATRIX_HS_THREEPID_SHARED_SECRET_FILE: path.join(dir, 'missing') }));
+    expect(err.path).toBe('homeserver.shared_secret');
+    expect(err.message).toContain('MATRIX_HS_THREEPID_SHARED_SECRET_FILE');
+    expect(err.message).toContain('ENOENT');
+  });
+
+  it('refuses a secret set both directly and by file', () => {
+    const err = configError(() =>
+      parseConfig({}, { MATRIX_HS_THREEPID_SHARED_SECRET: LONG_SECRET, MATRIX_HS_THREEPID_SHARED_SECRET_FILE: secretFile('s', LONG_SECRET) }),
+    );
+    expect(err.path).toBe('homeserver.shared_secret');
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { NGINX_TEMPLATE, renderNginxConfig } from '../support/nginx';
+import { HOMESERVER_PATHS, SIDECAR_PATHS } from '../support/proxy-routes';
 
 const ROOT = path.resolve(__dirname, '../..');
 const template = readFileSync(NGINX_TEMPLATE, 'utf8');
@@ -21,24 +22,8 @@ describe('the nginx configuration (examples/nginx/threepid.conf)', () => {
       regexLocations().some((re) => re.test(requestPath)) ||
       requestPath.startsWith('/_threepid/client/') ||
       requestPath === '/_matrix/client/versions';
-    const sidecarPaths = ['r0', 'v3'].flatMap((version) => [
-      ...['register', 'account/password', 'account/3pid'].flatMap((flow) =>
-        ['email', 'msisdn'].map((medium) => `/_matrix/client/${version}/${flow}/${medium}/requestToken`),
-      ),
-      ...['', '/add', '/delete', '/unbind'].map((end) => `/_matrix/client/${version}/account/3pid${end}`),
-    ]);
-    for (const requestPath of sidecarPaths) expect([requestPath, toSidecar(requestPath)]).toEqual([requestPath, true]);
-    for (const requestPath of [
-      '/_matrix/client/v3/register',
-      '/_matrix/client/v3/account/password',
-      '/_matrix/client/v3/account/3pid/bind',
-      '/_matrix/client/v3/account/whoami',
-      '/_matrix/client/v3/login',
-      '/_matrix/client/v3/register/email/requestToken/extra',
-      '/_threepid/v1/sessions/consume',
-    ]) {
-      expect([requestPath, toSidecar(requestPath)]).toEqual([requestPath, false]);
-    }
+    for (const requestPath of SIDECAR_PATHS) expect([requestPath, toSidecar(requestPath)]).toEqual([requestPath, true]);
+    for (const requestPath of HOMESERVER_PATHS) expect([requestPath, toSidecar(requestPath)]).toEqual([requestPath, false]);
     expect(template).toContain('location /_threepid/client/ {');
     expect(template).toContain('location = /_matrix/client/versions {');
     expect(template).not.toContain('/_threepid/v1'); // the internal API is never routed publicly

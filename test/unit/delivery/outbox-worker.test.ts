@@ -77,7 +77,7 @@ describe('OutboxWorker over SQLite', () => {
   }
 
   async function row(id = 'msg1') {
-    return db.selectFrom('outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return db.selectFrom('threepid_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   }
 
   it('sends a due message, marks it sent and clears its payload', async () => {

@@ -28,7 +28,7 @@ function shippedNames(engine: 'sqlite' | 'postgres'): string[] {
 }
 
 async function appliedMigrations(db: Kysely<any>): Promise<string[]> {
-  const rows = await db.selectFrom('kysely_migration').select('name').orderBy('name').execute();
+  const rows = await db.selectFrom('threepid_migration').select('name').orderBy('name').execute();
   return rows.map((row) => row.name as string);
 }
 
@@ -44,7 +44,7 @@ describe('migrations', () => {
       const db = await openSqliteDatabase(path.join(dir, 'nested', 'threepid.sqlite'));
       try {
         expect(await tableNames(db)).toEqual(
-          expect.arrayContaining(['threepid_sessions', 'outbox', 'threepid_bindings', 'kysely_migration']),
+          expect.arrayContaining(['threepid_sessions', 'threepid_outbox', 'threepid_bindings', 'threepid_rate_limits', 'threepid_migration', 'threepid_migration_lock']),
         );
         const applied = await appliedMigrations(db);
         expect(applied).toEqual(shippedNames('sqlite'));

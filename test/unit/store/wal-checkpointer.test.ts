@@ -80,14 +80,14 @@ describe('WalCheckpointer', () => {
     expect(autocheckpoint.rows[0].wal_autocheckpoint).toBe(0);
     for (let i = 0; i < 200; i++) {
       await db
-        .insertInto('rate_limits')
+        .insertInto('threepid_rate_limits')
         .values({ key: `k${i}`, tokens: i, updated_at: i })
         .execute();
     }
     await db.destroy();
     const again = new BetterSqlite3(file, { readonly: true });
     try {
-      expect(again.prepare('SELECT count(*) AS n FROM rate_limits').get()).toEqual({ n: 200 });
+      expect(again.prepare('SELECT count(*) AS n FROM threepid_rate_limits').get()).toEqual({ n: 200 });
     } finally {
       again.close();
     }

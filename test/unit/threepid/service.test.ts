@@ -89,7 +89,7 @@ describe('ThreepidService over SQLite', () => {
   }
 
   async function outboxRows() {
-    return db.selectFrom('outbox').selectAll().orderBy('created_at').execute();
+    return db.selectFrom('threepid_outbox').selectAll().orderBy('created_at').execute();
   }
 
   async function sessionCount(): Promise<number> {
@@ -149,9 +149,9 @@ describe('ThreepidService over SQLite', () => {
     });
 
     it('writes the session and the outbox row in one transaction: no session without its email', async () => {
-      await sql`DROP TABLE outbox`.execute(db);
+      await sql`DROP TABLE threepid_outbox`.execute(db);
       // Matched by message: better-sqlite3's SqliteError can come from another realm under jest.
-      await expect(requestToken()).rejects.toMatchObject({ message: expect.stringMatching(/no such table: outbox/) });
+      await expect(requestToken()).rejects.toMatchObject({ message: expect.stringMatching(/no such table: threepid_outbox/) });
       expect(await sessionCount()).toBe(0);
       expect(enqueued).toBe(0);
     });
