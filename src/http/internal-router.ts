@@ -4,7 +4,7 @@ import type { BindingService } from '../threepid/bindings';
 import { parseMedium } from '../threepid/bindings';
 import { ThreepidError } from '../threepid/errors';
 import { isFlow } from '../threepid/flows';
-import { opaqueIdField, optionalStringField, requireFields, requireObject } from '../threepid/request-body';
+import { opaqueIdField, optionalAccessTokenField, optionalStringField, requireFields, requireObject } from '../threepid/request-body';
 import type { ThreepidService, ValidatedThreepid } from '../threepid/service';
 import { errorMiddleware, methodNotAllowed } from './errors';
 import type { Logger } from '../logger';
@@ -66,7 +66,7 @@ export function createInternalRouter(
       sid: opaqueIdField(body, 'sid'),
       clientSecret: opaqueIdField(body, 'client_secret'),
       // Sessions an identity server runs are checked with it, with the user's token.
-      creds: { idServer: optionalStringField(body, 'id_server'), idAccessToken: optionalStringField(body, 'id_access_token') },
+      creds: { idServer: optionalStringField(body, 'id_server'), idAccessToken: optionalAccessTokenField(body, 'id_access_token') },
     };
   };
 

@@ -5,6 +5,7 @@ import { isUniqueViolation, type Flow, type Medium, type SessionRecord } from '.
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { FLOWS } from './flows';
+import { isBareHost } from '../identity/client';
 import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
@@ -345,6 +346,9 @@ export class ThreepidService {
   private async validatedSession(sid: string, clientSecret: string, creds: IdentityCredentials): Promise<SessionRecord> {
     if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) {
       throw new ThreepidError('M_INVALID_PARAM', 'sid and client_secret must match ' + OPAQUE_ID_PATTERN.source);
+    }
+    if (creds.idServer !== undefined && !isBareHost(creds.idServer)) {
+      throw new ThreepidError('M_INVALID_PARAM', 'id_server must be a host name with an optional port');
     }
     const key = creds.idServer === undefined ? sid : proxiedSessionKey(creds.idServer.toLowerCase(), sid);
     const session = await this.deps.store.sessions.getSession(key);
