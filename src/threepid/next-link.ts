@@ -11,7 +11,7 @@ export function checkNextLink(nextLink: string, whitelist: readonly string[] | n
   // a link that says one thing and goes to another is refused instead.
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u0020\u007f-\u009f]/.test(nextLink)) {
-    throw new ThreepidError('M_INVALID_PARAM', 'next_link contains a space or a control character');
+    throw new ThreepidError('M_INVALID_PARAM', 'next_link is not a valid URL: it contains a space or a control character');
   }
   let url: URL;
   try {
