@@ -159,6 +159,7 @@ const rawSchema = z
         shared_secret: z.string().optional(),
         base_url: z.string().url().optional(),
         jwt_audience: z.string().min(1).optional(),
+        jwt_max_lifetime: duration('5m'),
       })
       .strict()
       .default({}),
@@ -266,6 +267,8 @@ export interface Config {
     readonly sharedSecret?: string;
     readonly baseUrl?: string;
     readonly jwtAudience?: string;
+    /** Internal JWTs whose `exp` is further ahead than this are refused. */
+    readonly jwtMaxLifetimeMs: number;
   };
   readonly templatesDir?: string;
   readonly outbox: {
@@ -402,6 +405,7 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
       sharedSecret,
       baseUrl: c.homeserver.base_url?.replace(/\/+$/, ''),
       jwtAudience: c.homeserver.jwt_audience,
+      jwtMaxLifetimeMs: c.homeserver.jwt_max_lifetime,
     },
     templatesDir: c.templates_dir,
     accounts: { requirePassword: c.accounts.require_password },
