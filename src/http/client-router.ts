@@ -9,7 +9,7 @@ import { nextLinkWithSid } from '../threepid/next-link';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from '../threepid/paths';
 import { parseSubmitTokenRequest } from '../threepid/request-body';
 import type { ThreepidService } from '../threepid/service';
-import { clientIpResolver } from './client-ip';
+import { clientIpResolver, rateLimitKey } from './client-ip';
 import { ERRCODE_STATUS, errorMiddleware, methodNotAllowed } from './errors';
 import { jsonBody, MAX_BODY_BYTES } from './json-body';
 import type { VersionsSource } from './versions';
@@ -59,7 +59,7 @@ export function createClientRouter(options: ClientRouterOptions): Router {
         router
           .route(`/_matrix/client/${version}/${FLOW_PATHS[flow]}/${medium}/requestToken`)
           .post(jsonBody, async (req: Request, res: Response) => {
-            const result = await service.requestToken(flow, medium, req.body, { clientIp: clientIp(req) });
+            const result = await service.requestToken(flow, medium, req.body, { clientIp: rateLimitKey(clientIp(req)) });
             res.json({
               sid: result.sid,
               ...(result.submitUrl === undefined ? {} : { submit_url: result.submitUrl }),

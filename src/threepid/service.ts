@@ -70,6 +70,7 @@ export interface ValidatedThreepid {
 
 /** Facts about the request that do not come from its body. */
 export interface RequestContext {
+  /** The client's address as rate limits key it: an IPv4 address, or an IPv6 /64 (`2001:db8:1:2::/64`). */
   readonly clientIp: string;
 }
 
