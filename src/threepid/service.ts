@@ -146,20 +146,24 @@ export class ThreepidService {
 
     const owner = await this.deps.directory.findUserId(medium, address);
     const refusal = this.flowRefusal(flow, owner !== null);
-    // With errors inhibited, a refused request still writes a session (one no
-    // token can validate) so that it costs what a real one costs: its answer
-    // and its timing say nothing about who owns the address.
+    // With errors inhibited, a refused request still writes a session (one
+    // nothing can validate or spend) so that it costs what a real one costs:
+    // its answer and its timing say nothing about who owns the address.
     if (refusal && !config.inhibit3pidErrors) throw refusal;
     const decoy = refusal !== undefined;
 
-    if (proxyTarget && identityProxy && !decoy) {
+    if (proxyTarget && identityProxy) {
+      // A refused request is forwarded too: the identity server's answer
+      // (its errors above all: a bad id_access_token, unsigned terms, being
+      // down) is then the same whichever way the flow check went. Only the
+      // session recorded here differs: a decoy's can never be spent.
       const sid = await identityProxy.requestToken({
         target: proxyTarget,
         flow,
         medium,
         address,
         body,
-        clientSecretHash: hashSecret(request.clientSecret),
+        clientSecretHash: hashSecret(decoy ? randomId(this.deps.random) : request.clientSecret),
         sendAttempt: request.sendAttempt,
       });
       return { sid, responseFields: parsed.responseFields };
@@ -174,10 +178,7 @@ export class ThreepidService {
       nextLink,
       decoy,
     });
-    // A decoy for a request that named an identity server must look like a
-    // proxied answer, which has no submit_url, or its shape would tell.
-    const submitUrl = proxyTarget ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
-    return { sid, submitUrl, responseFields: parsed.responseFields };
+    return { sid, submitUrl: `${config.publicBaseurl}${submitTokenPath(medium)}`, responseFields: parsed.responseFields };
   }
 
   private flowRefusal(flow: Flow, bound: boolean): ThreepidError | undefined {
