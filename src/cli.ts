@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
 import { createApp } from './http/app';
+import { createListener } from './http/listener';
 import { createLogger, type Logger } from './logger';
 import { createThreepidModule } from './module';
 
@@ -60,8 +61,13 @@ async function main(): Promise<void> {
 
   const module = await createThreepidModule({ config, logger });
   const servers: Server[] = [
-    createServer(createApp([module.clientRouter, module.accountRouter], logger, module.metrics)),
-    createServer(createApp([module.internalRouter, module.opsRouter], logger, module.metrics)),
+    createListener(createApp([module.clientRouter, module.accountRouter], logger, module.metrics), config.listeners.client, {
+      trustedProxies: config.trustedProxies,
+      logger,
+    }),
+    createListener(createApp([module.internalRouter, module.opsRouter], logger, module.metrics), config.listeners.internal, {
+      logger,
+    }),
   ];
   await listen(servers[0], config.listeners.client.host, config.listeners.client.port);
   logger.info({ ...config.listeners.client, public_baseurl: config.publicBaseurl }, 'client listener ready');
