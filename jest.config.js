@@ -36,7 +36,7 @@ module.exports = {
       testMatch: ['**/*.test.ts'],
       // The sidecar-process and real-client tests exercise the process and
       // the proxy, not the store; once is enough.
-      testPathIgnorePatterns: ['/node_modules/', 'sidecar-cli', 'matrix-js-sdk', 'nginx', 'synapse', 'caddy', 'systemd'],
+      testPathIgnorePatterns: ['/node_modules/', 'sidecar-cli', 'matrix-js-sdk', 'nginx', 'synapse', 'caddy', 'systemd', 'public-listener-flood'],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
       globalSetup: '<rootDir>/test/support/postgres-global-setup.ts',
       globalTeardown: '<rootDir>/test/support/postgres-global-teardown.ts',

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import path from 'node:path';
 import { parseCliArgs, USAGE } from './cli-args';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
 import { Templates } from './delivery/templates';
 import { createApp } from './http/app';
+import { createListener } from './http/listener';
 import { createLogger, type Logger } from './logger';
 import { createThreepidModule, TEMPLATE_FILES } from './module';
 import { pendingMigrations } from './store/database';
@@ -123,8 +124,15 @@ async function run(file: string | undefined): Promise<void> {
 
   const module = await createThreepidModule({ config, logger });
   const servers: Server[] = [
-    createServer(createApp([module.clientRouter, module.accountRouter], logger, module.metrics)),
-    createServer(createApp([module.internalRouter, module.identityServiceRouter, module.opsRouter], logger, module.metrics)),
+    createListener(createApp([module.clientRouter, module.accountRouter], logger, module.metrics), config.listeners.client, {
+      trustedProxies: config.trustedProxies,
+      logger,
+    }),
+    createListener(
+      createApp([module.internalRouter, module.identityServiceRouter, module.opsRouter], logger, module.metrics),
+      config.listeners.internal,
+      { logger },
+    ),
   ];
   await listen(servers[0], config.listeners.client.host, config.listeners.client.port);
   logger.info({ ...config.listeners.client, public_baseurl: config.publicBaseurl }, 'client listener ready');

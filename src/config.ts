@@ -71,15 +71,25 @@ const duration = (fallback: string) =>
 /** A YAML section whose keys are all commented out parses as null: treat it as absent. */
 const section = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((value) => (value === null ? undefined : value), schema);
 
-const listener = (port: number) =>
+const listener = (port: number, limits: { maxConnections: number; perIp: number }) =>
   section(
     z
       .object({
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(port),
+        max_connections: z.number().int().min(0).default(limits.maxConnections),
+        max_connections_per_ip: z.number().int().min(0).default(limits.perIp),
+        header_timeout: duration('10s'),
+        request_timeout: duration('30s'),
+        keep_alive_timeout: duration('5s'),
       })
       .strict()
-      .default({}),
+      .default({})
+      .superRefine((value, ctx) => {
+        if (value.header_timeout < 1 || value.header_timeout > value.request_timeout) {
+          ctx.addIssue({ code: 'custom', path: ['header_timeout'], message: 'must be above 0 and at most request_timeout' });
+        }
+      }),
   );
 
 const rateLimit = (perSecond: number, burstCount: number) =>
@@ -160,7 +170,11 @@ const rawSchema = z
     public_baseurl: z.string().url().default('http://localhost:8090/'),
     listeners: section(
       z
-      .object({ client: listener(8090), internal: listener(8091) })
+      .object({
+        // The internal listener is the homeserver's alone: no caps by default.
+        client: listener(8090, { maxConnections: 1000, perIp: 100 }),
+        internal: listener(8091, { maxConnections: 0, perIp: 0 }),
+      })
       .strict()
       .default({}),
     ),
@@ -276,6 +290,7 @@ const rawSchema = z
         shared_secret: z.string().optional(),
         base_url: z.string().url().optional(),
         jwt_audience: z.string().min(1).optional(),
+        jwt_max_lifetime: duration('5m'),
       })
       .strict()
       .default({}),
@@ -341,6 +356,17 @@ export interface RateLimitSettings {
   readonly burstCount: number;
 }
 
+/** One listener's address and the limits its sockets get (0: no cap). */
+export interface ListenerSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly headerTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
+
 /** The validated, frozen configuration the module runs on. */
 export interface Config {
   readonly serverName: string;
@@ -349,8 +375,8 @@ export interface Config {
   /** The path part of `publicBaseurl` (`/matrix`), or `''`: the module's routes are also served under it. */
   readonly publicBasePath: string;
   readonly listeners: {
-    readonly client: { readonly host: string; readonly port: number };
-    readonly internal: { readonly host: string; readonly port: number };
+    readonly client: ListenerSettings;
+    readonly internal: ListenerSettings;
   };
   readonly database: DatabaseSettings;
   readonly email: {
@@ -416,6 +442,8 @@ export interface Config {
     readonly sharedSecret?: string;
     readonly baseUrl?: string;
     readonly jwtAudience?: string;
+    /** Internal JWTs whose `exp` is further ahead than this are refused. */
+    readonly jwtMaxLifetimeMs: number;
   };
   readonly templatesDir?: string;
   /** Shown on the pages and in HTML emails. */
@@ -529,6 +557,18 @@ function databaseSettings(raw: Parsed['database'], env: Env, report: Report): Da
   return { engine: 'postgres', url: url ?? '', maxConnections: raw.max_connections, path: raw.path };
 }
 
+function listenerSettings(raw: Parsed['listeners']['client']): ListenerSettings {
+  return {
+    host: raw.host,
+    port: raw.port,
+    maxConnections: raw.max_connections,
+    maxConnectionsPerIp: raw.max_connections_per_ip,
+    headerTimeoutMs: raw.header_timeout,
+    requestTimeoutMs: raw.request_timeout,
+    keepAliveTimeoutMs: raw.keep_alive_timeout,
+  };
+}
+
 function limitSettings(raw: { per_second: number; burst_count: number }): RateLimitSettings {
   return { perSecond: raw.per_second, burstCount: raw.burst_count };
 }
@@ -611,7 +651,7 @@ function fromParsed(c: Parsed, env: Env, report: Report): Config {
     serverName: c.server_name,
     publicBaseurl: c.public_baseurl.replace(/\/+$/, ''),
     publicBasePath: new URL(c.public_baseurl).pathname.replace(/\/+$/, ''),
-    listeners: c.listeners,
+    listeners: { client: listenerSettings(c.listeners.client), internal: listenerSettings(c.listeners.internal) },
     database: databaseSettings(c.database, env, report),
     email: {
       smtp,
@@ -658,6 +698,7 @@ function fromParsed(c: Parsed, env: Env, report: Report): Config {
       sharedSecret,
       baseUrl: c.homeserver.base_url?.replace(/\/+$/, ''),
       jwtAudience: c.homeserver.jwt_audience,
+      jwtMaxLifetimeMs: c.homeserver.jwt_max_lifetime,
     },
     branding: { logoUrl: c.branding.logo_url, accentColor: c.branding.accent_color, supportUrl: c.branding.support_url },
     templatesDir: templatesDir(c, report),

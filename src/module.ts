@@ -280,6 +280,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     ? createInternalRouter(service, bindings, {
         sharedSecret: config.homeserver.sharedSecret,
         audience: config.homeserver.jwtAudience,
+        maxLifetimeMs: config.homeserver.jwtMaxLifetimeMs,
       }, logger)
     : undefined;
 

@@ -7,7 +7,7 @@ import { FLOW_NAMES } from '../threepid/flows';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from '../threepid/paths';
 import { parseSubmitTokenRequest } from '../threepid/request-body';
 import type { ThreepidService } from '../threepid/service';
-import { clientIpResolver } from './client-ip';
+import { clientIpResolver, rateLimitKey } from './client-ip';
 import { errorMiddleware, methodNotAllowed } from './errors';
 import { jsonBody } from './json-body';
 import { createLinkPage, formBody, requestLanguageResolver } from './link-page';
@@ -50,7 +50,7 @@ export function createClientRouter(options: ClientRouterOptions): Router {
           .route(`/_matrix/client/${version}/${FLOW_PATHS[flow]}/${medium}/requestToken`)
           .post(jsonBody, async (req: Request, res: Response) => {
             const result = await service.requestToken(flow, medium, req.body, {
-              clientIp: clientIp(req),
+              clientIp: rateLimitKey(clientIp(req)),
               language: requestLanguage(req),
             });
             res.json({

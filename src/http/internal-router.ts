@@ -4,7 +4,7 @@ import type { BindingService } from '../threepid/bindings';
 import { parseMedium } from '../threepid/bindings';
 import { ThreepidError } from '../threepid/errors';
 import { isFlow } from '../threepid/flows';
-import { opaqueIdField, optionalStringField, requireFields, requireObject } from '../threepid/request-body';
+import { opaqueIdField, optionalAccessTokenField, optionalStringField, requireFields, requireObject } from '../threepid/request-body';
 import type { ThreepidService, ValidatedThreepid } from '../threepid/service';
 import { errorMiddleware, methodNotAllowed } from './errors';
 import type { Logger } from '../logger';
@@ -16,12 +16,20 @@ export interface InternalAuth {
   readonly sharedSecret: string;
   /** When set, the token's `aud` must match. */
   readonly audience?: string;
+  /** How far ahead `exp` may be (the homeserver signs one short-lived token per call). Default: 5 minutes. */
+  readonly maxLifetimeMs?: number;
 }
+
+/** `exp` may be this far ahead when no maximum is configured. */
+export const DEFAULT_JWT_MAX_LIFETIME_MS = 5 * 60_000;
 
 /**
  * `Authorization: Bearer <JWT>`, HS256 with the shared secret, `exp`
- * required. Any failure is the same `401 M_UNAUTHORIZED`: the caller learns
- * nothing about which check failed.
+ * required: a whole number of seconds, at most `maxLifetimeMs` ahead, so a
+ * leaked token is soon worthless (jsonwebtoken alone takes `exp: 1e999`,
+ * which JSON reads as Infinity, and any date in the far future). Any failure
+ * is the same `401 M_UNAUTHORIZED`: the caller learns nothing about which
+ * check failed.
  */
 export function requireInternalAuth(auth: InternalAuth): RequestHandler {
   return (req, _res, next) => {
@@ -33,7 +41,8 @@ export function requireInternalAuth(auth: InternalAuth): RequestHandler {
         algorithms: ['HS256'],
         audience: auth.audience,
       }) as jwt.JwtPayload;
-      if (typeof claims.exp !== 'number') throw new Error('no exp');
+      if (typeof claims.exp !== 'number' || !Number.isSafeInteger(claims.exp)) throw new Error('exp is not a whole number');
+      if (claims.exp * 1000 > Date.now() + (auth.maxLifetimeMs ?? DEFAULT_JWT_MAX_LIFETIME_MS)) throw new Error('exp too far ahead');
     } catch {
       return next(new ThreepidError('M_UNAUTHORIZED', 'A valid internal API token is required'));
     }
@@ -66,7 +75,7 @@ export function createInternalRouter(
       sid: opaqueIdField(body, 'sid'),
       clientSecret: opaqueIdField(body, 'client_secret'),
       // Sessions an identity server runs are checked with it, with the user's token.
-      creds: { idServer: optionalStringField(body, 'id_server'), idAccessToken: optionalStringField(body, 'id_access_token') },
+      creds: { idServer: optionalStringField(body, 'id_server'), idAccessToken: optionalAccessTokenField(body, 'id_access_token') },
     };
   };
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Medium } from '../store/sessions';
 import { ThreepidError } from '../threepid/errors';
+import { ACCESS_TOKEN_PATTERN } from '../threepid/request-body';
 import { AddressGuard, BlockedAddressError } from './address-guard';
 
 /**
@@ -85,6 +86,10 @@ export class IdentityServerClient {
     accessToken: string,
     body?: object,
   ): Promise<Record<string, unknown>> {
+    // Checked where the token is read; checked again here, where it becomes a header.
+    if (!ACCESS_TOKEN_PATTERN.test(accessToken)) {
+      return Promise.reject(new ThreepidError('M_INVALID_PARAM', 'id_access_token may contain only visible ASCII characters'));
+    }
     const url = new URL(`${this.settings.allowHttp ? 'http' : 'https'}://${idServer}${path}`);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     // An IP literal is connected to without a lookup, so it is checked here.

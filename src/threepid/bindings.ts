@@ -4,9 +4,11 @@ import type { Store } from '../store/store';
 import type { ThreepidDirectory } from './directory';
 import { canonicaliseEmail } from './email';
 import { ThreepidError } from './errors';
+import { isWellFormedText } from './request-body';
 import type { Clock } from './tokens';
 
-const USER_ID_PATTERN = /^@[^:\s]+:\S+$/;
+/** `@localpart:server`, at most 255 characters (the spec's limit), nothing invisible or unpaired. */
+const USER_ID_PATTERN = /^@[^:\s\p{Cc}\p{Cf}]+:[^\s\p{Cc}\p{Cf}]+$/u;
 
 export function parseMedium(value: unknown): Medium {
   if (value === 'email' || value === 'msisdn') return value;
@@ -43,7 +45,7 @@ export class BindingService implements ThreepidDirectory {
   }
 
   async put(medium: Medium, address: string, userId: unknown, validatedAt?: unknown): Promise<BindingRecord> {
-    if (typeof userId !== 'string' || !USER_ID_PATTERN.test(userId)) {
+    if (typeof userId !== 'string' || userId.length > 255 || !isWellFormedText(userId) || !USER_ID_PATTERN.test(userId)) {
       throw new ThreepidError('M_INVALID_PARAM', 'user_id must be a Matrix user ID');
     }
     const now = this.clock.now();

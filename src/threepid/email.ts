@@ -1,5 +1,6 @@
 import isEmail from 'validator/lib/isEmail';
 import { ThreepidError } from './errors';
+import { isWellFormedText } from './request-body';
 
 /** Longest address accepted, after trimming (Synapse uses the same bound). */
 export const MAX_EMAIL_LENGTH = 500;
@@ -16,16 +17,29 @@ function caseFold(value: string): string {
 }
 
 /**
+ * Characters that show nothing, or reorder what is shown: Unicode's format
+ * characters (Cf: zero-width space and joiners, the byte-order mark, bidi
+ * controls such as U+202E, tag characters, the soft hyphen) and the other
+ * default-ignorable code points (variation selectors, the Hangul fillers,
+ * U+034F). `ali\u200Bce@example.org` would display as alice's address.
+ */
+const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
+
+/**
  * Returns the canonical form of an email address (spec appendix "3PID Types":
  * whitespace trimmed, case-folded), or throws `M_INVALID_PARAM`.
  *
  * The syntax check is validator.js's `isEmail`. On top of it, anything that
  * could make the address mean two things is refused: a second `@` (even in a
  * quoted local part: CVE-2019-11340 sent mail to one address and validated
- * another), quotes, and any control character (header injection).
+ * another), quotes, any control character (header injection), and invisible
+ * or bidi control characters (an address that displays as another's). The
+ * address is normalised to NFC before folding, so the precomposed and
+ * decomposed forms of `é` are one address, not two keys.
  */
 export function canonicaliseEmail(input: string): string {
-  const address = input.trim();
+  if (!isWellFormedText(input)) throw new ThreepidError('M_INVALID_PARAM', 'The email address is not well-formed Unicode text');
+  const address = input.trim().normalize('NFC');
   if (address.length === 0) throw new ThreepidError('M_INVALID_PARAM', 'The email address is empty');
   if (address.length > MAX_EMAIL_LENGTH) {
     throw new ThreepidError('M_INVALID_PARAM', `The email address is longer than ${MAX_EMAIL_LENGTH} characters`);
@@ -34,13 +48,18 @@ export function canonicaliseEmail(input: string): string {
   if (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(address)) {
     throw new ThreepidError('M_INVALID_PARAM', 'The email address contains a control character');
   }
+  // Tested before trimming too: trim() quietly drops a leading U+FEFF.
+  if (INVISIBLE.test(input)) {
+    throw new ThreepidError('M_INVALID_PARAM', 'The email address contains an invisible or bidi control character');
+  }
   if (address.indexOf('@') !== address.lastIndexOf('@') || address.includes('"')) {
     throw new ThreepidError('M_INVALID_PARAM', 'The email address is ambiguous');
   }
   if (!isEmail(address, { allow_display_name: false, allow_ip_domain: false, allow_utf8_local_part: true })) {
     throw new ThreepidError('M_INVALID_PARAM', 'The email address is not valid');
   }
-  const canonical = caseFold(address);
+  // Case mappings can leave a sequence that is not NFC (U+0130 lower-cases to i + U+0307).
+  const canonical = caseFold(address).normalize('NFC');
   // Folding can lengthen the address (ß → ss); the limit holds for what is stored.
   if (canonical.length > MAX_EMAIL_LENGTH) {
     throw new ThreepidError('M_INVALID_PARAM', `The email address is longer than ${MAX_EMAIL_LENGTH} characters`);

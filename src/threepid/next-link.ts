@@ -7,6 +7,12 @@ import { ThreepidError } from './errors';
  * `next_link_domain_whitelist`).
  */
 export function checkNextLink(nextLink: string, whitelist: readonly string[] | null): string {
+  // The URL parser would quietly drop tabs and newlines and encode the rest:
+  // a link that says one thing and goes to another is refused instead.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0020\u007f-\u009f]/.test(nextLink)) {
+    throw new ThreepidError('M_INVALID_PARAM', 'next_link is not a valid URL: it contains a space or a control character');
+  }
   let url: URL;
   try {
     url = new URL(nextLink);

@@ -21,9 +21,39 @@ export function requireFields(body: JsonObject, fields: readonly string[]): void
   }
 }
 
+/** A UTF-16 code unit of a surrogate pair without its other half. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Whether a string is well-formed Unicode (no lone surrogate). JSON can carry
+ * lone surrogates (`"\ud800"`), which no URL, header or UTF-8 text can hold:
+ * `encodeURI` throws on them.
+ */
+export function isWellFormedText(value: string): boolean {
+  return !LONE_SURROGATE.test(value);
+}
+
+/** Every string field of a body is well-formed Unicode, or `M_INVALID_PARAM`. */
 export function stringField(body: JsonObject, field: string): string {
   const value = body[field];
   if (typeof value !== 'string') throw new ThreepidError('M_INVALID_PARAM', `${field} must be a string`);
+  if (!isWellFormedText(value)) throw new ThreepidError('M_INVALID_PARAM', `${field} is not well-formed Unicode text`);
+  return value;
+}
+
+/**
+ * An access token for an identity server travels in an `Authorization`
+ * header: visible ASCII only (RFC 6750's token characters are a subset), so
+ * CR/LF can never split the header and nothing outside a header's bytes
+ * reaches it.
+ */
+export const ACCESS_TOKEN_PATTERN = /^[\x21-\x7e]{1,4096}$/;
+
+export function optionalAccessTokenField(body: JsonObject, field: string): string | undefined {
+  const value = optionalStringField(body, field);
+  if (value !== undefined && value.length > 0 && !ACCESS_TOKEN_PATTERN.test(value)) {
+    throw new ThreepidError('M_INVALID_PARAM', `${field} may contain only visible ASCII characters`);
+  }
   return value;
 }
 
@@ -64,7 +94,7 @@ export function parseTokenRequestBase(body: JsonObject, mediumFields: readonly s
     sendAttempt: integerField(body, 'send_attempt'),
     nextLink: optionalStringField(body, 'next_link'),
     idServer: optionalStringField(body, 'id_server'),
-    idAccessToken: optionalStringField(body, 'id_access_token'),
+    idAccessToken: optionalAccessTokenField(body, 'id_access_token'),
   };
 }
 

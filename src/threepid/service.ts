@@ -5,6 +5,7 @@ import { DELEGATED, isUniqueViolation, type Flow, type Medium, type SessionFlow,
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { FLOWS, templateOf, type EmailTemplate } from './flows';
+import { isBareHost } from '../identity/client';
 import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
@@ -69,6 +70,7 @@ export interface ValidatedThreepid {
 
 /** Facts about the request that do not come from its body. */
 export interface RequestContext {
+  /** The client's address as rate limits key it: an IPv4 address, or an IPv6 /64 (`2001:db8:1:2::/64`). */
   readonly clientIp: string;
   /**
    * The language to write the message in (chosen from the request's
@@ -185,20 +187,24 @@ export class ThreepidService {
     // A delegating homeserver keeps its own directory and checked it already.
     const refusal =
       flow === DELEGATED ? undefined : this.flowRefusal(flow, (await this.deps.directory.findUserId(medium, address)) !== null);
-    // With errors inhibited, a refused request still writes a session (one no
-    // token can validate) so that it costs what a real one costs: its answer
-    // and its timing say nothing about who owns the address.
+    // With errors inhibited, a refused request still writes a session (one
+    // nothing can validate or spend) so that it costs what a real one costs:
+    // its answer and its timing say nothing about who owns the address.
     if (refusal && !config.inhibit3pidErrors) throw refusal;
     const decoy = refusal !== undefined;
 
-    if (proxyTarget && identityProxy && !decoy && flow !== DELEGATED) {
+    if (proxyTarget && identityProxy && flow !== DELEGATED) {
+      // A refused request is forwarded too: the identity server's answer
+      // (its errors above all: a bad id_access_token, unsigned terms, being
+      // down) is then the same whichever way the flow check went. Only the
+      // session recorded here differs: a decoy's can never be spent.
       const sid = await identityProxy.requestToken({
         target: proxyTarget,
         flow,
         medium,
         address,
         body,
-        clientSecretHash: hashSecret(request.clientSecret),
+        clientSecretHash: hashSecret(decoy ? randomId(this.deps.random) : request.clientSecret),
         sendAttempt: request.sendAttempt,
       });
       return { sid, responseFields: parsed.responseFields };
@@ -215,10 +221,8 @@ export class ThreepidService {
       decoy,
       language: context.language ?? config.email.defaultLanguage,
     });
-    // A decoy for a request that named an identity server must look like a
-    // proxied answer, which has no submit_url, or its shape would tell.
     // A delegating homeserver gives its clients its own submit_url (Synapse) or none (Dendrite).
-    const submitUrl = proxyTarget || flow === DELEGATED ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
+    const submitUrl = flow === DELEGATED ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
     return { sid, submitUrl, responseFields: parsed.responseFields };
   }
 
@@ -426,6 +430,9 @@ export class ThreepidService {
   ): Promise<SessionRecord> {
     if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) {
       throw new ThreepidError('M_INVALID_PARAM', 'sid and client_secret must match ' + OPAQUE_ID_PATTERN.source);
+    }
+    if (creds.idServer !== undefined && !isBareHost(creds.idServer)) {
+      throw new ThreepidError('M_INVALID_PARAM', 'id_server must be a host name with an optional port');
     }
     const key = creds.idServer === undefined ? sid : proxiedSessionKey(creds.idServer.toLowerCase(), sid);
     const session = await this.deps.store.sessions.getSession(key);

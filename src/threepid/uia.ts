@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Medium } from '../store/sessions';
 import { ThreepidError } from './errors';
-import { OPAQUE_ID_PATTERN, optionalStringField, requireObject, type JsonObject } from './request-body';
+import { OPAQUE_ID_PATTERN, optionalAccessTokenField, optionalStringField, requireObject, type JsonObject } from './request-body';
 import { hashesEqual, randomId, type Clock, type RandomSource } from './tokens';
 import type { IdentityCredentials } from './service';
 
@@ -52,7 +52,7 @@ export function parseThreepidAuth(input: unknown): ThreepidAuth {
     medium: THREEPID_STAGES[type],
     sid,
     clientSecret,
-    creds: { idServer: optionalStringField(fields, 'id_server'), idAccessToken: optionalStringField(fields, 'id_access_token') },
+    creds: { idServer: optionalStringField(fields, 'id_server'), idAccessToken: optionalAccessTokenField(fields, 'id_access_token') },
   };
 }
 

@@ -82,15 +82,22 @@ export async function startModule(
     testEngine() === 'postgres'
       ? { ...raw.database, engine: 'postgres' as const, url: await postgresDatabaseFor(raw.database.path) }
       : raw.database;
-  const config = parseConfig({
-    public_baseurl: url,
-    homeserver: { shared_secret: SHARED_SECRET },
-    rc_3pid_validation: { per_second: 1000, burst_count: 1000 },
-    ...raw,
-    database,
-  });
   const logger = extra.logger;
-  const module = await createThreepidModule({ processMetrics: false, ...extra, config, logger });
+  let module: ThreepidModule;
+  try {
+    const config = parseConfig({
+      public_baseurl: url,
+      homeserver: { shared_secret: SHARED_SECRET },
+      rc_3pid_validation: { per_second: 1000, burst_count: 1000 },
+      ...raw,
+      database,
+    });
+    module = await createThreepidModule({ processMetrics: false, ...extra, config, logger });
+  } catch (err) {
+    // A config the test meant to be refused must not leave the listeners open (jest would never exit).
+    for (const server of [clientServer, internalServer]) server.close();
+    throw err;
+  }
   const clientApp = createApp([...alsoServed, module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
   clientServer.on('request', clientApp);
   internalServer.on(

@@ -17,10 +17,22 @@ describe('parseConfig', () => {
     });
 
     it('listens on loopback, client 8090 and internal 8091', () => {
-      expect(config.listeners).toEqual({
+      expect(config.listeners).toMatchObject({
         client: { host: '127.0.0.1', port: 8090 },
         internal: { host: '127.0.0.1', port: 8091 },
       });
+    });
+
+    it('caps the public listener’s sockets and gives them a reverse proxy’s timeouts; the internal one has no caps', () => {
+      const timeouts = { headerTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000 };
+      expect(config.listeners.client).toMatchObject({ maxConnections: 1000, maxConnectionsPerIp: 100, ...timeouts });
+      expect(config.listeners.internal).toMatchObject({ maxConnections: 0, maxConnectionsPerIp: 0, ...timeouts });
+    });
+
+    it('refuses a header_timeout longer than request_timeout', () => {
+      expect(() => parseConfig({ listeners: { client: { header_timeout: '1m', request_timeout: '30s' } } })).toThrow(
+        'config: listeners.client.header_timeout: must be above 0 and at most request_timeout',
+      );
     });
 
     it('gives tokens one hour, in milliseconds', () => {

@@ -1,0 +1,171 @@
+// Regression: idle sockets on the public listener starved the internal one.
+// About 20,000 sockets, each holding half a request header, used up the
+// process's file descriptors, and while they stayed open the homeserver's
+// calls to the internal listener (/health, /ready, the JWT API) timed out;
+// idle sockets were closed only after about 90 s. The public listener now has
+// a connection cap (total and per client IP) and a reverse proxy's header and
+// keep-alive timeouts; the internal listener keeps answering while it is full.
+//
+// This runs the real sidecar (dist/cli.js) with small numbers: a cap of 50,
+// 60 sockets, all on loopback.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import path from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { eventually, freePort } from '../support/e2e-utils';
+import { internalToken, removeDir, SHARED_SECRET, tempDir } from '../support/harness';
+
+const CLI = path.resolve(__dirname, '../../dist/cli.js');
+const HALF_A_HEADER = 'POST /_matrix/client/v3/register/email/requestToken HTTP/1.1\r\nHost: x\r\n';
+
+interface Sidecar {
+  child: ChildProcess;
+  host: string;
+  clientPort: number;
+  clientUrl: string;
+  internalUrl: string;
+}
+
+let dir: string;
+const children: ChildProcess[] = [];
+const sockets: Socket[] = [];
+
+beforeEach(() => {
+  dir = tempDir('threepid-flood-');
+});
+
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy();
+  for (const child of children.splice(0)) {
+    if (child.exitCode === null && child.signalCode === null) {
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await gone;
+    }
+  }
+  removeDir(dir);
+});
+
+async function startSidecar(client: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Sidecar> {
+  const clientPort = await freePort();
+  let internalPort = await freePort();
+  while (internalPort === clientPort) internalPort = await freePort();
+  const configFile = path.join(dir, 'config.yaml');
+  writeFileSync(
+    configFile,
+    toYaml({
+      public_baseurl: `http://127.0.0.1:${clientPort}`,
+      listeners: { client: { host: '127.0.0.1', port: clientPort, ...client }, internal: { host: '127.0.0.1', port: internalPort } },
+      database: { path: path.join(dir, 'threepid.sqlite') },
+      email: { dev_mail_dir: path.join(dir, 'mail') },
+      homeserver: { shared_secret: SHARED_SECRET },
+      ...extra,
+    }),
+  );
+  const child = spawn(process.execPath, [CLI, '--config', configFile], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  const sidecar = { child, host: '127.0.0.1', clientPort, clientUrl: `http://127.0.0.1:${clientPort}`, internalUrl: `http://127.0.0.1:${internalPort}` };
+  await eventually(async () => (await get(`${sidecar.clientUrl}/_matrix/client/versions`)) === 200, 'the sidecar to listen', 15_000);
+  return sidecar;
+}
+
+/**
+ * A status, or 0 when the connection failed or no answer came within 5 s.
+ * One connection per request, closed after it (no keep-alive pool), so that
+ * the test's own requests hold no socket the caps would count.
+ */
+function get(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: { ...init.headers, connection: 'close' }, agent: false, timeout: 5_000 });
+    req.on('response', (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(0));
+    req.end(init.body);
+  });
+}
+
+/** What each socket received from the server. */
+const received = new WeakMap<Socket, string>();
+
+/**
+ * A socket that has sent `data` (maybe nothing) and waits, reading whatever
+ * comes (so that it sees the server's FIN): `closed` turns true when the
+ * server closes it.
+ */
+async function openSocket(sidecar: Sidecar, data: string): Promise<Socket> {
+  const socket = connect(sidecar.clientPort, sidecar.host);
+  sockets.push(socket);
+  socket.on('error', () => {});
+  received.set(socket, '');
+  socket.setEncoding('utf8').on('data', (chunk: string) => received.set(socket, received.get(socket) + chunk));
+  await new Promise<void>((resolve) => {
+    socket.once('connect', () => resolve());
+    socket.once('close', () => resolve());
+  });
+  if (!socket.closed && data) socket.write(data);
+  return socket;
+}
+
+/** The internal listener's calls the homeserver makes: all must answer while the public side is full. */
+async function expectInternalAnswers(sidecar: Sidecar): Promise<void> {
+  expect(await get(`${sidecar.internalUrl}/health`)).toBe(200);
+  expect(await get(`${sidecar.internalUrl}/ready`)).toBe(200);
+  const validated = await get(`${sidecar.internalUrl}/_threepid/v1/sessions/validated`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${internalToken()}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ sid: 'nosuchsession', client_secret: 'secret' }),
+  });
+  expect(validated).toBe(404);
+}
+
+it('closes sockets over max_connections at once, keeps the internal listener answering, and recovers', async () => {
+  const sidecar = await startSidecar({ max_connections: 50, max_connections_per_ip: 0, header_timeout: '30s', request_timeout: '60s' });
+  const held: Array<Socket> = [];
+  for (let i = 0; i < 60; i++) held.push(await openSocket(sidecar, HALF_A_HEADER));
+
+  // The ten over the cap are closed by the server; the fifty under it stay open.
+  await eventually(() => held.filter((s) => s.closed).length === 10, 'the sockets over the cap to be closed');
+  expect(held.slice(0, 50).every((s) => !s.closed)).toBe(true);
+  expect(await get(`${sidecar.clientUrl}/_matrix/client/versions`)).toBe(0);
+  await expectInternalAnswers(sidecar);
+
+  // Once the flood lets go, the public listener serves again.
+  for (const socket of held) socket.destroy();
+  await eventually(async () => (await get(`${sidecar.clientUrl}/_matrix/client/versions`)) === 200, 'the public listener to recover');
+});
+
+it('closes sockets over max_connections_per_ip, but not from a trusted proxy', async () => {
+  const limited = await startSidecar({ max_connections: 50, max_connections_per_ip: 5, header_timeout: '30s', request_timeout: '60s' });
+  const held: Array<Socket> = [];
+  for (let i = 0; i < 8; i++) held.push(await openSocket(limited, HALF_A_HEADER));
+  await eventually(() => held.filter((s) => s.closed).length === 3, 'the sockets over the per-IP cap to be closed');
+  expect(held.slice(0, 5).every((s) => !s.closed)).toBe(true);
+  await expectInternalAnswers(limited);
+  for (const socket of held) socket.destroy();
+  await eventually(async () => (await get(`${limited.clientUrl}/_matrix/client/versions`)) === 200, 'the public listener to recover');
+
+  limited.child.kill('SIGKILL');
+  const proxied = await startSidecar(
+    { max_connections: 50, max_connections_per_ip: 5, header_timeout: '30s', request_timeout: '60s' },
+    { trusted_proxies: ['127.0.0.1'] },
+  );
+  const fromProxy: Array<Socket> = [];
+  for (let i = 0; i < 8; i++) fromProxy.push(await openSocket(proxied, HALF_A_HEADER));
+  expect(await get(`${proxied.clientUrl}/_matrix/client/versions`)).toBe(200);
+  expect(fromProxy.every((s) => !s.closed)).toBe(true);
+});
+
+it('closes a socket that sends half a header, or nothing, after header_timeout with a 408', async () => {
+  const sidecar = await startSidecar({ header_timeout: '1s', request_timeout: '2s' });
+  const half = await openSocket(sidecar, HALF_A_HEADER);
+  const silent = await openSocket(sidecar, '');
+  // Well under the ~90 s such a socket used to be held for.
+  await eventually(() => half.closed && silent.closed, 'the idle sockets to be closed', 8_000);
+  expect(received.get(half)).toMatch(/^HTTP\/1\.1 408 /);
+  expect(received.get(silent)).toMatch(/^HTTP\/1\.1 408 /);
+});
