@@ -34,9 +34,9 @@ module.exports = {
       displayName: 'postgres',
       roots: ['<rootDir>/test/e2e', '<rootDir>/test/regressions'],
       testMatch: ['**/*.test.ts'],
-      // The sidecar-process and real-client tests exercise the process and
-      // the proxy, not the store; once is enough.
-      testPathIgnorePatterns: ['/node_modules/', 'sidecar-cli', 'matrix-js-sdk', 'nginx'],
+      // The sidecar-process, real-client, CORS and browser tests exercise
+      // the process, the proxy and HTTP, not the store; once is enough.
+      testPathIgnorePatterns: ['/node_modules/', 'sidecar-cli', 'matrix-js-sdk', 'nginx', 'cors', 'browser'],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
       globalSetup: '<rootDir>/test/support/postgres-global-setup.ts',
       globalTeardown: '<rootDir>/test/support/postgres-global-teardown.ts',

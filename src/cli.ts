@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
 import { createApp } from './http/app';
+import { clientServerCors } from './http/cors';
 import { createLogger, type Logger } from './logger';
 import { createThreepidModule } from './module';
 
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
 
   const module = await createThreepidModule({ config, logger });
   const servers: Server[] = [
-    createServer(createApp([module.clientRouter, module.accountRouter], logger, module.metrics)),
+    createServer(createApp([clientServerCors, module.clientRouter, module.accountRouter], logger, module.metrics)),
     createServer(createApp([module.internalRouter, module.opsRouter], logger, module.metrics)),
   ];
   await listen(servers[0], config.listeners.client.host, config.listeners.client.port);

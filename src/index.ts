@@ -28,6 +28,7 @@ export type { SmsTransport, SmsMessage } from './delivery/sms-senders';
 export { withThreepidVersions, REQUIRE_IDENTITY_SERVER_FLAG } from './http/versions';
 export { ERRCODE_STATUS, errorMiddleware } from './http/errors';
 export { createApp } from './http/app';
+export { clientServerCors, CLIENT_SERVER_CORS_HEADERS } from './http/cors';
 export { openDatabase, openSqliteDatabase, openPostgresDatabase } from './store/database';
 export { createLogger, silentLogger, type Logger } from './logger';
 export { canonicaliseEmail } from './threepid/email';

@@ -6,6 +6,7 @@ import path from 'node:path';
 import jwt from 'jsonwebtoken';
 import { parseConfig, type RawConfig } from '../../src/config';
 import { createApp } from '../../src/http/app';
+import { clientServerCors } from '../../src/http/cors';
 import type { Logger } from '../../src/logger';
 import { postgresDatabaseFor, testEngine } from './postgres';
 import { createThreepidModule, type ThreepidModule, type ThreepidModuleOptions } from '../../src/module';
@@ -88,7 +89,7 @@ export async function startModule(
   });
   const logger = extra.logger;
   const module = await createThreepidModule({ processMetrics: false, ...extra, config, logger });
-  const clientApp = createApp([module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
+  const clientApp = createApp([clientServerCors, module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
   clientServer.on('request', clientApp);
   internalServer.on('request', createApp([module.internalRouter, module.opsRouter], logger ?? silent, module.metrics));
   return {
