@@ -7,7 +7,14 @@
  * and the homeserver using the sidecar behind a real nginx.
  */
 import path from 'node:path';
-import { createClient as createSdkClient, MatrixError, type AuthDict, type ICreateClientOpts, type MatrixClient } from 'matrix-js-sdk';
+import {
+  createClient as createSdkClient,
+  Filter,
+  MatrixError,
+  type AuthDict,
+  type ICreateClientOpts,
+  type MatrixClient,
+} from 'matrix-js-sdk';
 import type { RawConfig } from '../../src/config';
 import { startHostHomeserver } from '../../examples/host-homeserver/host';
 import { startSidecarHostHomeserver } from '../../examples/host-homeserver/sidecar-host';
@@ -321,6 +328,84 @@ describe.each([
     expect((await bob.getThreePids()).threepids).toEqual([
       { medium: 'msisdn', address: '33698765432', validated_at: expect.any(Number), added_at: expect.any(Number) },
     ]);
+  });
+
+  it("answers a client's first calls after login: the spec's default push rules, a filter, an empty sync, a profile", async () => {
+    const me = loggedIn();
+    const authed = { headers: { authorization: `Bearer ${user.token}` } };
+    // The server's own answer (the SDK's getPushRules adds unstable rules of its own).
+    const answer = await fetch(`${env.baseUrl}/_matrix/client/v3/pushrules/`, authed);
+    expect(answer.status).toBe(200);
+    const rules = ((await answer.json()) as { global: unknown }).global as Record<string, Array<{ rule_id: string; conditions?: unknown[] }>>;
+    expect(rules.room).toEqual([]);
+    expect(rules.sender).toEqual([]);
+    expect(rules.override.map((rule) => rule.rule_id)).toEqual([
+      '.m.rule.master',
+      '.m.rule.suppress_notices',
+      '.m.rule.invite_for_me',
+      '.m.rule.member_event',
+      '.m.rule.is_user_mention',
+      '.m.rule.contains_display_name',
+      '.m.rule.is_room_mention',
+      '.m.rule.roomnotif',
+      '.m.rule.tombstone',
+      '.m.rule.reaction',
+      '.m.rule.room.server_acl',
+      '.m.rule.suppress_edits',
+    ]);
+    expect(rules.override.find((rule) => rule.rule_id === '.m.rule.invite_for_me')!.conditions).toContainEqual({
+      kind: 'event_match',
+      key: 'state_key',
+      pattern: user.id,
+    });
+    expect(rules.content).toEqual([expect.objectContaining({ rule_id: '.m.rule.contains_user_name', pattern: user.name, enabled: true })]);
+    expect(rules.underride.map((rule) => rule.rule_id)).toEqual([
+      '.m.rule.call',
+      '.m.rule.encrypted_room_one_to_one',
+      '.m.rule.room_one_to_one',
+      '.m.rule.message',
+      '.m.rule.encrypted',
+    ]);
+
+    const filter = new Filter(user.id);
+    filter.setTimelineLimit(10);
+    const filterId = await me.getOrCreateFilter('web', filter);
+    expect((await me.getFilter(user.id, filterId, false)).getDefinition()).toEqual({ room: { timeline: { limit: 10 } } });
+    const othersFilter = await refusal(me.getFilter('@nobody:example.org', filterId, false));
+    expect([othersFilter.httpStatus, othersFilter.errcode]).toEqual([403, 'M_FORBIDDEN']);
+
+    const sync = await fetch(`${env.baseUrl}/_matrix/client/v3/sync?filter=${filterId}&timeout=0`, authed);
+    expect(sync.status).toBe(200);
+    expect(await sync.json()).toMatchObject({ next_batch: expect.any(String), rooms: { join: {}, invite: {}, leave: {} } });
+    const anonymousSync = await fetch(`${env.baseUrl}/_matrix/client/v3/sync`);
+    expect(anonymousSync.status).toBe(401);
+    expect(((await anonymousSync.json()) as { errcode: string }).errcode).toBe('M_MISSING_TOKEN');
+
+    expect(await me.getProfileInfo(user.id)).toEqual({});
+    const stranger = await refusal(me.getProfileInfo('@nobody:example.org'));
+    expect([stranger.httpStatus, stranger.errcode]).toEqual([404, 'M_NOT_FOUND']);
+    const turn = await refusal(me.turnServer());
+    expect([turn.httpStatus, turn.errcode]).toEqual([404, 'M_UNRECOGNIZED']);
+  });
+
+  it.each([
+    ['requestToken', '/_matrix/client/v3/register/email/requestToken'],
+    ['/register', '/_matrix/client/v3/register'],
+    ['/versions', '/_matrix/client/versions'],
+    ['an unknown path', '/_matrix/client/v3/voip/turnServer'],
+  ])('answers a browser preflight on %s with 200 and CORS headers, and CORS on its errors', async (_what, route) => {
+    const preflight = await fetch(env.baseUrl + route, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+    });
+    expect(preflight.status).toBe(200);
+    expect(await preflight.text()).toBe('');
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, POST, PUT, DELETE, OPTIONS');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('X-Requested-With, Content-Type, Authorization');
+    const refused = await fetch(env.baseUrl + route, { method: 'PUT', headers: { authorization: 'Bearer nope' }, body: '{' });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*');
   });
 
   it('answers an unknown access token on the 3PID endpoints with M_UNKNOWN_TOKEN', async () => {
