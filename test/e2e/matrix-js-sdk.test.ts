@@ -6,7 +6,6 @@
  * integrator can copy from examples/: the homeserver embedding the module,
  * and the homeserver using the sidecar behind a real nginx.
  */
-import path from 'node:path';
 import {
   createClient as createSdkClient,
   Filter,
@@ -15,17 +14,14 @@ import {
   type ICreateClientOpts,
   type MatrixClient,
 } from 'matrix-js-sdk';
-import type { RawConfig } from '../../src/config';
 import { startHostHomeserver } from '../../examples/host-homeserver/host';
-import { startSidecarHostHomeserver } from '../../examples/host-homeserver/sidecar-host';
-import { decodeHtmlEntities, freePort } from '../support/e2e-utils';
-import { removeDir, SHARED_SECRET, startModule, tempDir } from '../support/harness';
-import { setupNginx, startNginx, type RunningNginx } from '../support/nginx';
-import { startSmsGateway, twilioSmsConfig, type SmsGateway } from '../support/sms-gateway';
+import { decodeHtmlEntities } from '../support/e2e-utils';
+import { removeDir, tempDir } from '../support/harness';
+import type { RunningNginx } from '../support/nginx';
+import { startSidecarBehindNginx, threepidTestConfig } from '../support/sidecar-arrangement';
+import { startSmsGateway, type SmsGateway } from '../support/sms-gateway';
 import { linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp';
 import { expectResponseMatchesSpec } from '../support/spec';
-
-const HIGH = { per_second: 1000, burst_count: 1000 };
 
 /** The SDK logs every request at debug level; keep its warnings and errors only. */
 const quietLogger: NonNullable<ICreateClientOpts['logger']> = {
@@ -37,17 +33,6 @@ const quietLogger: NonNullable<ICreateClientOpts['logger']> = {
   getChild: () => quietLogger,
 };
 const createClient = (opts: ICreateClientOpts) => createSdkClient({ logger: quietLogger, ...opts });
-
-/** The module's settings in both arrangements: real SMTP, the Twilio-shaped gateway, no rate limits in the way. */
-function threepidConfig(dir: string, smtp: SmtpSink, gateway: SmsGateway): RawConfig & { database: { path: string } } {
-  return {
-    server_name: 'example.org',
-    database: { path: path.join(dir, 'threepid.sqlite') },
-    email: { smtp_host: '127.0.0.1', smtp_port: smtp.port, app_name: 'ExampleHS' },
-    sms: twilioSmsConfig(gateway.url),
-    rc_3pid_validation: HIGH,
-  };
-}
 
 interface Arrangement {
   /** What clients use as the homeserver's base URL. */
@@ -61,44 +46,13 @@ interface Arrangement {
 
 /** (a) examples/host-homeserver/host.ts: the module embedded in the homeserver's own Express app. */
 async function embedded(dir: string, smtp: SmtpSink, gateway: SmsGateway): Promise<Arrangement> {
-  const host = await startHostHomeserver({ serverName: 'example.org', threepid: threepidConfig(dir, smtp, gateway) });
+  const host = await startHostHomeserver({ serverName: 'example.org', threepid: threepidTestConfig(dir, smtp, gateway) });
   return { baseUrl: host.url, close: () => host.close() };
 }
 
-/**
- * (b) examples/host-homeserver/sidecar-host.ts, which knows nothing of 3PIDs
- * but the internal API, and the sidecar, both behind nginx run with
- * examples/nginx/threepid.conf (the README's configuration).
- */
-async function sidecarBehindNginx(dir: string, smtp: SmtpSink, gateway: SmsGateway): Promise<Arrangement> {
-  const nginxBinary = setupNginx();
-  const [hostPort, nginxPort] = [await freePort(), await freePort()];
-  const publicUrl = `http://127.0.0.1:${nginxPort}`;
-  // The sidecar in-process, routed as src/cli.ts routes it.
-  const sidecar = await startModule({
-    ...threepidConfig(dir, smtp, gateway),
-    public_baseurl: publicUrl,
-    trusted_proxies: ['127.0.0.1'],
-    homeserver: { shared_secret: SHARED_SECRET, base_url: `http://127.0.0.1:${hostPort}` },
-  });
-  const host = await startSidecarHostHomeserver({
-    serverName: 'example.org',
-    port: hostPort,
-    sidecar: { internalUrl: sidecar.internalUrl, sharedSecret: SHARED_SECRET },
-  });
-  const nginx = await startNginx(nginxBinary, { sidecarUrl: sidecar.url, homeserverUrl: host.url, port: nginxPort });
-  return {
-    baseUrl: nginx.url,
-    nginx,
-    sidecarAddress: new URL(sidecar.url).host,
-    homeserverAddress: new URL(host.url).host,
-    async close() {
-      await nginx.close();
-      await host.close();
-      await sidecar.close();
-    },
-  };
-}
+/** (b) the sidecar and examples/host-homeserver/sidecar-host.ts behind nginx run with the README's configuration. */
+const sidecarBehindNginx = (dir: string, smtp: SmtpSink, gateway: SmsGateway): Promise<Arrangement> =>
+  startSidecarBehindNginx(dir, smtp, gateway);
 
 /** The SDK's error for a refused request (a UIA 401 carries the flows in `data`). */
 async function refusal(request: Promise<unknown>): Promise<MatrixError> {
