@@ -58,15 +58,15 @@ describe('the link pages and submit_url in Chromium, from a page on another orig
   function postFromPage(url: string, body: object): Promise<{ status: number; body: any } | { blocked: string }> {
     return client.evaluate(
       async ({ url, body }) => {
-        const show = (globalThis as any).show as (text: string, ok?: boolean) => void;
+        const show = (globalThis as any).show as (text: string, kind: string) => void;
         const what = `POST ${new URL(url).pathname}`;
         try {
           const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
           const answer = await res.json();
-          show(`${what} → ${res.status} ${JSON.stringify(answer)}`, res.ok);
+          show(`${what} → ${res.status} ${JSON.stringify(answer)}`, res.ok ? 'ok' : 'refused');
           return { status: res.status, body: answer };
         } catch (err) {
-          show(`${what} → blocked: ${String(err)}`, false);
+          show(`${what} → blocked: ${String(err)}`, 'failed');
           return { blocked: String(err) };
         }
       },

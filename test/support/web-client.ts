@@ -26,8 +26,9 @@ export async function bundleMatrixJsSdk(dir: string): Promise<string> {
 }
 
 /**
- * The web client's page. `show(text, ok)` adds a line to what it displays
- * (the tests' page scripts report each step there, for the screenshots);
+ * The web client's page. `show(text, kind)` adds a line to what it displays
+ * (the tests' page scripts report each step there, for the screenshots;
+ * `kind` is `ok`, `refused` for an expected refusal, or `failed`);
  * coming back from an emailed link, it says which session was validated.
  */
 const PAGE = `<!DOCTYPE html>
@@ -39,6 +40,7 @@ const PAGE = `<!DOCTYPE html>
   li { overflow-wrap: anywhere }
   li.ok::marker { content: "\\2713  "; color: #1a7f37 }
   li.failed::marker { content: "\\2717  "; color: #c62828 }
+  li.refused::marker { content: "\\21A9  "; color: #555 }
   #returned { padding: .5em 1em; background: #e8f5e9; border-left: 4px solid #1a7f37 }
   #returned:empty { display: none }
 </style></head>
@@ -52,9 +54,9 @@ const PAGE = `<!DOCTYPE html>
     document.getElementById('origin').textContent = location.origin;
     const sid = new URLSearchParams(location.search).get('sid');
     if (sid) document.getElementById('returned').textContent = 'Back from the emailed link: session ' + sid + ' is validated.';
-    window.show = (text, ok = true) => {
+    window.show = (text, kind = 'ok') => {
       const item = document.createElement('li');
-      item.className = ok ? 'ok' : 'failed';
+      item.className = kind;
       item.textContent = text;
       document.getElementById('log').append(item);
     };
