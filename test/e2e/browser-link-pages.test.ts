@@ -27,7 +27,6 @@ describe('the link pages and submit_url in Chromium, from a page on another orig
   let web: WebOrigin;
   let browser: Browser;
   let client: Page;
-  let mailsSeen = 0;
 
   beforeAll(async () => {
     smtp = await startSmtpSink();
@@ -74,12 +73,7 @@ describe('the link pages and submit_url in Chromium, from a page on another orig
     );
   }
 
-  async function nextLink(to: string): Promise<URL> {
-    mailsSeen += 1;
-    const mail = (await smtp.waitFor(mailsSeen))[mailsSeen - 1];
-    expect(mail.to).toEqual([to]);
-    return linkIn(mail);
-  }
+  const nextLink = async (to: string): Promise<URL> => linkIn(await smtp.next(to));
 
   /** Opens the emailed link in a new tab of the same browser and presses Confirm. */
   async function openAndConfirm(link: URL, screenshot?: string): Promise<Page> {

@@ -73,7 +73,6 @@ describe.each([
   let gateway: SmsGateway;
   let dir: string;
   let env: Arrangement;
-  let mailsSeen = 0;
 
   // The flows build on each other: one user through register, reset, add, delete.
   const user = { name: 'alice', id: '@alice:example.org', email: 'alice@example.org', password: 'correct horse battery', token: '' };
@@ -94,13 +93,6 @@ describe.each([
 
   const anonymous = () => createClient({ baseUrl: env.baseUrl });
   const loggedIn = () => createClient({ baseUrl: env.baseUrl, accessToken: user.token, userId: user.id });
-
-  async function nextMail(to: string): Promise<ReceivedMail> {
-    mailsSeen += 1;
-    const mail = (await smtp.waitFor(mailsSeen))[mailsSeen - 1];
-    expect(mail.to).toEqual([to]);
-    return mail;
-  }
 
   /** What a person does: open the emailed link, then press the button (the form POSTs the token). */
   async function confirmLink(mail: ReceivedMail): Promise<void> {
@@ -160,7 +152,7 @@ describe.each([
     expect([early.httpStatus, early.errcode]).toEqual([401, 'M_SESSION_NOT_VALIDATED']);
     expect(early.data.session).toBe(session);
 
-    await confirmLink(await nextMail(user.email));
+    await confirmLink(await smtp.next(user.email));
     const registered = await client.register(user.name, user.password, session, { ...auth });
     expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 200, registered);
     expect(registered).toEqual({
@@ -201,7 +193,7 @@ describe.each([
     const client = anonymous();
     const secret = client.generateClientSecret();
     const requested = await client.requestPasswordEmailToken('alice@EXAMPLE.org', secret, 1);
-    await confirmLink(await nextMail(user.email));
+    await confirmLink(await smtp.next(user.email));
 
     const first = await refusal(client.setPassword({}, 'a new password'));
     expect(first.httpStatus).toBe(401);
@@ -225,7 +217,7 @@ describe.each([
     const me = loggedIn();
     const emailSecret = me.generateClientSecret();
     const emailSession = await me.requestAdd3pidEmailToken('alice.work@example.org', emailSecret, 1);
-    await confirmLink(await nextMail('alice.work@example.org'));
+    await confirmLink(await smtp.next('alice.work@example.org'));
     await addThreePid(me, emailSession.sid, emailSecret);
 
     const phoneSecret = me.generateClientSecret();
