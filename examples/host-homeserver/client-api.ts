@@ -195,9 +195,10 @@ export function createClientApi(users: Users, threepids: ThreepidBackend): Route
     res.json({ filter_id: String(stored.length) });
   });
   router.get('/user/:userId/filter/:filterId', (req: Request, res: Response) => {
-    const filter = filters.get(owner(req))?.[Number(req.params.filterId)];
-    if (!/^\d+$/.test(String(req.params.filterId)) || filter === undefined) throw new MatrixError(404, 'M_NOT_FOUND', 'No such filter');
-    res.json(filter);
+    const stored = filters.get(owner(req)) ?? [];
+    const filterId = String(req.params.filterId);
+    if (!/^\d+$/.test(filterId) || Number(filterId) >= stored.length) throw new MatrixError(404, 'M_NOT_FOUND', 'No such filter');
+    res.json(stored[Number(filterId)]);
   });
 
   router.get('/sync', (req: Request, res: Response) => {
