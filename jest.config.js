@@ -36,7 +36,7 @@ module.exports = {
       testMatch: ['**/*.test.ts'],
       // The sidecar-process, real-client, CORS and browser tests exercise
       // the process, the proxy and HTTP, not the store; once is enough.
-      testPathIgnorePatterns: ['/node_modules/', 'sidecar-cli', 'matrix-js-sdk', 'nginx', 'cors', 'browser'],
+      testPathIgnorePatterns: ['/node_modules/', 'sidecar-cli', 'matrix-js-sdk', 'nginx', '/e2e/cors\\.test', '/e2e/browser-'],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
       globalSetup: '<rootDir>/test/support/postgres-global-setup.ts',
       globalTeardown: '<rootDir>/test/support/postgres-global-teardown.ts',
