@@ -27,16 +27,29 @@ module.exports = {
       testMatch: ['**/*.test.ts'],
       globalSetup: '<rootDir>/test/support/build-global-setup.ts',
       // Replicas share a PostgreSQL database: that test runs in the postgres project.
-      testPathIgnorePatterns: ['/node_modules/', 'replicas'],
+      testPathIgnorePatterns: ['/node_modules/', '/e2e/replicas\\.test'],
     },
     {
       ...common,
       displayName: 'postgres',
       roots: ['<rootDir>/test/e2e', '<rootDir>/test/regressions'],
       testMatch: ['**/*.test.ts'],
-      // The sidecar-process and real-client tests exercise the process and
-      // the proxy, not the store; once is enough.
-      testPathIgnorePatterns: ['/node_modules/', 'sidecar-cli', 'matrix-js-sdk', 'nginx', 'synapse', 'caddy', 'systemd', 'public-listener-flood'],
+      // The sidecar-process, real-client, proxy, CORS and browser tests
+      // exercise the process, the proxy and HTTP, not the store; once is
+      // enough. (Patterns name the test folder, so the checkout's own path
+      // cannot match them.)
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        '/e2e/sidecar-cli\\.test',
+        '/e2e/matrix-js-sdk\\.test',
+        '/e2e/nginx',
+        '/e2e/synapse',
+        '/e2e/caddy\\.test',
+        '/e2e/systemd',
+        '/e2e/cors\\.test',
+        '/e2e/browser-',
+        '/regressions/public-listener-flood\\.test',
+      ],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
       globalSetup: '<rootDir>/test/support/postgres-global-setup.ts',
       globalTeardown: '<rootDir>/test/support/postgres-global-teardown.ts',

@@ -8,6 +8,7 @@ import { ConfigError, loadConfigFile, parseConfig, type Config } from './config'
 import { Templates } from './delivery/templates';
 import { createApp } from './http/app';
 import { createListener } from './http/listener';
+import { clientServerCors } from './http/cors';
 import { createLogger, type Logger } from './logger';
 import { createThreepidModule, TEMPLATE_FILES } from './module';
 import { pendingMigrations } from './store/database';
@@ -124,10 +125,11 @@ async function run(file: string | undefined): Promise<void> {
 
   const module = await createThreepidModule({ config, logger });
   const servers: Server[] = [
-    createListener(createApp([module.clientRouter, module.accountRouter], logger, module.metrics), config.listeners.client, {
-      trustedProxies: config.trustedProxies,
-      logger,
-    }),
+    createListener(
+      createApp([clientServerCors, module.clientRouter, module.accountRouter], logger, module.metrics),
+      config.listeners.client,
+      { trustedProxies: config.trustedProxies, logger },
+    ),
     createListener(
       createApp([module.internalRouter, module.identityServiceRouter, module.opsRouter], logger, module.metrics),
       config.listeners.internal,

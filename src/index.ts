@@ -36,6 +36,7 @@ export type { SmsTransport, SmsMessage } from './delivery/sms-senders';
 export { withThreepidVersions, REQUIRE_IDENTITY_SERVER_FLAG } from './http/versions';
 export { ERRCODE_STATUS, errorMiddleware } from './http/errors';
 export { createApp } from './http/app';
+export { clientServerCors, CLIENT_SERVER_CORS_HEADERS } from './http/cors';
 export { openDatabase, openSqliteDatabase, openPostgresDatabase, type OpenDatabase } from './store/database';
 export { migrate, engineOf, type Engine } from './store/migrations';
 export type {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { Router, type ErrorRequestHandler, type Request, type Response } from 'express';
-import type { Users } from './users';
+import { defaultPushRules } from './push-rules';
+import type { Device, Users } from './users';
 
 export type Medium = 'email' | 'msisdn';
 
@@ -52,15 +53,30 @@ function bearer(req: Request): string | undefined {
   return /^Bearer (\S+)$/.exec(req.get('authorization') ?? '')?.[1];
 }
 
+/** A long-polling `/sync` waits at most this long (it has nothing to wait for here). */
+const MAX_SYNC_WAIT_MS = 30_000;
+
 /**
  * The part of the client-server API this example needs, mounted at
  * `/_matrix/client/v3` (and `r0`): `/register`, `/login`, `/logout`,
- * `/account/password`, `/account/whoami`, `/capabilities`.
+ * `/account/password`, `/account/whoami`, `/capabilities`, and the first
+ * calls a web client makes once logged in (`/pushrules/`, filters, an
+ * empty `/sync`, `/profile`). Anything else is `404 M_UNRECOGNIZED`, which
+ * clients take as "not supported here" (e.g. `/voip/turnServer`).
  */
 export function createClientApi(users: Users, threepids: ThreepidBackend): Router {
   const router = Router();
   router.use(express.json({ type: () => true }));
   const uiaSessions = new Map<string, number>(); // session ID → expiry
+  const filters = new Map<string, unknown[]>(); // user ID → filters; a filter's ID is its index
+
+  function caller(req: Request): Device {
+    const token = bearer(req);
+    if (token === undefined) throw new MatrixError(401, 'M_MISSING_TOKEN', 'Missing access token');
+    const device = users.device(token);
+    if (!device) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unknown access token');
+    return device;
+  }
 
   /**
    * One UIA stage, `m.login.email.identity` or `m.login.msisdn`. Without a
@@ -152,8 +168,53 @@ export function createClientApi(users: Users, threepids: ThreepidBackend): Route
   });
 
   router.get('/capabilities', (req: Request, res: Response) => {
-    if (!users.device(bearer(req))) throw new MatrixError(401, 'M_UNKNOWN_TOKEN', 'Unknown access token');
+    caller(req);
     res.json({ capabilities: { 'm.change_password': { enabled: true }, 'm.3pid_changes': { enabled: true } } });
+  });
+
+  // What a web client asks right after login. This server keeps no rooms and
+  // no per-user settings: the push rules are the spec's defaults, and /sync
+  // is always empty.
+  router.get('/pushrules/', (req: Request, res: Response) => {
+    res.json(defaultPushRules(caller(req).userId));
+  });
+
+  /** The caller, who must be the user named in the path. */
+  const owner = (req: Request): string => {
+    const { userId } = caller(req);
+    if (req.params.userId !== userId) throw new MatrixError(403, 'M_FORBIDDEN', 'You can only use your own filters');
+    return userId;
+  };
+  router.post('/user/:userId/filter', (req: Request, res: Response) => {
+    const userId = owner(req);
+    if (typeof req.body !== 'object' || req.body === null || Array.isArray(req.body)) {
+      throw new MatrixError(400, 'M_BAD_JSON', 'A filter is a JSON object');
+    }
+    const stored = filters.get(userId) ?? [];
+    filters.set(userId, [...stored, req.body]);
+    res.json({ filter_id: String(stored.length) });
+  });
+  router.get('/user/:userId/filter/:filterId', (req: Request, res: Response) => {
+    const stored = filters.get(owner(req)) ?? [];
+    const filterId = String(req.params.filterId);
+    if (!/^\d+$/.test(filterId) || Number(filterId) >= stored.length) throw new MatrixError(404, 'M_NOT_FOUND', 'No such filter');
+    res.json(stored[Number(filterId)]);
+  });
+
+  router.get('/sync', (req: Request, res: Response) => {
+    caller(req);
+    const empty = { next_batch: 's0', rooms: { join: {}, invite: {}, leave: {} }, account_data: { events: [] }, presence: { events: [] } };
+    // An initial sync answers at once; a long poll waits out its timeout, as
+    // a server with nothing new does, so clients do not spin.
+    const timeout = Math.min(Math.max(Number(req.query.timeout) || 0, 0), MAX_SYNC_WAIT_MS);
+    if (req.query.since === undefined || timeout === 0) return void res.json(empty);
+    const timer = setTimeout(() => res.json(empty), timeout);
+    res.once('close', () => clearTimeout(timer));
+  });
+
+  router.get('/profile/:userId', (req: Request, res: Response) => {
+    if (!users.exists(String(req.params.userId))) throw new MatrixError(404, 'M_NOT_FOUND', 'No such user');
+    res.json({}); // no display name or avatar set
   });
 
   return router;

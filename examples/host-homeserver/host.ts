@@ -3,9 +3,11 @@
  * The module serves the requestToken endpoints, the pages an emailed link
  * opens and `/account/3pid`; this server runs its own UIA stages for
  * `/register` and `/account/password` with the module's `checkThreepidAuth`.
+ * Every answer carries the module's CORS headers, so browsers can use it.
  */
 import express from 'express';
 import {
+  clientServerCors,
   createThreepidModule,
   ERRCODE_STATUS,
   isThreepidError,
@@ -63,6 +65,7 @@ export async function startHostHomeserver(options: HostHomeserverOptions = {}): 
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(clientServerCors); // web clients on any origin: the spec's CORS headers on every answer, OPTIONS 200
   app.use(threepid.clientRouter); // requestToken, submit_url, the emailed link's page
   if (threepid.accountRouter) app.use(threepid.accountRouter); // GET /account/3pid, POST /account/3pid/{add,delete,unbind}
   app.get('/_matrix/client/versions', (_req, res) => {

@@ -5,7 +5,7 @@
  * `/versions`) to the sidecar; this server asks the sidecar's internal API
  * whether a UIA stage is proven, and records a new user's 3PID there.
  */
-import express from 'express';
+import express, { type RequestHandler } from 'express';
 import jwt from 'jsonwebtoken';
 import { createClientApi, MatrixError, matrixErrors, notFound, VERSIONS, type Medium, type ThreepidBackend } from './client-api';
 import { listen, stop, type Running } from './serve';
@@ -23,6 +23,21 @@ export interface SidecarHostOptions {
     readonly sharedSecret: string;
   };
 }
+
+/**
+ * The client-server spec's CORS headers on every answer, and 200 to a
+ * preflight `OPTIONS` on any path, so web clients on any origin can use this
+ * server (the sidecar sends the same on the paths it serves).
+ */
+const cors: RequestHandler = (req, res, next) => {
+  res.set({
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Methods': 'GET, POST, PUT, DELETE, OPTIONS',
+    'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization',
+  });
+  if (req.method === 'OPTIONS') return void res.status(200).end();
+  next();
+};
 
 export async function startSidecarHostHomeserver(options: SidecarHostOptions): Promise<Running> {
   const { url, server, handle } = await listen(options.port);
@@ -61,6 +76,7 @@ export async function startSidecarHostHomeserver(options: SidecarHostOptions): P
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(cors);
   // Plain: the sidecar answers /versions for clients, with this list and its flag added.
   app.get('/_matrix/client/versions', (_req, res) => {
     res.json({ versions: VERSIONS, unstable_features: {} });

@@ -1,14 +1,15 @@
-import express, { type Express, type Router } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
 import { observeRequests } from './observe';
 import { errorMiddleware, notFound } from './errors';
 
 /**
- * A standalone Express app around the module's routers: no `X-Powered-By`,
- * unknown paths `404 M_UNRECOGNIZED`, and the module's error middleware.
+ * A standalone Express app around the module's routers (or middleware such
+ * as `clientServerCors`, in order): no `X-Powered-By`, unknown paths
+ * `404 M_UNRECOGNIZED`, and the module's error middleware.
  */
-export function createApp(routers: Router | ReadonlyArray<Router | undefined>, logger: Logger, metrics?: Metrics): Express {
+export function createApp(routers: RequestHandler | ReadonlyArray<RequestHandler | undefined>, logger: Logger, metrics?: Metrics): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

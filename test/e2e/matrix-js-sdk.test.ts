@@ -6,19 +6,22 @@
  * integrator can copy from examples/: the homeserver embedding the module,
  * and the homeserver using the sidecar behind a real nginx.
  */
-import path from 'node:path';
-import { createClient as createSdkClient, MatrixError, type AuthDict, type ICreateClientOpts, type MatrixClient } from 'matrix-js-sdk';
-import type { RawConfig } from '../../src/config';
+import {
+  createClient as createSdkClient,
+  Filter,
+  MatrixError,
+  type AuthDict,
+  type ICreateClientOpts,
+  type MatrixClient,
+} from 'matrix-js-sdk';
 import { startHostHomeserver } from '../../examples/host-homeserver/host';
-import { startSidecarHostHomeserver } from '../../examples/host-homeserver/sidecar-host';
-import { decodeHtmlEntities, freePort } from '../support/e2e-utils';
-import { removeDir, SHARED_SECRET, startModule, tempDir } from '../support/harness';
-import { setupNginx, startNginx, type RunningNginx } from '../support/nginx';
-import { startSmsGateway, twilioSmsConfig, type SmsGateway } from '../support/sms-gateway';
+import { decodeHtmlEntities } from '../support/e2e-utils';
+import { removeDir, tempDir } from '../support/harness';
+import type { RunningNginx } from '../support/nginx';
+import { startSidecarBehindNginx, threepidTestConfig } from '../support/sidecar-arrangement';
+import { startSmsGateway, type SmsGateway } from '../support/sms-gateway';
 import { linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp';
 import { expectResponseMatchesSpec } from '../support/spec';
-
-const HIGH = { per_second: 1000, burst_count: 1000 };
 
 /** The SDK logs every request at debug level; keep its warnings and errors only. */
 const quietLogger: NonNullable<ICreateClientOpts['logger']> = {
@@ -30,17 +33,6 @@ const quietLogger: NonNullable<ICreateClientOpts['logger']> = {
   getChild: () => quietLogger,
 };
 const createClient = (opts: ICreateClientOpts) => createSdkClient({ logger: quietLogger, ...opts });
-
-/** The module's settings in both arrangements: real SMTP, the Twilio-shaped gateway, no rate limits in the way. */
-function threepidConfig(dir: string, smtp: SmtpSink, gateway: SmsGateway): RawConfig & { database: { path: string } } {
-  return {
-    server_name: 'example.org',
-    database: { path: path.join(dir, 'threepid.sqlite') },
-    email: { smtp_host: '127.0.0.1', smtp_port: smtp.port, app_name: 'ExampleHS' },
-    sms: twilioSmsConfig(gateway.url),
-    rc_3pid_validation: HIGH,
-  };
-}
 
 interface Arrangement {
   /** What clients use as the homeserver's base URL. */
@@ -54,44 +46,13 @@ interface Arrangement {
 
 /** (a) examples/host-homeserver/host.ts: the module embedded in the homeserver's own Express app. */
 async function embedded(dir: string, smtp: SmtpSink, gateway: SmsGateway): Promise<Arrangement> {
-  const host = await startHostHomeserver({ serverName: 'example.org', threepid: threepidConfig(dir, smtp, gateway) });
+  const host = await startHostHomeserver({ serverName: 'example.org', threepid: threepidTestConfig(dir, smtp, gateway) });
   return { baseUrl: host.url, close: () => host.close() };
 }
 
-/**
- * (b) examples/host-homeserver/sidecar-host.ts, which knows nothing of 3PIDs
- * but the internal API, and the sidecar, both behind nginx run with
- * examples/nginx/threepid.conf (the README's configuration).
- */
-async function sidecarBehindNginx(dir: string, smtp: SmtpSink, gateway: SmsGateway): Promise<Arrangement> {
-  const nginxBinary = setupNginx();
-  const [hostPort, nginxPort] = [await freePort(), await freePort()];
-  const publicUrl = `http://127.0.0.1:${nginxPort}`;
-  // The sidecar in-process, routed as src/cli.ts routes it.
-  const sidecar = await startModule({
-    ...threepidConfig(dir, smtp, gateway),
-    public_baseurl: publicUrl,
-    trusted_proxies: ['127.0.0.1'],
-    homeserver: { shared_secret: SHARED_SECRET, base_url: `http://127.0.0.1:${hostPort}` },
-  });
-  const host = await startSidecarHostHomeserver({
-    serverName: 'example.org',
-    port: hostPort,
-    sidecar: { internalUrl: sidecar.internalUrl, sharedSecret: SHARED_SECRET },
-  });
-  const nginx = await startNginx(nginxBinary, { sidecarUrl: sidecar.url, homeserverUrl: host.url, port: nginxPort });
-  return {
-    baseUrl: nginx.url,
-    nginx,
-    sidecarAddress: new URL(sidecar.url).host,
-    homeserverAddress: new URL(host.url).host,
-    async close() {
-      await nginx.close();
-      await host.close();
-      await sidecar.close();
-    },
-  };
-}
+/** (b) the sidecar and examples/host-homeserver/sidecar-host.ts behind nginx run with the README's configuration. */
+const sidecarBehindNginx = (dir: string, smtp: SmtpSink, gateway: SmsGateway): Promise<Arrangement> =>
+  startSidecarBehindNginx(dir, smtp, gateway);
 
 /** The SDK's error for a refused request (a UIA 401 carries the flows in `data`). */
 async function refusal(request: Promise<unknown>): Promise<MatrixError> {
@@ -112,7 +73,6 @@ describe.each([
   let gateway: SmsGateway;
   let dir: string;
   let env: Arrangement;
-  let mailsSeen = 0;
 
   // The flows build on each other: one user through register, reset, add, delete.
   const user = { name: 'alice', id: '@alice:example.org', email: 'alice@example.org', password: 'correct horse battery', token: '' };
@@ -133,13 +93,6 @@ describe.each([
 
   const anonymous = () => createClient({ baseUrl: env.baseUrl });
   const loggedIn = () => createClient({ baseUrl: env.baseUrl, accessToken: user.token, userId: user.id });
-
-  async function nextMail(to: string): Promise<ReceivedMail> {
-    mailsSeen += 1;
-    const mail = (await smtp.waitFor(mailsSeen))[mailsSeen - 1];
-    expect(mail.to).toEqual([to]);
-    return mail;
-  }
 
   /** What a person does: open the emailed link, then press the button (the form POSTs the token). */
   async function confirmLink(mail: ReceivedMail): Promise<void> {
@@ -199,7 +152,7 @@ describe.each([
     expect([early.httpStatus, early.errcode]).toEqual([401, 'M_SESSION_NOT_VALIDATED']);
     expect(early.data.session).toBe(session);
 
-    await confirmLink(await nextMail(user.email));
+    await confirmLink(await smtp.next(user.email));
     const registered = await client.register(user.name, user.password, session, { ...auth });
     expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 200, registered);
     expect(registered).toEqual({
@@ -240,7 +193,7 @@ describe.each([
     const client = anonymous();
     const secret = client.generateClientSecret();
     const requested = await client.requestPasswordEmailToken('alice@EXAMPLE.org', secret, 1);
-    await confirmLink(await nextMail(user.email));
+    await confirmLink(await smtp.next(user.email));
 
     const first = await refusal(client.setPassword({}, 'a new password'));
     expect(first.httpStatus).toBe(401);
@@ -264,7 +217,7 @@ describe.each([
     const me = loggedIn();
     const emailSecret = me.generateClientSecret();
     const emailSession = await me.requestAdd3pidEmailToken('alice.work@example.org', emailSecret, 1);
-    await confirmLink(await nextMail('alice.work@example.org'));
+    await confirmLink(await smtp.next('alice.work@example.org'));
     await addThreePid(me, emailSession.sid, emailSecret);
 
     const phoneSecret = me.generateClientSecret();
@@ -321,6 +274,84 @@ describe.each([
     expect((await bob.getThreePids()).threepids).toEqual([
       { medium: 'msisdn', address: '33698765432', validated_at: expect.any(Number), added_at: expect.any(Number) },
     ]);
+  });
+
+  it("answers a client's first calls after login: the spec's default push rules, a filter, an empty sync, a profile", async () => {
+    const me = loggedIn();
+    const authed = { headers: { authorization: `Bearer ${user.token}` } };
+    // The server's own answer (the SDK's getPushRules adds unstable rules of its own).
+    const answer = await fetch(`${env.baseUrl}/_matrix/client/v3/pushrules/`, authed);
+    expect(answer.status).toBe(200);
+    const rules = ((await answer.json()) as { global: unknown }).global as Record<string, Array<{ rule_id: string; conditions?: unknown[] }>>;
+    expect(rules.room).toEqual([]);
+    expect(rules.sender).toEqual([]);
+    expect(rules.override.map((rule) => rule.rule_id)).toEqual([
+      '.m.rule.master',
+      '.m.rule.suppress_notices',
+      '.m.rule.invite_for_me',
+      '.m.rule.member_event',
+      '.m.rule.is_user_mention',
+      '.m.rule.contains_display_name',
+      '.m.rule.is_room_mention',
+      '.m.rule.roomnotif',
+      '.m.rule.tombstone',
+      '.m.rule.reaction',
+      '.m.rule.room.server_acl',
+      '.m.rule.suppress_edits',
+    ]);
+    expect(rules.override.find((rule) => rule.rule_id === '.m.rule.invite_for_me')!.conditions).toContainEqual({
+      kind: 'event_match',
+      key: 'state_key',
+      pattern: user.id,
+    });
+    expect(rules.content).toEqual([expect.objectContaining({ rule_id: '.m.rule.contains_user_name', pattern: user.name, enabled: true })]);
+    expect(rules.underride.map((rule) => rule.rule_id)).toEqual([
+      '.m.rule.call',
+      '.m.rule.encrypted_room_one_to_one',
+      '.m.rule.room_one_to_one',
+      '.m.rule.message',
+      '.m.rule.encrypted',
+    ]);
+
+    const filter = new Filter(user.id);
+    filter.setTimelineLimit(10);
+    const filterId = await me.getOrCreateFilter('web', filter);
+    expect((await me.getFilter(user.id, filterId, false)).getDefinition()).toEqual({ room: { timeline: { limit: 10 } } });
+    const othersFilter = await refusal(me.getFilter('@nobody:example.org', filterId, false));
+    expect([othersFilter.httpStatus, othersFilter.errcode]).toEqual([403, 'M_FORBIDDEN']);
+
+    const sync = await fetch(`${env.baseUrl}/_matrix/client/v3/sync?filter=${filterId}&timeout=0`, authed);
+    expect(sync.status).toBe(200);
+    expect(await sync.json()).toMatchObject({ next_batch: expect.any(String), rooms: { join: {}, invite: {}, leave: {} } });
+    const anonymousSync = await fetch(`${env.baseUrl}/_matrix/client/v3/sync`);
+    expect(anonymousSync.status).toBe(401);
+    expect(((await anonymousSync.json()) as { errcode: string }).errcode).toBe('M_MISSING_TOKEN');
+
+    expect(await me.getProfileInfo(user.id)).toEqual({});
+    const stranger = await refusal(me.getProfileInfo('@nobody:example.org'));
+    expect([stranger.httpStatus, stranger.errcode]).toEqual([404, 'M_NOT_FOUND']);
+    const turn = await refusal(me.turnServer());
+    expect([turn.httpStatus, turn.errcode]).toEqual([404, 'M_UNRECOGNIZED']);
+  });
+
+  it.each([
+    ['requestToken', '/_matrix/client/v3/register/email/requestToken'],
+    ['/register', '/_matrix/client/v3/register'],
+    ['/versions', '/_matrix/client/versions'],
+    ['an unknown path', '/_matrix/client/v3/voip/turnServer'],
+  ])('answers a browser preflight on %s with 200 and CORS headers, and CORS on its errors', async (_what, route) => {
+    const preflight = await fetch(env.baseUrl + route, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,authorization' },
+    });
+    expect(preflight.status).toBe(200);
+    expect(await preflight.text()).toBe('');
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('GET, POST, PUT, DELETE, OPTIONS');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('X-Requested-With, Content-Type, Authorization');
+    const refused = await fetch(env.baseUrl + route, { method: 'PUT', headers: { authorization: 'Bearer nope' }, body: '{' });
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*');
   });
 
   it('answers an unknown access token on the 3PID endpoints with M_UNKNOWN_TOKEN', async () => {

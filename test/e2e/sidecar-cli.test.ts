@@ -221,6 +221,24 @@ describe('the sidecar process (node dist/cli.js)', () => {
     expect(await second.exited).toBe(0);
   });
 
+  it('sends CORS headers on the client listener (a preflight answers 200) and none on the internal one', async () => {
+    const setup = await writeConfig();
+    const sidecar = await startReady(['--config', setup.configFile]);
+    const preflight = await fetch(setup.clientUrl + REGISTER, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.element.io', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(preflight.status).toBe(200);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('X-Requested-With, Content-Type, Authorization');
+    const unknown = await fetch(`${setup.clientUrl}/_matrix/client/v3/nothing`);
+    expect([unknown.status, unknown.headers.get('access-control-allow-origin')]).toEqual([404, '*']);
+    const internal = await fetch(`${setup.internalUrl}/health`, { headers: { origin: 'https://app.element.io' } });
+    expect([internal.status, internal.headers.get('access-control-allow-origin')]).toEqual([200, null]);
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toBe(0);
+  });
+
   it('exits 0 on SIGTERM', async () => {
     const setup = await writeConfig();
     const sidecar = await startReady(['--config', setup.configFile]);

@@ -7,6 +7,7 @@ import type { Router } from 'express';
 import jwt from 'jsonwebtoken';
 import { parseConfig, type RawConfig } from '../../src/config';
 import { createApp } from '../../src/http/app';
+import { clientServerCors } from '../../src/http/cors';
 import type { Logger } from '../../src/logger';
 import { postgresDatabaseFor, testEngine } from './postgres';
 import { createThreepidModule, type ThreepidModule, type ThreepidModuleOptions } from '../../src/module';
@@ -98,7 +99,7 @@ export async function startModule(
     for (const server of [clientServer, internalServer]) server.close();
     throw err;
   }
-  const clientApp = createApp([...alsoServed, module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
+  const clientApp = createApp([clientServerCors, ...alsoServed, module.clientRouter, module.accountRouter], logger ?? silent, module.metrics);
   clientServer.on('request', clientApp);
   internalServer.on(
     'request',

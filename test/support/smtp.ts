@@ -16,6 +16,8 @@ export interface ReceivedMail {
 export interface SmtpSink {
   port: number;
   messages: ReceivedMail[];
+  /** The next message not yet taken with `next` (in arrival order); fails unless it is addressed to `to` alone. */
+  next(to: string): Promise<ReceivedMail>;
   /** Resolves when `count` messages have arrived in all (fails after `timeoutMs`). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
   close(): Promise<void>;
@@ -76,9 +78,16 @@ export async function startSmtpSink(options: { port?: number; reject?: 550 | 451
     if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
   });
   const port = (server.server.address() as AddressInfo).port;
-  return {
+  let taken = 0;
+  const sink: SmtpSink = {
     port,
     messages,
+    async next(to) {
+      taken += 1;
+      const mail = (await sink.waitFor(taken))[taken - 1];
+      if (mail.to.length !== 1 || mail.to[0] !== to) throw new Error(`expected a message to ${to}, got one to ${mail.to.join(', ')}`);
+      return mail;
+    },
     async waitFor(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (messages.length < count) {
@@ -92,6 +101,7 @@ export async function startSmtpSink(options: { port?: number; reject?: 550 | 451
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+  return sink;
 }
 
 /** The validation link in an email's plain-text part. */
