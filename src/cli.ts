@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
+import { readOrCreateSecretFile, secretFilePath } from './secret-file';
 import { createApp } from './http/app';
 import { createLogger, type Logger } from './logger';
 import { createThreepidModule } from './module';
@@ -25,13 +25,11 @@ function configPath(argv: readonly string[], env: NodeJS.ProcessEnv): string | u
  */
 function withSharedSecret(config: Config, logger: Logger): Config {
   if (config.homeserver.sharedSecret) return config;
-  const file = path.join(path.dirname(path.resolve(config.database.path)), 'internal-api-secret');
-  if (!existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    logger.warn({ file }, 'no homeserver.shared_secret configured: generated one for the internal API');
-  }
-  const sharedSecret = readFileSync(file, 'utf8').trim();
+  const sharedSecret = readOrCreateSecretFile(
+    secretFilePath(config.database.path, 'internal-api-secret'),
+    () => randomBytes(32).toString('base64url'),
+    (file) => logger.warn({ file }, 'no homeserver.shared_secret configured: generated one for the internal API'),
+  ).trim();
   return Object.freeze({ ...config, homeserver: Object.freeze({ ...config.homeserver, sharedSecret }) });
 }
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import { parseDuration } from './duration';
 import { isBareHost } from './identity/client';
+import { parseKeyLine } from './keyring';
 
 function isValidCidr(value: string): boolean {
   try {
@@ -166,7 +167,12 @@ const rawSchema = z
     templates_dir: z.string().min(1).optional(),
     outbox: section(
       z
-        .object({ lease: duration('1m'), batch_size: z.number().int().min(1).max(1000).default(50) })
+        .object({
+          lease: duration('1m'),
+          batch_size: z.number().int().min(1).max(1000).default(50),
+          keys: z.array(z.string().min(1)).min(1).optional(),
+          key_file: z.string().min(1).optional(),
+        })
         .strict()
         .default({}),
     ),
@@ -272,6 +278,14 @@ export interface Config {
     /** How long a claimed message is reserved for its sender; then any replica may retry it. */
     readonly leaseMs: number;
     readonly batchSize: number;
+    /**
+     * Keys that seal payloads at rest, `id:base64` each, the current one
+     * first (`outbox.keys`, or env `MATRIX_HS_THREEPID_OUTBOX_KEYS`, one per
+     * line or comma-separated). Undefined: read from `keyFile`.
+     */
+    readonly keys?: readonly string[];
+    /** A file of keys, one `id:base64` per line, current first. Default: `outbox-keys` beside the database, generated if missing. */
+    readonly keyFile?: string;
   };
   readonly accounts: {
     /** `/account/3pid/add` asks for the user's password (UIA `m.login.password`). */
@@ -299,7 +313,8 @@ function deepFreeze<T>(value: T): T {
 /**
  * Validates a raw config object (as read from YAML) and returns the frozen
  * {@link Config}. Secrets may come from the environment instead of the file:
- * `MATRIX_HS_THREEPID_SMTP_PASS` and `MATRIX_HS_THREEPID_SHARED_SECRET`.
+ * `MATRIX_HS_THREEPID_SMTP_PASS`, `MATRIX_HS_THREEPID_SHARED_SECRET`,
+ * `MATRIX_HS_THREEPID_OUTBOX_KEYS`…
  *
  * @throws ConfigError naming the first bad key, e.g. `email.smtp_port`.
  */
@@ -319,6 +334,22 @@ function databaseSettings(raw: Parsed['database'], env: NodeJS.ProcessEnv): Data
   const url = env.MATRIX_HS_THREEPID_DATABASE_URL ?? raw.url;
   if (!url) throw new ConfigError('database.url', 'is required when database.engine is "postgres"');
   return { engine: 'postgres', url, maxConnections: raw.max_connections, path: raw.path };
+}
+
+/** Where the outbox keys come from: the environment, the config's list, or a file. Each is checked here. */
+function outboxKeys(raw: Parsed['outbox'], env: NodeJS.ProcessEnv): { keys?: readonly string[]; keyFile?: string } {
+  const fromEnv = env.MATRIX_HS_THREEPID_OUTBOX_KEYS?.split(/[\n,]/).map((key) => key.trim()).filter((key) => key !== '');
+  const keys = fromEnv?.length ? fromEnv : raw.keys;
+  if (!fromEnv?.length && raw.keys && raw.key_file) throw new ConfigError('outbox', 'give keys or key_file, not both');
+  const where = fromEnv?.length ? 'MATRIX_HS_THREEPID_OUTBOX_KEYS' : 'outbox.keys';
+  const ids = new Set<string>();
+  keys?.forEach((text, index) => {
+    const key = parseKeyLine(text);
+    if (typeof key === 'string') throw new ConfigError(`${where}.${index}`, key);
+    if (ids.has(key.id)) throw new ConfigError(`${where}.${index}`, `key id "${key.id}" appears twice`);
+    ids.add(key.id);
+  });
+  return keys ? { keys } : raw.key_file ? { keyFile: raw.key_file } : {};
 }
 
 function limitSettings(raw: { per_second: number; burst_count: number }): RateLimitSettings {
@@ -405,7 +436,7 @@ function fromParsed(c: Parsed, env: NodeJS.ProcessEnv): Config {
     },
     templatesDir: c.templates_dir,
     accounts: { requirePassword: c.accounts.require_password },
-    outbox: { leaseMs: c.outbox.lease, batchSize: c.outbox.batch_size },
+    outbox: { leaseMs: c.outbox.lease, batchSize: c.outbox.batch_size, ...outboxKeys(c.outbox, env) },
     identityServer: {
       proxy: c.identity_server.proxy,
       trusted: c.identity_server.trusted.map((host) => host.toLowerCase()),

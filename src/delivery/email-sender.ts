@@ -19,7 +19,7 @@ export class EmailSender {
   ) {}
 
   /**
-   * `outboxId` becomes the Message-ID: a message sent again (its sender died
+   * `outboxId` (the message's outside id) becomes the Message-ID: a message sent again (its sender died
    * between the SMTP answer and recording it) carries the same ID, so mail
    * systems and people can see it is the same one.
    */

@@ -47,6 +47,9 @@ async function openSqlite(file: string, logger: Logger = silentLogger): Promise<
     // hash) otherwise read most of their pages back from the file.
     sqlite.pragma('cache_size = -16384');
     sqlite.pragma('foreign_keys = ON');
+    // Deleted and overwritten content (a cleared payload, a purged session)
+    // is zeroed in the file instead of left in free space.
+    sqlite.pragma('secure_delete = ON');
   } catch (err) {
     sqlite.close();
     throw err;

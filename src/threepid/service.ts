@@ -19,7 +19,7 @@ import {
   requireObject,
   type SubmitTokenRequest,
 } from './request-body';
-import { hashSecret, hashesEqual, randomId, timeOrderedId, type Clock, type RandomSource } from './tokens';
+import { hashSecret, hashesEqual, randomId, timeOrderedId, type Clock, type IdCodec, type RandomSource } from './tokens';
 
 /** How long a validated session can still be spent (the identity service's 24 hours). */
 export const VALIDATED_SESSION_LIFETIME_MS = 24 * 3_600_000;
@@ -34,6 +34,8 @@ export interface ServiceDeps {
   readonly directory: ThreepidDirectory;
   readonly clock: Clock;
   readonly random: RandomSource;
+  /** Stored (time-ordered) session keys ↔ the opaque sids clients see. */
+  readonly ids: IdCodec;
   /** Called after a message was committed to the outbox, to wake the worker. */
   readonly onEnqueued: () => void;
   /** Proxy mode: forwards requests that name an identity server. */
@@ -175,7 +177,7 @@ export class ThreepidService {
     // A decoy for a request that named an identity server must look like a
     // proxied answer, which has no submit_url, or its shape would tell.
     const submitUrl = proxyTarget ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
-    return { sid, submitUrl, responseFields: parsed.responseFields };
+    return { sid: this.deps.ids.external(sid), submitUrl, responseFields: parsed.responseFields };
   }
 
   private flowRefusal(flow: Flow, bound: boolean): ThreepidError | undefined {
@@ -230,7 +232,7 @@ export class ThreepidService {
 
       const payload: EmailPayload | SmsPayload =
         input.rules.medium === 'email'
-          ? { template: FLOWS[input.flow].template, to: input.address, link: this.emailLink(sid, input.clientSecret, token) }
+          ? { template: FLOWS[input.flow].template, to: input.address, link: this.emailLink(this.deps.ids.external(sid), input.clientSecret, token) }
           : { to: input.address, code: token };
       await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now });
       return { sid, sent: true, created: !existing };
@@ -259,7 +261,7 @@ export class ThreepidService {
    */
   async submitToken(request: SubmitTokenRequest, medium?: Medium): Promise<{ nextLink: string | null }> {
     const { store, clock } = this.deps;
-    const session = await store.sessions.getSession(request.sid);
+    const session = await this.findSession(request.sid);
     if (!session || !this.secretMatches(session, request.clientSecret) || (medium && session.medium !== medium)) {
       throw new ThreepidError('M_INVALID_PARAM', 'No session matches this sid and client_secret');
     }
@@ -346,8 +348,10 @@ export class ThreepidService {
     if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) {
       throw new ThreepidError('M_INVALID_PARAM', 'sid and client_secret must match ' + OPAQUE_ID_PATTERN.source);
     }
-    const key = creds.idServer === undefined ? sid : proxiedSessionKey(creds.idServer.toLowerCase(), sid);
-    const session = await this.deps.store.sessions.getSession(key);
+    const session =
+      creds.idServer === undefined
+        ? await this.findSession(sid)
+        : await this.deps.store.sessions.getSession(proxiedSessionKey(creds.idServer.toLowerCase(), sid));
     if (!session || !this.secretMatches(session, clientSecret)) {
       throw new ThreepidError('M_NO_VALID_SESSION', 'No session matches this sid and client_secret');
     }
@@ -366,6 +370,15 @@ export class ThreepidService {
       throw new ThreepidError('M_SESSION_NOT_VALIDATED', 'This validation session has not been validated yet');
     }
     return session;
+  }
+
+  /** Our own session behind a sid a client gives (see {@link IdCodec}). */
+  private async findSession(sid: string): Promise<SessionRecord | undefined> {
+    for (const key of this.deps.ids.candidates(sid)) {
+      const session = await this.deps.store.sessions.getSession(key);
+      if (session) return session;
+    }
+    return undefined;
   }
 
   private secretMatches(session: SessionRecord, clientSecret: string): boolean {

@@ -5,6 +5,8 @@ import { OutboxWorker, type ChannelSender, type DeliveryOutcome } from '../../..
 import { openSqliteDatabase } from '../../../src/store/database';
 import type { Database } from '../../../src/store/schema';
 import { Store } from '../../../src/store/store';
+import { AesGcmSealer } from '../../../src/store/sealing';
+import { Keyring } from '../../../src/keyring';
 import { CapturingLogger, FakeClock, removeDir, tempDir } from '../../support/harness';
 import { SeededRandom } from '../../support/seeded-random';
 import { eventually } from '../../support/e2e-utils';
@@ -42,7 +44,7 @@ describe('OutboxWorker over SQLite', () => {
   beforeEach(async () => {
     dir = tempDir('threepid-outbox-');
     db = await openSqliteDatabase(path.join(dir, 'threepid.sqlite'));
-    store = new Store(db);
+    store = new Store(db, 'sqlite', new AesGcmSealer(Keyring.ephemeral()));
     clock = new FakeClock();
     logger = new CapturingLogger();
     outcomes = [];
