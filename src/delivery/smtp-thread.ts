@@ -143,11 +143,14 @@ export class ThreadedMailTransport implements MailTransport {
       if (this.current === thread) this.current = undefined;
       const waiting = [...pending.values()];
       pending.clear();
-      if (this.closed) return;
-      this.logger.error({ reason, in_flight: waiting.length }, 'SMTP thread ended; its messages will be retried');
-      if (!answered && ++this.failedStarts >= MAX_FAILED_STARTS) {
-        this.logger.error({ attempts: this.failedStarts }, 'SMTP thread cannot start; sending from the main thread instead');
-        this.inProcess = createSmtpTransport(this.smtp);
+      // Closed or not, every message still in flight is answered: a thread
+      // that dies after close() must not leave its senders waiting for ever.
+      if (!this.closed) {
+        this.logger.error({ reason, in_flight: waiting.length }, 'SMTP thread ended; its messages will be retried');
+        if (!answered && ++this.failedStarts >= MAX_FAILED_STARTS) {
+          this.logger.error({ attempts: this.failedStarts }, 'SMTP thread cannot start; sending from the main thread instead');
+          this.inProcess = createSmtpTransport(this.smtp);
+        }
       }
       for (const { reject } of waiting) reject(Object.assign(new Error(reason), { code: 'ETHREAD' }));
     };
