@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type KyselyConfig, type SqliteDatabase } from 'kysely';
 import { Pool } from 'pg';
 import type { DatabaseSettings } from '../config';
 import { silentLogger, type Logger } from '../logger';
@@ -68,8 +68,25 @@ async function openSqlite(file: string, logger: Logger = silentLogger): Promise<
     sqlite.close();
     throw err;
   }
-  const database = withStatementCache(sqlite, () => checkpointer?.stop());
-  return migrated(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
+  // Kysely closes the driver without waiting for it: the thread is stopped
+  // (awaited, without blocking the event loop) by destroy() before that.
+  const database = withStatementCache(sqlite, () => void checkpointer?.stop());
+  return migrated(new SqliteKysely({ dialect: new SqliteDialect({ database }) }, async () => checkpointer?.stop()), 'sqlite');
+}
+
+/** A SQLite handle whose destroy() first waits for the checkpoint thread to let go of the file. */
+class SqliteKysely extends Kysely<Database> {
+  constructor(
+    config: KyselyConfig,
+    private readonly beforeClose: () => Promise<void>,
+  ) {
+    super(config);
+  }
+
+  override async destroy(): Promise<void> {
+    await this.beforeClose();
+    await super.destroy();
+  }
 }
 
 /** Statements kept at most; queries with `in (?, …)` vary with their list's length. */
