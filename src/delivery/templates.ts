@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import Mustache from 'mustache';
+import { packageRoot } from '../package-files';
 
 /** The templates shipped with the module. */
-export const DEFAULT_TEMPLATES_DIR = path.resolve(__dirname, '../../templates');
+export const DEFAULT_TEMPLATES_DIR = path.join(packageRoot(), 'templates');
 
 const noEscape = (value: string): string => value;
 

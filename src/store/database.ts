@@ -7,6 +7,7 @@ import type { DatabaseSettings } from '../config';
 import { silentLogger, type Logger } from '../logger';
 import { migrateToLatest, type Engine } from './migrations';
 import { WalCheckpointer } from './wal-checkpointer';
+import { threadEntryFile } from '../package-files';
 import type { Database } from './schema';
 
 /** A database handle, and which engine is behind it (for the few places SQL differs). */
@@ -57,13 +58,17 @@ async function openSqlite(file: string, logger: Logger = silentLogger): Promise<
   // A file's checkpoints run on their own thread; an in-memory database has none to run.
   let checkpointer: WalCheckpointer | undefined;
   try {
-    checkpointer =
-      file === ':memory:'
-        ? undefined
-        : new WalCheckpointer(sqlite, path.resolve(file), {
-            onFallback: (reason) =>
-              logger.error({ reason }, 'SQLite checkpoint thread failed; SQLite checkpoints inside commits again'),
-          });
+    const entry = file === ':memory:' ? undefined : threadEntryFile('wal-checkpoint');
+    if (file !== ':memory:' && !entry) {
+      logger.warn({}, 'dist/threads/wal-checkpoint.js not found: SQLite checkpoints inside commits');
+    }
+    checkpointer = entry
+      ? new WalCheckpointer(sqlite, path.resolve(file), {
+          entry,
+          onFallback: (reason) =>
+            logger.error({ reason }, 'SQLite checkpoint thread failed; SQLite checkpoints inside commits again'),
+        })
+      : undefined;
   } catch (err) {
     sqlite.close();
     throw err;

@@ -1,47 +1,11 @@
 import { Worker } from 'node:worker_threads';
+import { threadEntryFile } from '../package-files';
 import type BetterSqlite3 from 'better-sqlite3';
 
 /** How often the background thread copies the write-ahead log into the database. */
 export const CHECKPOINT_INTERVAL_MS = 100;
 /** After a checkpoint resets the log, its file is cut back to this size. */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
-
-/**
- * The thread's code. It is small, and given as source so that it runs the
- * same from `dist/` and under ts-jest, and in a host that bundles the module
- * (there is no file to point a Worker at). It opens its own connection to
- * the file and runs a PASSIVE checkpoint on a timer: it never blocks the
- * writer, and the fsync a checkpoint ends with happens on this thread.
- *
- * While nothing is written it does nothing: `data_version` tells whether
- * another connection committed since the last complete checkpoint, and
- * only a checkpoint that changed something is reported to the host's
- * thread, so an idle module never wakes the host's event loop.
- */
-const THREAD_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file);
-db.pragma('busy_timeout = 5000');
-let doneAtVersion = -1;
-let reported = '';
-const timer = setInterval(() => {
-  const version = db.pragma('data_version', { simple: true });
-  if (version === doneAtVersion) return;
-  const [result] = db.pragma('wal_checkpoint(PASSIVE)');
-  if (result.busy === 0 && result.checkpointed === result.log) doneAtVersion = version;
-  const now = result.log + '/' + result.checkpointed;
-  if (now === reported) return;
-  reported = now;
-  parentPort.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed });
-}, workerData.intervalMs);
-parentPort.on('message', (message) => {
-  if (message !== 'stop') return;
-  clearInterval(timer);
-  db.close();
-  parentPort.close();
-});
-`;
 
 /** How long stopping waits for the thread to let go of the file before ending it. */
 const STOP_TIMEOUT_MS = 5_000;
@@ -73,11 +37,14 @@ export class WalCheckpointer {
   constructor(
     private readonly connection: BetterSqlite3.Database,
     file: string,
-    options: { intervalMs?: number; onFallback?: (reason: string) => void } = {},
+    options: { intervalMs?: number; onFallback?: (reason: string) => void; entry?: string } = {},
   ) {
     this.onFallback = options.onFallback;
-    this.worker = new Worker(THREAD_SOURCE, {
-      eval: true,
+    // The thread's own file (`dist/threads/wal-checkpoint.js`), never this
+    // module's: in a bundled host that would be the host's bundle.
+    const entry = options.entry ?? threadEntryFile('wal-checkpoint');
+    if (!entry) throw new Error('the checkpoint thread\'s file (dist/threads/wal-checkpoint.js) is missing');
+    this.worker = new Worker(entry, {
       workerData: {
         driver: require.resolve('better-sqlite3'),
         file,
