@@ -34,6 +34,7 @@ import { ThreepidService, type IdentityCredentials, type ValidatedThreepid } fro
 import { cryptoRandom, IdCodec, systemClock, type Clock, type RandomSource } from './threepid/tokens';
 import { loadOutboxKeyring } from './secret-file';
 import { AesGcmSealer, type PayloadSealer } from './store/sealing';
+import type { OpenDatabase } from './store/database';
 
 /** Everything a host may supply; only `config` is required. */
 export interface ThreepidModuleOptions {
@@ -165,156 +166,170 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   // The keys first: a bad key file stops the start before anything is opened.
   const inMemory = ownsDatabase && config.database.engine === 'sqlite' && config.database.path === ':memory:';
   const keyring = loadOutboxKeyring(config, inMemory, logger);
-  const ids = new IdCodec(keyring);
-  const sealer = options.payloadSealer ?? new AesGcmSealer(keyring);
   const opened = options.database
     ? { db: options.database, engine: options.databaseEngine ?? 'sqlite' }
     : await openDatabase(config.database, logger);
-  const store = new Store(opened.db, opened.engine, sealer);
-  // Whatever fails from here on (a bad trusted_proxies list, a template, the
-  // first purge…) closes what was opened: the database, its checkpoint thread,
-  // the mail transport.
+  const store = new Store(opened.db, opened.engine, options.payloadSealer ?? new AesGcmSealer(keyring));
+  // Whatever fails from here on (a bad trusted_proxies list, the first
+  // purge…) closes what was opened: the database, its checkpoint thread, the
+  // mail transport.
   const undo: Array<() => unknown> = [];
   try {
-    const metrics = new Metrics(store, clock, options.processMetrics ?? true);
-    // Replicas sharing PostgreSQL must share their rate-limit counts too.
-    const makeLimiter: LimiterFactory =
-      opened.engine === 'postgres'
-        ? (namespace, limit) => new DatabaseRateLimiter(store.rateLimits, namespace, limit, clock)
-        : (_namespace, limit) => new RateLimiter(limit, clock);
-    const limiterFactory: LimiterFactory = (namespace, limit) => countRefusals(makeLimiter(namespace, limit), namespace, metrics);
-
-    const transport: MailTransport =
-      options.mailTransport ??
-      (config.email.smtp
-        ? (ThreadedMailTransport.create(config.email.smtp, logger) ?? createSmtpTransport(config.email.smtp))
-        : createFileTransport(config.email.devMailDir, logger));
-    undo.push(() => transport.close());
-    const emailSender = new EmailSender(config, templates, transport);
-    const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));
-
-    const deliveryCounts: Record<DeliveryOutcome, number> = { sent: 0, retried: 0, failed: 0 };
-    const worker = new OutboxWorker({
-      store,
-      clock,
-      random,
-      logger,
-      maxAttempts: { email: config.email.maxAttempts, sms: config.sms.maxAttempts },
-      leaseMs: config.outbox.leaseMs,
-      batchSize: config.outbox.batchSize,
-      senders: {
-        // The Message-ID is the message's opaque outside id, which says nothing of when it was made.
-      email: (payload, id) => emailSender.send(payload as EmailPayload, ids.external(id)),
-        sms: (payload) => smsSender.send(payload as SmsPayload),
-      },
-      onOutcome: (outcome: DeliveryOutcome, channel: Channel) => {
-        deliveryCounts[outcome] += 1;
-        metrics.delivery(outcome, channel);
-      },
-    });
-
-    const bindings = new BindingService(store, clock);
-    const identitySettings = config.identityServer;
-    if (identitySettings.proxy && identitySettings.allowHttp) {
-      logger.warn({}, 'identity_server.allow_http is on: identity servers are called over plain HTTP. Tests and development only!');
-    }
-    const identityProxy = identitySettings.proxy
-      ? new IdentityProxy(
-          identitySettings,
-          new IdentityServerClient({
-            allowHttp: identitySettings.allowHttp,
-            ipRangeWhitelist: identitySettings.ipRangeWhitelist,
-            timeoutMs: identitySettings.timeoutMs,
-            maxResponseBytes: IDENTITY_MAX_RESPONSE_BYTES,
-          }),
-          store,
-          clock,
-        )
-      : undefined;
-    const service = new ThreepidService({
-      config,
-      store,
-      clock,
-      random,
-      ids,
-      directory: options.directory ?? bindings,
-      onEnqueued: () => worker.wake(),
-      identityProxy,
-      limiterFactory,
-      events: metrics,
-    });
-
-    const clientRouter = createClientRouter({
-      config,
-      service,
-      templates,
-      logger,
-      versions: options.serveVersions === false ? undefined : new VersionsSource(config.homeserver.baseUrl, logger),
-    });
-    const authority =
-      options.userAuthority ??
-      (config.homeserver.baseUrl ? new HomeserverUserAuthority(config.homeserver.baseUrl, clock) : undefined);
-    const accountRouter = authority
-      ? createAccountRouter(
-          new AccountService({
-            store,
-            service,
-            authority,
-            clock,
-            requirePassword: config.accounts.requirePassword,
-            uiaSessions: new StatelessUiaSessions(config.homeserver.sharedSecret ?? random.bytes(32).toString('base64'), clock, random),
-          }),
-          logger,
-        )
-      : undefined;
-    const internalRouter = config.homeserver.sharedSecret
-      ? createInternalRouter(service, bindings, {
-          sharedSecret: config.homeserver.sharedSecret,
-          audience: config.homeserver.jwtAudience,
-        }, logger)
-      : undefined;
-
-    const purge = async () => {
-      try {
-        const sessions = await service.purgeExpiredSessions();
-        const messages = await store.outbox.deleteFinishedBefore(clock.now() - OUTBOX_RETENTION_MS);
-        await store.rateLimits.deleteIdleSince(clock.now() - 86_400_000);
-        if (sessions + messages > 0) logger.info({ sessions, messages }, 'purged expired sessions and old messages');
-      } catch (err) {
-        logger.error({ err: (err as Error).message }, 'purge failed');
-      }
-    };
-    const sealed = await store.outbox.sealClearPayloads();
-    if (sealed > 0) logger.info({ messages: sealed }, 'sealed outbox payloads written in clear before sealing existed');
-    await purge();
-    const purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS);
-    purgeTimer.unref();
-    undo.push(() => clearInterval(purgeTimer));
-    worker.start();
-    undo.push(() => worker.stop());
-
-    return {
-      clientRouter,
-      internalRouter,
-      accountRouter,
-      opsRouter: createOpsRouter(store, metrics, logger),
-      metrics,
-      checkThreepidAuth: (auth, flow, consume) => service.checkThreepidAuth(auth, flow, consume),
-      getValidated: (sid, clientSecret, creds) => service.getValidated(sid, clientSecret, creds),
-      consume: (sid, clientSecret, flow, creds) => service.consume(sid, clientSecret, flow, creds),
-      bindings,
-      deliveryCounts,
-      flushOutbox: () => worker.flush(),
-      async close() {
-        clearInterval(purgeTimer);
-        await worker.stop();
-        transport.close();
-        if (ownsDatabase) await store.destroy();
-      },
-    };
+    return await assemble({ options, logger, clock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), undo });
   } catch (err) {
     for (const step of undo.reverse()) await step();
     if (ownsDatabase) await store.destroy().catch(() => undefined);
     throw err;
   }
+}
+
+/** The module over its open storage; `undo` collects what to close should a later step fail. */
+async function assemble(parts: {
+  options: ThreepidModuleOptions;
+  logger: Logger;
+  clock: Clock;
+  random: RandomSource;
+  templates: Templates;
+  ownsDatabase: boolean;
+  opened: OpenDatabase;
+  store: Store;
+  ids: IdCodec;
+  undo: Array<() => unknown>;
+}): Promise<ThreepidModule> {
+  const { options, logger, clock, random, templates, ownsDatabase, opened, store, ids, undo } = parts;
+  const { config } = options;
+  const metrics = new Metrics(store, clock, options.processMetrics ?? true);
+  // Replicas sharing PostgreSQL must share their rate-limit counts too.
+  const makeLimiter: LimiterFactory =
+    opened.engine === 'postgres'
+      ? (namespace, limit) => new DatabaseRateLimiter(store.rateLimits, namespace, limit, clock)
+      : (_namespace, limit) => new RateLimiter(limit, clock);
+  const limiterFactory: LimiterFactory = (namespace, limit) => countRefusals(makeLimiter(namespace, limit), namespace, metrics);
+
+  const transport =
+    options.mailTransport ??
+    (config.email.smtp
+      ? (ThreadedMailTransport.create(config.email.smtp, logger) ?? createSmtpTransport(config.email.smtp))
+      : createFileTransport(config.email.devMailDir, logger));
+  undo.push(() => transport.close());
+  const emailSender = new EmailSender(config, templates, transport);
+  const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));
+
+  const deliveryCounts: Record<DeliveryOutcome, number> = { sent: 0, retried: 0, failed: 0 };
+  const worker = new OutboxWorker({
+    store,
+    clock,
+    random,
+    logger,
+    maxAttempts: { email: config.email.maxAttempts, sms: config.sms.maxAttempts },
+    leaseMs: config.outbox.leaseMs,
+    batchSize: config.outbox.batchSize,
+    senders: {
+      // The Message-ID is the message's opaque outside id: it says nothing of when it was made.
+      email: (payload, id) => emailSender.send(payload as EmailPayload, ids.external(id)),
+      sms: (payload) => smsSender.send(payload as SmsPayload),
+    },
+    onOutcome: (outcome: DeliveryOutcome, channel: Channel) => {
+      deliveryCounts[outcome] += 1;
+      metrics.delivery(outcome, channel);
+    },
+  });
+
+  const bindings = new BindingService(store, clock);
+  const identitySettings = config.identityServer;
+  if (identitySettings.proxy && identitySettings.allowHttp) {
+    logger.warn({}, 'identity_server.allow_http is on: identity servers are called over plain HTTP. Tests and development only!');
+  }
+  const identityProxy = identitySettings.proxy
+    ? new IdentityProxy(
+        identitySettings,
+        new IdentityServerClient({
+          allowHttp: identitySettings.allowHttp,
+          ipRangeWhitelist: identitySettings.ipRangeWhitelist,
+          timeoutMs: identitySettings.timeoutMs,
+          maxResponseBytes: IDENTITY_MAX_RESPONSE_BYTES,
+        }),
+        store,
+        clock,
+      )
+    : undefined;
+  const service = new ThreepidService({
+    config,
+    store,
+    clock,
+    random,
+    ids,
+    directory: options.directory ?? bindings,
+    onEnqueued: () => worker.wake(),
+    identityProxy,
+    limiterFactory,
+    events: metrics,
+  });
+
+  const clientRouter = createClientRouter({
+    config,
+    service,
+    templates,
+    logger,
+    versions: options.serveVersions === false ? undefined : new VersionsSource(config.homeserver.baseUrl, logger),
+  });
+  const authority =
+    options.userAuthority ??
+    (config.homeserver.baseUrl ? new HomeserverUserAuthority(config.homeserver.baseUrl, clock) : undefined);
+  const accountRouter = authority
+    ? createAccountRouter(
+        new AccountService({
+          store,
+          service,
+          authority,
+          clock,
+          requirePassword: config.accounts.requirePassword,
+          uiaSessions: new StatelessUiaSessions(config.homeserver.sharedSecret ?? random.bytes(32).toString('base64'), clock, random),
+        }),
+        logger,
+      )
+    : undefined;
+  const internalRouter = config.homeserver.sharedSecret
+    ? createInternalRouter(service, bindings, {
+        sharedSecret: config.homeserver.sharedSecret,
+        audience: config.homeserver.jwtAudience,
+      }, logger)
+    : undefined;
+
+  const purge = async () => {
+    try {
+      const sessions = await service.purgeExpiredSessions();
+      const messages = await store.outbox.deleteFinishedBefore(clock.now() - OUTBOX_RETENTION_MS);
+      await store.rateLimits.deleteIdleSince(clock.now() - 86_400_000);
+      if (sessions + messages > 0) logger.info({ sessions, messages }, 'purged expired sessions and old messages');
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'purge failed');
+    }
+  };
+  const sealed = await store.outbox.sealClearPayloads();
+  if (sealed > 0) logger.info({ messages: sealed }, 'sealed outbox payloads written in clear before sealing existed');
+  await purge();
+  const purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS);
+  purgeTimer.unref();
+  worker.start();
+
+  return {
+    clientRouter,
+    internalRouter,
+    accountRouter,
+    opsRouter: createOpsRouter(store, metrics, logger),
+    metrics,
+    checkThreepidAuth: (auth, flow, consume) => service.checkThreepidAuth(auth, flow, consume),
+    getValidated: (sid, clientSecret, creds) => service.getValidated(sid, clientSecret, creds),
+    consume: (sid, clientSecret, flow, creds) => service.consume(sid, clientSecret, flow, creds),
+    bindings,
+    deliveryCounts,
+    flushOutbox: () => worker.flush(),
+    async close() {
+      clearInterval(purgeTimer);
+      await worker.stop();
+      transport.close();
+      if (ownsDatabase) await store.destroy();
+    },
+  };
 }
