@@ -169,7 +169,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const opened = options.database
     ? { db: options.database, engine: options.databaseEngine ?? 'sqlite' }
     : await openDatabase(config.database, logger);
-  const store = new Store(opened.db, opened.engine, options.payloadSealer ?? new AesGcmSealer(keyring));
+  const store = new Store(opened.db, opened.engine, options.payloadSealer ?? new AesGcmSealer(keyring, (length) => cryptoRandom.bytes(length)));
   // Whatever fails from here on (a bad trusted_proxies list, the first
   // purge…) closes what was opened: the database, its checkpoint thread, the
   // mail transport.

@@ -35,11 +35,19 @@ const TAG_BYTES = 16;
  * messages are still waiting.
  */
 export class AesGcmSealer implements PayloadSealer {
-  constructor(private readonly keyring: Keyring) {}
+  /**
+   * `randomNonce` gives 12 bytes from a CSPRNG (the module's pooled one; a
+   * `randomBytes` call costs microseconds of its own). Never a seeded or
+   * repeating source: a nonce used twice under one key gives GCM away.
+   */
+  constructor(
+    private readonly keyring: Keyring,
+    private readonly randomNonce: (length: number) => Buffer = randomBytes,
+  ) {}
 
   seal(rowId: string, plaintext: string): string {
     const { id, payloadKey } = this.keyring.current;
-    const nonce = randomBytes(NONCE_BYTES);
+    const nonce = this.randomNonce(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', payloadKey, nonce);
     cipher.setAAD(Buffer.from(rowId, 'utf8'));
     const body = Buffer.concat([nonce, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
