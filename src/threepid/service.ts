@@ -232,7 +232,11 @@ export class ThreepidService {
 
       const payload: EmailPayload | SmsPayload =
         input.rules.medium === 'email'
-          ? { template: FLOWS[input.flow].template, to: input.address, link: this.emailLink(this.deps.ids.external(sid), input.clientSecret, token) }
+          ? {
+              template: FLOWS[input.flow].template,
+              to: input.address,
+              link: this.emailLink(this.deps.ids.external(sid), input.clientSecret, token),
+            }
           : { to: input.address, code: token };
       await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now });
       return { sid, sent: true, created: !existing };
