@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import BetterSqlite3 from 'better-sqlite3';
+import { parseConfig } from '../src/config';
+import { silentLogger } from '../src/logger';
+import { loadOutboxKeyring } from '../src/secret-file';
 import { openSqliteDatabase } from '../src/store/database';
+import { AesGcmSealer } from '../src/store/sealing';
 import { Store } from '../src/store/store';
-import { cryptoRandom, randomId } from '../src/threepid/tokens';
+import { cryptoRandom, randomId, sortableEncode } from '../src/threepid/tokens';
 
 /** Creates the database file with the module's own migrations. */
 async function createDatabase(file: string): Promise<void> {
@@ -46,7 +50,7 @@ export async function seedSessions(file: string, count: number): Promise<void> {
         const sid = Buffer.from(bytes.subarray(0, 16));
         sid.writeUIntBE(createdAt, 0, 6);
         insert.run(
-          sid.toString('base64url'),
+          sortableEncode(sid),
           bytes.subarray(16, 48).toString('base64url'),
           `seeded-user-${i}@example.org`,
           FLOWS[i % FLOWS.length],
@@ -70,7 +74,9 @@ export async function seedSessions(file: string, count: number): Promise<void> {
  * with no worker running, so that a module started later finds them due.
  */
 export async function enqueueEmails(file: string, count: number): Promise<void> {
-  const store = new Store(await openSqliteDatabase(file));
+  // Sealed with the keys the module started on this file will use (the file generated beside it).
+  const keyring = loadOutboxKeyring(parseConfig({ database: { path: file } }), false, silentLogger);
+  const store = new Store(await openSqliteDatabase(file), 'sqlite', new AesGcmSealer(keyring));
   try {
     const now = Date.now();
     await store.transaction(async (tx) => {

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { parseCliArgs, USAGE } from './cli-args';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
 import { Templates } from './delivery/templates';
+import { readOrCreateSecretFile, secretFilePath } from './secret-file';
 import { createApp } from './http/app';
 import { createListener } from './http/listener';
 import { clientServerCors } from './http/cors';
@@ -71,13 +72,11 @@ async function check(file: string | undefined): Promise<number> {
  */
 function withSharedSecret(config: Config, logger: Logger): Config {
   if (config.homeserver.sharedSecret) return config;
-  const file = path.join(path.dirname(path.resolve(config.database.path)), 'internal-api-secret');
-  if (!existsSync(file)) {
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600 });
-    logger.warn({ file }, 'no homeserver.shared_secret configured: generated one for the internal API');
-  }
-  const sharedSecret = readFileSync(file, 'utf8').trim();
+  const sharedSecret = readOrCreateSecretFile(
+    secretFilePath(config.database.path, 'internal-api-secret'),
+    () => randomBytes(32).toString('base64url'),
+    (file) => logger.warn({ file }, 'no homeserver.shared_secret configured: generated one for the internal API'),
+  ).trim();
   return Object.freeze({ ...config, homeserver: Object.freeze({ ...config.homeserver, sharedSecret }) });
 }
 

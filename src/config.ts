@@ -6,6 +6,7 @@ import proxyaddr from 'proxy-addr';
 import { parseDuration } from './duration';
 import { isBareHost } from './identity/client';
 import { LANGUAGE_TAG } from './delivery/languages';
+import { parseKeyLine } from './keyring';
 
 function isValidCidr(value: string): boolean {
   try {
@@ -308,7 +309,12 @@ const rawSchema = z
     ),
     outbox: section(
       z
-        .object({ lease: duration('1m'), batch_size: z.number().int().min(1).max(1000).default(50) })
+        .object({
+          lease: duration('1m'),
+          batch_size: z.number().int().min(1).max(1000).default(50),
+          keys: z.array(z.string().min(1)).min(1).optional(),
+          key_file: z.string().min(1).optional(),
+        })
         .strict()
         .default({}),
     ),
@@ -460,6 +466,14 @@ export interface Config {
     /** How long a claimed message is reserved for its sender; then any replica may retry it. */
     readonly leaseMs: number;
     readonly batchSize: number;
+    /**
+     * Keys that seal payloads at rest, `id:base64` each, the current one
+     * first (`outbox.keys`, or env `MATRIX_HS_THREEPID_OUTBOX_KEYS`, one per
+     * line or comma-separated). Undefined: read from `keyFile`.
+     */
+    readonly keys?: readonly string[];
+    /** A file of keys, one `id:base64` per line, current first. Default: `outbox-keys` beside the database, generated if missing. */
+    readonly keyFile?: string;
   };
   readonly accounts: {
     /** `/account/3pid/add` asks for the user's password (UIA `m.login.password`). */
@@ -499,6 +513,7 @@ const SECRET_ENV = {
   'homeserver.shared_secret': 'MATRIX_HS_THREEPID_SHARED_SECRET',
   'sms.twilio.auth_token': 'MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN',
   'database.url': 'MATRIX_HS_THREEPID_DATABASE_URL',
+  'outbox.keys': 'MATRIX_HS_THREEPID_OUTBOX_KEYS',
 } as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -508,7 +523,8 @@ type Env = Readonly<Record<string, string | undefined>>;
  * {@link Config}. Every secret may come from the environment instead of the
  * file, or from a file the environment names (as container secrets are
  * mounted): `MATRIX_HS_THREEPID_SMTP_PASS` or `MATRIX_HS_THREEPID_SMTP_PASS_FILE`,
- * and the same for `SHARED_SECRET`, `TWILIO_AUTH_TOKEN` and `DATABASE_URL`.
+ * and the same for `SHARED_SECRET`, `TWILIO_AUTH_TOKEN`, `DATABASE_URL` and
+ * `OUTBOX_KEYS`.
  *
  * @throws ConfigError listing every problem, each naming its key, e.g. `email.smtp_port`.
  */
@@ -567,6 +583,25 @@ function listenerSettings(raw: Parsed['listeners']['client']): ListenerSettings 
     requestTimeoutMs: raw.request_timeout,
     keepAliveTimeoutMs: raw.keep_alive_timeout,
   };
+}
+
+/** Where the outbox keys come from: the environment, the config's list, or a file. Each is checked here. */
+function outboxKeys(raw: Parsed['outbox'], env: Env, report: Report): { keys?: readonly string[]; keyFile?: string } {
+  const fromEnv = secret('outbox.keys', undefined, env, report)
+    ?.split(/[\n,]/)
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
+  const keys = fromEnv?.length ? fromEnv : raw.keys;
+  if (!fromEnv?.length && raw.keys && raw.key_file) report('outbox', 'give keys or key_file, not both');
+  const where = fromEnv?.length ? SECRET_ENV['outbox.keys'] : 'outbox.keys';
+  const ids = new Set<string>();
+  keys?.forEach((text, index) => {
+    const key = parseKeyLine(text);
+    if (typeof key === 'string') return report(`${where}.${index}`, key);
+    if (ids.has(key.id)) report(`${where}.${index}`, `key id "${key.id}" appears twice`);
+    ids.add(key.id);
+  });
+  return keys ? { keys } : raw.key_file ? { keyFile: raw.key_file } : {};
 }
 
 function limitSettings(raw: { per_second: number; burst_count: number }): RateLimitSettings {
@@ -704,7 +739,7 @@ function fromParsed(c: Parsed, env: Env, report: Report): Config {
     templatesDir: templatesDir(c, report),
     ignoredKeys: ignoredKeys(c),
     accounts: { requirePassword: c.accounts.require_password },
-    outbox: { leaseMs: c.outbox.lease, batchSize: c.outbox.batch_size },
+    outbox: { leaseMs: c.outbox.lease, batchSize: c.outbox.batch_size, ...outboxKeys(c.outbox, env, report) },
     identityServer: {
       proxy: c.identity_server.proxy,
       trusted: c.identity_server.trusted.map((host) => host.toLowerCase()),

@@ -34,7 +34,10 @@ import type { ThreepidDirectory } from './threepid/directory';
 import { IdentityServerClient } from './identity/client';
 import { IdentityProxy } from './threepid/identity-proxy';
 import { ThreepidService, type IdentityCredentials, type ValidatedThreepid } from './threepid/service';
-import { cryptoRandom, systemClock, type Clock, type RandomSource } from './threepid/tokens';
+import { cryptoRandom, IdCodec, systemClock, type Clock, type RandomSource } from './threepid/tokens';
+import { loadOutboxKeyring } from './secret-file';
+import { AesGcmSealer, type PayloadSealer } from './store/sealing';
+import type { OpenDatabase } from './store/database';
 
 /** Everything a host may supply; only `config` is required. */
 export interface ThreepidModuleOptions {
@@ -69,6 +72,13 @@ export interface ThreepidModuleOptions {
   readonly processMetrics?: boolean;
   /** Default true: the module answers `GET /_matrix/client/versions` on its client router. */
   readonly serveVersions?: boolean;
+  /**
+   * How outbox payloads are sealed at rest. Default: AES-256-GCM with the
+   * keys of `outbox.keys` / `outbox.key_file`, or of the `outbox-keys` file
+   * generated beside the database. Meant for tests (one proves that a
+   * database written without sealing gives its tokens away).
+   */
+  readonly payloadSealer?: PayloadSealer;
 }
 
 /** Every template the module renders, loaded at start (and by `--check`) so a broken setup fails early. */
@@ -176,7 +186,10 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   templates.preload(TEMPLATE_FILES);
 
   const ownsDatabase = options.database === undefined;
-  let opened: { db: Kysely<Database>; engine: Engine };
+  // The keys first: a bad key file stops the start before anything is opened.
+  const inMemory = ownsDatabase && config.database.engine === 'sqlite' && config.database.path === ':memory:';
+  const keyring = loadOutboxKeyring(config, inMemory, logger);
+  let opened: OpenDatabase;
   if (options.database) {
     const engine = options.databaseEngine ?? engineOf(options.database);
     await migrateToLatest(options.database, engine);
@@ -184,7 +197,36 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   } else {
     opened = await openDatabase(config.database, logger);
   }
-  const store = new Store(opened.db, opened.engine);
+  const store = new Store(opened.db, opened.engine, options.payloadSealer ?? new AesGcmSealer(keyring, (length) => cryptoRandom.bytes(length)));
+  // Whatever fails from here on (a bad trusted_proxies list, the first
+  // purge…) closes what was opened: the database, its checkpoint thread, the
+  // mail transport.
+  const undo: Array<() => unknown> = [];
+  try {
+    return await assemble({ options, logger, clock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), undo });
+  } catch (err) {
+    for (const step of undo.reverse()) await step();
+    if (ownsDatabase) await store.destroy().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** The module over its open storage; `undo` collects what to close should a later step fail. */
+async function assemble(parts: {
+  options: ThreepidModuleOptions;
+  logger: Logger;
+  clock: Clock;
+  random: RandomSource;
+  templates: Templates;
+  ownsDatabase: boolean;
+  opened: OpenDatabase;
+  store: Store;
+  ids: IdCodec;
+  undo: Array<() => unknown>;
+}): Promise<ThreepidModule> {
+  const { options, logger, clock, random, templates, ownsDatabase, opened, store, ids, undo } = parts;
+  const { config } = options;
+  const metrics = new Metrics(store, clock, options.processMetrics ?? true);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
   const makeLimiter: LimiterFactory =
     opened.engine === 'postgres'
@@ -197,10 +239,10 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     (config.email.smtp
       ? (ThreadedMailTransport.create(config.email.smtp, logger) ?? createSmtpTransport(config.email.smtp))
       : createFileTransport(config.email.devMailDir, logger));
+  undo.push(() => transport.close());
   const emailSender = new EmailSender(config, templates, transport);
   const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));
 
-  const metrics = new Metrics(store, clock, options.processMetrics ?? true);
   const deliveryCounts: Record<DeliveryOutcome, number> = { sent: 0, retried: 0, failed: 0 };
   const worker = new OutboxWorker({
     store,
@@ -211,7 +253,8 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     leaseMs: config.outbox.leaseMs,
     batchSize: config.outbox.batchSize,
     senders: {
-      email: (payload, id) => emailSender.send(payload as EmailPayload, id),
+      // The Message-ID is the message's opaque outside id: it says nothing of when it was made.
+      email: (payload, id) => emailSender.send(payload as EmailPayload, ids.external(id)),
       sms: (payload) => smsSender.send(payload as SmsPayload),
     },
     onOutcome: (outcome: DeliveryOutcome, channel: Channel) => {
@@ -243,6 +286,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     store,
     clock,
     random,
+    ids,
     directory: options.directory ?? bindings,
     onEnqueued: () => worker.wake(),
     identityProxy,
@@ -298,9 +342,11 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
       logger.error({ err: (err as Error).message }, 'purge failed');
     }
   };
+  const sealed = await store.outbox.sealClearPayloads();
+  if (sealed > 0) logger.info({ messages: sealed }, 'sealed outbox payloads written in clear before sealing existed');
+  await purge();
   const purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS);
   purgeTimer.unref();
-  await purge();
   worker.start();
 
   return {

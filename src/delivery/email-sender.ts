@@ -36,9 +36,10 @@ export class EmailSender {
   }
 
   /**
-   * `outboxId` becomes the Message-ID: a message sent again (its sender died
-   * between the SMTP answer and recording it) carries the same ID, so mail
-   * systems and people can see it is the same one.
+   * `outboxId` (the message's opaque outside id) becomes the Message-ID: a
+   * message sent again (its sender died between the SMTP answer and
+   * recording it) carries the same ID, so mail systems and people can see
+   * it is the same one.
    */
   async send(payload: EmailPayload, outboxId: string): Promise<void> {
     const view = { ...this.brand, link: payload.link };

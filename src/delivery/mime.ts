@@ -37,8 +37,15 @@ export function parseSender(from: string): Sender | undefined {
   return { header: `${displayName(name)} <${entry.address}>`, address: entry.address };
 }
 
+/**
+ * A display name as a phrase: as it is, quoted, or (not plain ASCII) the
+ * whole name as encoded words, as nodemailer's composer does. Encoding only
+ * its non-ASCII words would leave `<`, `(`, `,` of the rest bare in a
+ * structured header: `"Émile <chef>"` read back as the address `chef`, and
+ * `(Support)` as a comment that a reader drops.
+ */
 function displayName(name: string): string {
-  if (!PLAIN_TEXT.test(name)) return mimeFuncs.encodeWords(name, 'Q', 52);
+  if (!PLAIN_TEXT.test(name)) return mimeFuncs.encodeWord(name, 'Q', 52);
   return ATOM_PHRASE.test(name) ? name : `"${name.replace(/["\\]/g, '\\$&')}"`;
 }
 

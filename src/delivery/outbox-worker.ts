@@ -128,6 +128,16 @@ export class OutboxWorker {
     const { logger } = this.options;
     const sender = this.options.senders[message.channel];
     const attempt = message.attempts + 1;
+    if (message.unreadable !== undefined) {
+      // Never sent garbled, never retried: no retry can make it readable.
+      await this.options.store.outbox.markFailed(message.id, this.options.clock.now(), 'payload cannot be opened');
+      logger.error(
+        { id: message.id, channel: message.channel, attempt, reason: message.unreadable },
+        'message given up on: its payload cannot be opened (was its key removed from outbox.keys too early?)',
+      );
+      this.options.onOutcome?.('failed', message.channel);
+      return;
+    }
     try {
       if (!sender) throw new PermanentDeliveryError(`no sender configured for ${message.channel}`);
       await sender(message.payload, message.id);

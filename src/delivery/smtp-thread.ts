@@ -8,13 +8,14 @@
  * bookkeeping stay where they were; only finished messages cross over.
  *
  * This file is both sides: {@link ThreadedMailTransport} for the module, and
- * the thread's own code, which runs when the file is a worker's entry.
+ * the thread's own code, {@link runSmtpThread}, which the thread's entry
+ * file `threads/smtp.ts` runs. A worker is never started from this file: in
+ * a host that bundles the module, it would be the host's whole bundle.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { threadEntryFile } from '../package-files';
 import { createSmtpTransport, PermanentDeliveryError, type MailMessage, type MailTransport } from './mail-transport';
 
 type SmtpSettings = NonNullable<Config['email']['smtp']>;
@@ -38,17 +39,6 @@ interface SendFailure {
 interface SendResult {
   readonly id: number;
   readonly failure?: SendFailure;
-}
-
-/**
- * The compiled thread entry: this file's `.js`. Under ts-jest the module is
- * TypeScript, which a Worker cannot load, so the build in `dist/` is used.
- */
-function threadEntry(): string | undefined {
-  const compiled = __filename.endsWith('.ts')
-    ? path.resolve(__dirname, '../../dist/delivery/smtp-thread.js')
-    : __filename;
-  return existsSync(compiled) ? compiled : undefined;
 }
 
 /** An error rebuilt on this side, with the fields the outbox reads. */
@@ -84,10 +74,11 @@ export class ThreadedMailTransport implements MailTransport {
   ) {}
 
   /**
-   * The threaded transport, or undefined when no compiled thread entry
-   * exists (the caller sends in-process). `entry` names another thread file (tests).
+   * The threaded transport, or undefined when the thread's entry file
+   * (`dist/threads/smtp.js`) is not found (the caller sends in-process).
+   * `entry` names another thread file (tests).
    */
-  static create(smtp: SmtpSettings, logger: Logger, entry = threadEntry()): ThreadedMailTransport | undefined {
+  static create(smtp: SmtpSettings, logger: Logger, entry = threadEntryFile('smtp')): ThreadedMailTransport | undefined {
     return entry ? new ThreadedMailTransport(entry, smtp, logger) : undefined;
   }
 
@@ -143,11 +134,14 @@ export class ThreadedMailTransport implements MailTransport {
       if (this.current === thread) this.current = undefined;
       const waiting = [...pending.values()];
       pending.clear();
-      if (this.closed) return;
-      this.logger.error({ reason, in_flight: waiting.length }, 'SMTP thread ended; its messages will be retried');
-      if (!answered && ++this.failedStarts >= MAX_FAILED_STARTS) {
-        this.logger.error({ attempts: this.failedStarts }, 'SMTP thread cannot start; sending from the main thread instead');
-        this.inProcess = createSmtpTransport(this.smtp);
+      // Closed or not, every message still in flight is answered: a thread
+      // that dies after close() must not leave its senders waiting for ever.
+      if (!this.closed) {
+        this.logger.error({ reason, in_flight: waiting.length }, 'SMTP thread ended; its messages will be retried');
+        if (!answered && ++this.failedStarts >= MAX_FAILED_STARTS) {
+          this.logger.error({ attempts: this.failedStarts }, 'SMTP thread cannot start; sending from the main thread instead');
+          this.inProcess = createSmtpTransport(this.smtp);
+        }
       }
       for (const { reject } of waiting) reject(Object.assign(new Error(reason), { code: 'ETHREAD' }));
     };
@@ -158,10 +152,14 @@ export class ThreadedMailTransport implements MailTransport {
   }
 }
 
-/** The thread: one pooled SMTP transport, sending what it is given. */
-function runThread(smtp: SmtpSettings): void {
+/**
+ * The thread: one pooled SMTP transport, sending what it is given. Run by
+ * the thread's own entry file, `threads/smtp.ts` (`dist/threads/smtp.js`).
+ */
+export function runSmtpThread(): void {
   const port = parentPort;
-  if (!port) return;
+  if (!port || (workerData as { kind?: string } | null)?.kind !== THREAD_KIND) return;
+  const { smtp } = workerData as { smtp: SmtpSettings };
   const transport = createSmtpTransport(smtp);
   let inFlight = 0;
   let closing = false;
@@ -194,8 +192,4 @@ function runThread(smtp: SmtpSettings): void {
       finish();
     });
   });
-}
-
-if (!isMainThread && (workerData as { kind?: string } | null)?.kind === THREAD_KIND) {
-  runThread((workerData as { smtp: SmtpSettings }).smtp);
 }

@@ -1,10 +1,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Mustache from 'mustache';
+import { packageRoot } from '../package-files';
 import { LANGUAGE_TAG } from './languages';
 
 /** The templates shipped with the module: one folder per language, `templates/<lang>/`. */
-export const DEFAULT_TEMPLATES_DIR = path.resolve(__dirname, '../../templates');
+export const DEFAULT_TEMPLATES_DIR = path.join(packageRoot(), 'templates');
 
 /** The language every other one falls back to, file by file: the module ships it complete. */
 export const FALLBACK_LANGUAGE = 'en';

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { IdentityServerError } from '../identity/client';
 import type { Logger } from '../logger';
 import { ThreepidError, type Errcode } from '../threepid/errors';
+import { routeTemplate } from './observe';
 import { UiaRequired } from '../threepid/uia';
 
 /** The one errcode → HTTP status table. A code without a status does not compile. */
@@ -79,17 +80,17 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return next(err);
     if (err instanceof IdentityServerError) {
       // The identity server's own Matrix error (or our 502/504 about it), as it is.
-      logger.info({ status: err.status, errcode: err.body.errcode, path: req.path }, 'identity server refused or failed');
+      logger.info({ status: err.status, errcode: err.body.errcode, route: routeTemplate(req) }, 'identity server refused or failed');
       return void res.status(err.status).json(err.body);
     }
     if (err instanceof UiaRequired) return void res.status(401).json(err.body);
     if (err instanceof ThreepidError) {
-      logger.debug({ errcode: err.errcode, path: req.path }, 'request refused');
+      logger.debug({ errcode: err.errcode, route: routeTemplate(req) }, 'request refused');
       return sendMatrixError(res, ERRCODE_STATUS[err.errcode], err.errcode, err.message, err.extra);
     }
     const parsed = parserError(err as { type?: string });
     if (parsed) return sendMatrixError(res, parsed[0], parsed[1], parsed[2]);
-    logger.error({ err: (err as Error)?.message, path: req.path }, 'unexpected error');
+    logger.error({ err: (err as Error)?.message, route: routeTemplate(req) }, 'unexpected error');
     sendMatrixError(res, 500, 'M_UNKNOWN', 'Internal server error');
   };
 }

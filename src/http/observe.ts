@@ -1,6 +1,15 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
+
+/**
+ * The route template a request matched (`/_threepid/v1/bindings/:medium/:address`),
+ * or `unmatched`: what logs and metrics name a request by. Never the path:
+ * binding paths carry an address, and the link page's query a token.
+ */
+export function routeTemplate(req: Request): string {
+  return req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+}
 
 /**
  * One log line and one metric sample per request. Only the route template
@@ -12,7 +21,7 @@ export function observeRequests(logger: Logger, metrics?: Metrics): RequestHandl
     const started = process.hrtime.bigint();
     res.once('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const route = routeTemplate(req);
       metrics?.request(route, req.method, res.statusCode, seconds);
       logger.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
     });

@@ -1,13 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, type KyselyConfig, type SqliteDatabase } from 'kysely';
 import { Pool } from 'pg';
 import type { DatabaseSettings } from '../config';
 import { silentLogger, type Logger } from '../logger';
 import { existsSync } from 'node:fs';
 import { migrateToLatest, migrationCheck, SqlFileMigrationProvider, type Engine } from './migrations';
 import { WalCheckpointer } from './wal-checkpointer';
+import { threadEntryFile } from '../package-files';
 import type { Database } from './schema';
 
 /** A database handle, and which engine is behind it (for the few places SQL differs). */
@@ -48,6 +49,9 @@ async function openSqlite(file: string, logger: Logger = silentLogger): Promise<
     // hash) otherwise read most of their pages back from the file.
     sqlite.pragma('cache_size = -16384');
     sqlite.pragma('foreign_keys = ON');
+    // Deleted and overwritten content (a cleared payload, a purged session)
+    // is zeroed in the file instead of left in free space.
+    sqlite.pragma('secure_delete = ON');
   } catch (err) {
     sqlite.close();
     throw err;
@@ -55,19 +59,40 @@ async function openSqlite(file: string, logger: Logger = silentLogger): Promise<
   // A file's checkpoints run on their own thread; an in-memory database has none to run.
   let checkpointer: WalCheckpointer | undefined;
   try {
-    checkpointer =
-      file === ':memory:'
-        ? undefined
-        : new WalCheckpointer(sqlite, path.resolve(file), {
-            onFallback: (reason) =>
-              logger.error({ reason }, 'SQLite checkpoint thread failed; SQLite checkpoints inside commits again'),
-          });
+    const entry = file === ':memory:' ? undefined : threadEntryFile('wal-checkpoint');
+    if (file !== ':memory:' && !entry) {
+      logger.warn({}, 'dist/threads/wal-checkpoint.js not found: SQLite checkpoints inside commits');
+    }
+    checkpointer = entry
+      ? new WalCheckpointer(sqlite, path.resolve(file), {
+          entry,
+          onFallback: (reason) =>
+            logger.error({ reason }, 'SQLite checkpoint thread failed; SQLite checkpoints inside commits again'),
+        })
+      : undefined;
   } catch (err) {
     sqlite.close();
     throw err;
   }
-  const database = withStatementCache(sqlite, () => checkpointer?.stop());
-  return migrated(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
+  // Kysely closes the driver without waiting for it: the thread is stopped
+  // (awaited, without blocking the event loop) by destroy() before that.
+  const database = withStatementCache(sqlite, () => void checkpointer?.stop());
+  return migrated(new SqliteKysely({ dialect: new SqliteDialect({ database }) }, async () => checkpointer?.stop()), 'sqlite');
+}
+
+/** A SQLite handle whose destroy() first waits for the checkpoint thread to let go of the file. */
+class SqliteKysely extends Kysely<Database> {
+  constructor(
+    config: KyselyConfig,
+    private readonly beforeClose: () => Promise<void>,
+  ) {
+    super(config);
+  }
+
+  override async destroy(): Promise<void> {
+    await this.beforeClose();
+    await super.destroy();
+  }
 }
 
 /** Statements kept at most; queries with `in (?, …)` vary with their list's length. */

@@ -1,9 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { packageRoot } from '../package-files';
 import { Kysely, Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 
 /** The folder of numbered plain-SQL migrations shipped with the module. */
-export const SQL_DIR = path.resolve(__dirname, '../../sql');
+export const SQL_DIR = path.join(packageRoot(), 'sql');
 
 /** `0001_threepid_sessions.sql` (portable) or `0001_x.sql.sqlite` (engine override). */
 const FILE_PATTERN = /^(\d{4}_[a-z0-9_]+)\.sql(?:\.(sqlite|postgres))?$/;

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Engine } from './migrations';
 import type { Database } from './schema';
+import { UnreadablePayload, type PayloadSealer } from './sealing';
 
 export type Channel = 'email' | 'sms';
 
@@ -8,7 +9,10 @@ export type Channel = 'email' | 'sms';
 export interface OutboxMessage {
   readonly id: string;
   readonly channel: Channel;
+  /** Undefined when the stored payload cannot be opened (see `unreadable`). */
   readonly payload: unknown;
+  /** Why the payload cannot be opened (its key is not in the keyring…): the message must not be sent. */
+  readonly unreadable?: string;
   /** Deliveries tried before this one. */
   readonly attempts: number;
   readonly createdAt: number;
@@ -22,11 +26,16 @@ export interface OutboxStats {
   readonly oldestPendingCreatedAt: number | null;
 }
 
-/** Outbox storage: enqueue with a session, claim, and record the outcome. */
+/**
+ * Outbox storage: enqueue with a session, claim, and record the outcome.
+ * Payloads are sealed by `sealer` before they are written and opened when
+ * they are claimed: the database never holds a token or a code in clear.
+ */
 export class OutboxStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly engine: Engine = 'sqlite',
+    private readonly engine: Engine,
+    private readonly sealer: PayloadSealer,
   ) {}
 
   async enqueue(message: { id: string; channel: Channel; payload: unknown; now: number }): Promise<void> {
@@ -35,7 +44,7 @@ export class OutboxStore {
       .values({
         id: message.id,
         channel: message.channel,
-        payload: JSON.stringify(message.payload),
+        payload: this.sealer.seal(message.id, JSON.stringify(message.payload)),
         status: 'pending',
         created_at: message.now,
         next_attempt_at: message.now,
@@ -73,16 +82,49 @@ export class OutboxStore {
           rows.map((row) => row.id),
         )
         .execute();
-      return rows.map((row) =>
-        Object.freeze({
+      return rows.map((row) => {
+        let payload: unknown;
+        let unreadable: string | undefined;
+        try {
+          if (row.payload === null) throw new UnreadablePayload('payload is missing');
+          payload = JSON.parse(this.sealer.open(row.id, row.payload)) as unknown;
+        } catch (err) {
+          unreadable = err instanceof UnreadablePayload ? err.message : 'payload is not valid JSON';
+        }
+        return Object.freeze({
           id: row.id,
           channel: row.channel as Channel,
-          payload: JSON.parse(row.payload ?? 'null') as unknown,
+          payload,
+          ...(unreadable === undefined ? {} : { unreadable }),
           attempts: Number(row.attempts),
           createdAt: Number(row.created_at),
-        }),
-      );
+        });
+      });
     });
+  }
+
+  /**
+   * Seals pending payloads written in clear before sealing existed (run at
+   * start); answers how many. A row whose payload is already sealed is left
+   * as it is, whichever key sealed it.
+   */
+  async sealClearPayloads(): Promise<number> {
+    const rows = await this.db
+      .selectFrom('threepid_outbox')
+      .select(['id', 'payload'])
+      .where('status', '=', 'pending')
+      .where('payload', 'like', '{%')
+      .execute();
+    for (const row of rows) {
+      if (row.payload === null) continue;
+      await this.db
+        .updateTable('threepid_outbox')
+        .set({ payload: this.sealer.seal(row.id, row.payload) })
+        .where('id', '=', row.id)
+        .where('payload', '=', row.payload)
+        .execute();
+    }
+    return rows.length;
   }
 
   /** Makes every pending message due at `now` (an operator's "retry now" after an outage). */

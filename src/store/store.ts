@@ -4,6 +4,7 @@ import type { Engine } from './migrations';
 import { OutboxStore } from './outbox';
 import { RateLimitStore } from './rate-limits';
 import type { Database } from './schema';
+import type { PayloadSealer } from './sealing';
 import { SessionStore } from './sessions';
 
 /** All storage, over one Kysely handle (the database, or a transaction). */
@@ -15,17 +16,19 @@ export class Store {
 
   constructor(
     readonly db: Kysely<Database>,
-    readonly engine: Engine = 'sqlite',
+    readonly engine: Engine,
+    /** Seals outbox payloads at rest (AES-256-GCM in the module, see `sealing.ts`). */
+    readonly sealer: PayloadSealer,
   ) {
     this.sessions = new SessionStore(db);
-    this.outbox = new OutboxStore(db, engine);
+    this.outbox = new OutboxStore(db, engine, sealer);
     this.bindings = new BindingStore(db);
     this.rateLimits = new RateLimitStore(db, engine);
   }
 
   /** Runs `work` in one transaction: all of its writes land, or none. */
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {
-    return this.db.transaction().execute((trx) => work(new Store(trx, this.engine)));
+    return this.db.transaction().execute((trx) => work(new Store(trx, this.engine, this.sealer)));
   }
 
   destroy(): Promise<void> {

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { threadEntryFile } from '../package-files';
 import type BetterSqlite3 from 'better-sqlite3';
 
 /** How often the background thread copies the write-ahead log into the database. */
@@ -6,39 +7,7 @@ export const CHECKPOINT_INTERVAL_MS = 100;
 /** After a checkpoint resets the log, its file is cut back to this size. */
 const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
-/**
- * The thread's code. It is small, and given as source so that it runs the
- * same from `dist/` and under ts-jest (which has no `.js` file to point a
- * Worker at). It opens its own connection to the file and runs a PASSIVE
- * checkpoint on a timer: it never blocks the writer, and the fsync a
- * checkpoint ends with happens on this thread.
- */
-const THREAD_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const closed = new Int32Array(workerData.closed);
-// However the thread ends (stopped, or failed), whoever waits for it is released.
-process.on('exit', () => {
-  Atomics.store(closed, 0, 1);
-  Atomics.notify(closed, 0);
-});
-const db = new Database(workerData.file);
-db.pragma('busy_timeout = 5000');
-const timer = setInterval(() => {
-  const [result] = db.pragma('wal_checkpoint(PASSIVE)');
-  parentPort.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed });
-}, workerData.intervalMs);
-parentPort.on('message', (message) => {
-  if (message !== 'stop') return;
-  clearInterval(timer);
-  db.close();
-  Atomics.store(closed, 0, 1);
-  Atomics.notify(closed, 0);
-  parentPort.close();
-});
-`;
-
-/** How long closing the database waits for the thread to let go of the file. */
+/** How long stopping waits for the thread to let go of the file before ending it. */
 const STOP_TIMEOUT_MS = 5_000;
 
 /** What the last checkpoint found: frames in the log, and how many of them are in the database. */
@@ -63,22 +32,23 @@ export class WalCheckpointer {
   private failed = false;
   private readonly onFallback: ((reason: string) => void) | undefined;
   private readonly listeners = new Set<(result: CheckpointResult) => void>();
-  /** Set to 1 by the thread once its connection is closed. */
-  private readonly closed = new Int32Array(new SharedArrayBuffer(4));
+  private readonly exited: Promise<void>;
 
   constructor(
     private readonly connection: BetterSqlite3.Database,
     file: string,
-    options: { intervalMs?: number; onFallback?: (reason: string) => void } = {},
+    options: { intervalMs?: number; onFallback?: (reason: string) => void; entry?: string } = {},
   ) {
     this.onFallback = options.onFallback;
-    this.worker = new Worker(THREAD_SOURCE, {
-      eval: true,
+    // The thread's own file (`dist/threads/wal-checkpoint.js`), never this
+    // module's: in a bundled host that would be the host's bundle.
+    const entry = options.entry ?? threadEntryFile('wal-checkpoint');
+    if (!entry) throw new Error('the checkpoint thread\'s file (dist/threads/wal-checkpoint.js) is missing');
+    this.worker = new Worker(entry, {
       workerData: {
         driver: require.resolve('better-sqlite3'),
         file,
         intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS,
-        closed: this.closed.buffer,
       },
       // It allocates almost nothing: keep its heap (and the process's memory) small.
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
@@ -90,9 +60,12 @@ export class WalCheckpointer {
       for (const listener of this.listeners) listener({ log: message.log, checkpointed: message.checkpointed });
     });
     this.worker.on('error', (err) => this.fallBack(err.message));
-    this.worker.on('exit', (code) => {
-      if (!this.stopped) this.fallBack(`exited (${code})`);
-    });
+    this.exited = new Promise((resolve) =>
+      this.worker.on('exit', (code) => {
+        if (!this.stopped) this.fallBack(`exited (${code})`);
+        resolve();
+      }),
+    );
     // Only once the thread exists does the writer stop checkpointing itself.
     connection.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     connection.pragma('wal_autocheckpoint = 0');
@@ -110,17 +83,26 @@ export class WalCheckpointer {
   }
 
   /**
-   * Closes the thread's connection, waiting (briefly, and only at shutdown)
-   * until it has: the writer's own close, right after, is then the last one,
-   * so it runs the final checkpoint and removes the log, and no file of the
-   * database is touched once the writer's close has returned.
+   * Closes the thread's connection; resolves once it has (or, after 5 s, once
+   * the thread was ended), without blocking the event loop meanwhile. When
+   * the writer's own close comes after it, the writer is the last
+   * connection: it runs the final checkpoint and removes the log, and no
+   * file of the database is touched once it has returned.
    */
-  stop(): void {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (this.failed) return;
-    this.worker.postMessage('stop');
-    Atomics.wait(this.closed, 0, 0, STOP_TIMEOUT_MS);
+  async stop(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = true;
+      if (!this.failed) this.worker.postMessage('stop');
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.exited,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), STOP_TIMEOUT_MS);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   private fallBack(reason: string): void {

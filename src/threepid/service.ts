@@ -20,7 +20,7 @@ import {
   requireObject,
   type SubmitTokenRequest,
 } from './request-body';
-import { hashSecret, hashesEqual, randomId, timeOrderedId, type Clock, type RandomSource } from './tokens';
+import { hashSecret, hashesEqual, randomId, timeOrderedId, type Clock, type IdCodec, type RandomSource } from './tokens';
 
 /** How long a validated session can still be spent (the identity service's 24 hours). */
 export const VALIDATED_SESSION_LIFETIME_MS = 24 * 3_600_000;
@@ -35,6 +35,8 @@ export interface ServiceDeps {
   readonly directory: ThreepidDirectory;
   readonly clock: Clock;
   readonly random: RandomSource;
+  /** Stored (time-ordered) session keys ↔ the opaque sids clients see. */
+  readonly ids: IdCodec;
   /** Called after a message was committed to the outbox, to wake the worker. */
   readonly onEnqueued: () => void;
   /** Proxy mode: forwards requests that name an identity server. */
@@ -223,7 +225,7 @@ export class ThreepidService {
     });
     // A delegating homeserver gives its clients its own submit_url (Synapse) or none (Dendrite).
     const submitUrl = flow === DELEGATED ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
-    return { sid, submitUrl, responseFields: parsed.responseFields };
+    return { sid: this.deps.ids.external(sid), submitUrl, responseFields: parsed.responseFields };
   }
 
   private flowRefusal(flow: Flow, bound: boolean): ThreepidError | undefined {
@@ -284,7 +286,7 @@ export class ThreepidService {
           ? {
               template: input.template,
               to: input.address,
-              link: this.emailLink(sid, input.clientSecret, token),
+              link: this.emailLink(this.deps.ids.external(sid), input.clientSecret, token),
               language: input.language,
             }
           : { to: input.address, code: token, language: input.language };
@@ -315,7 +317,7 @@ export class ThreepidService {
    */
   async submitToken(request: SubmitTokenRequest, medium?: Medium): Promise<SubmittedToken> {
     const { store, clock } = this.deps;
-    const session = await store.sessions.getSession(request.sid);
+    const session = await this.findSession(request.sid);
     if (!session || !this.secretMatches(session, request.clientSecret) || (medium && session.medium !== medium)) {
       throw new ThreepidError('M_INVALID_PARAM', 'No session matches this sid and client_secret');
     }
@@ -362,7 +364,7 @@ export class ThreepidService {
    */
   async linkSession(sid: string, clientSecret: string): Promise<LinkSession | undefined> {
     if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) return undefined;
-    const session = await this.deps.store.sessions.getSession(sid);
+    const session = await this.findSession(sid);
     if (!session || session.idServer !== null || !this.secretMatches(session, clientSecret)) return undefined;
     return { flow: session.flow, language: session.language, expired: this.deps.clock.now() > session.expiresAt };
   }
@@ -434,8 +436,10 @@ export class ThreepidService {
     if (creds.idServer !== undefined && !isBareHost(creds.idServer)) {
       throw new ThreepidError('M_INVALID_PARAM', 'id_server must be a host name with an optional port');
     }
-    const key = creds.idServer === undefined ? sid : proxiedSessionKey(creds.idServer.toLowerCase(), sid);
-    const session = await this.deps.store.sessions.getSession(key);
+    const session =
+      creds.idServer === undefined
+        ? await this.findSession(sid)
+        : await this.deps.store.sessions.getSession(proxiedSessionKey(creds.idServer.toLowerCase(), sid));
     if (!session || !this.secretMatches(session, clientSecret) || (onlyFlow !== undefined && session.flow !== onlyFlow)) {
       throw new ThreepidError('M_NO_VALID_SESSION', 'No session matches this sid and client_secret');
     }
@@ -454,6 +458,15 @@ export class ThreepidService {
       throw new ThreepidError('M_SESSION_NOT_VALIDATED', 'This validation session has not been validated yet');
     }
     return session;
+  }
+
+  /** Our own session behind a sid a client gives (see {@link IdCodec}). */
+  private async findSession(sid: string): Promise<SessionRecord | undefined> {
+    for (const key of this.deps.ids.candidates(sid)) {
+      const session = await this.deps.store.sessions.getSession(key);
+      if (session) return session;
+    }
+    return undefined;
   }
 
   private secretMatches(session: SessionRecord, clientSecret: string): boolean {

@@ -23,6 +23,8 @@ interface Replica {
  * any request, and a replica killed mid-send leaves its messages to another.
  * PostgreSQL only: SQLite is one process's store.
  */
+const OUTBOX_KEY = `replicas:${Buffer.alloc(32, 42).toString('base64')}`;
+
 (testEngine() === 'postgres' ? describe : describe.skip)('two sidecar replicas sharing PostgreSQL', () => {
   let smtp: SmtpSink;
   let dir: string;
@@ -41,7 +43,8 @@ interface Replica {
         email: { smtp_host: '127.0.0.1', smtp_port: smtp.port },
         homeserver: { shared_secret: SHARED_SECRET },
         rc_3pid_validation: { per_second: 100000, burst_count: 100000 },
-        outbox: { lease: '3s' },
+        // Replicas share the keys that seal the outbox (and make sids opaque): either can send, or answer for, any session.
+        outbox: { lease: '3s', keys: [OUTBOX_KEY] },
       }),
     );
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), '--config', config], {

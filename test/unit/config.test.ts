@@ -169,6 +169,33 @@ describe('parseConfig', () => {
     });
   });
 
+  describe('outbox keys', () => {
+    const KEY = Buffer.alloc(32, 7).toString('base64');
+
+    it('takes "id:key" entries, the current one first', () => {
+      expect(parseConfig({ outbox: { keys: [`new:${KEY}`, `old:${KEY}`] } }).outbox.keys).toEqual([`new:${KEY}`, `old:${KEY}`]);
+    });
+
+    it('names the bad entry without echoing the key', () => {
+      const err = configError(() => parseConfig({ outbox: { keys: [`k1:${KEY}`, 'k2:c2hvcnQ='] } }));
+      expect(err.path).toBe('outbox.keys.1');
+      expect(err.message).toContain('32 bytes');
+      expect(err.message).not.toContain('c2hvcnQ=');
+      expect(configError(() => parseConfig({ outbox: { keys: [`k1:${KEY}`, `k1:${KEY}`] } })).message).toContain('twice');
+      expect(configError(() => parseConfig({ outbox: { keys: [KEY] } })).path).toBe('outbox.keys.0');
+    });
+
+    it('come from MATRIX_HS_THREEPID_OUTBOX_KEYS before the file', () => {
+      const config = parseConfig({ outbox: { key_file: '/nowhere' } }, { MATRIX_HS_THREEPID_OUTBOX_KEYS: `a:${KEY},b:${KEY}` });
+      expect(config.outbox).toMatchObject({ keys: [`a:${KEY}`, `b:${KEY}`] });
+      expect(config.outbox.keyFile).toBeUndefined();
+    });
+
+    it('are keys or a key file, not both', () => {
+      expect(configError(() => parseConfig({ outbox: { keys: [`a:${KEY}`], key_file: 'keys' } })).path).toBe('outbox');
+    });
+  });
+
   describe('secrets from the environment', () => {
     it('MATRIX_HS_THREEPID_SMTP_PASS overrides email.smtp_pass', () => {
       const config = parseConfig(

@@ -1,4 +1,5 @@
 import { simpleParser } from 'mailparser';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import { composeAlternative, parseSender } from '../../../src/delivery/mime';
 import type { MailMessage } from '../../../src/delivery/mail-transport';
 
@@ -41,6 +42,18 @@ describe('composeAlternative', () => {
     const lines = raw.split('\r\n');
     expect(lines.every((line) => line.length <= 78)).toBe(true);
     expect(raw.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
+  });
+
+  it.each([
+    ['"Émile <chef>" <noreply@example.org>', 'Émile <chef>'],
+    ['"Grüße (Support), Inc." <noreply@example.org>', 'Grüße (Support), Inc.'],
+    ['"Ünïcödé; \\"quoted\\" @ name" <noreply@example.org>', 'Ünïcödé; "quoted" @ name'],
+  ])('keeps a non-ASCII display name whole, specials and all: %s', async (from, name) => {
+    const parsed = await simpleParser(compose(message({ from })));
+    expect(parsed.from?.value).toEqual([{ address: 'noreply@example.org', name }]);
+    // As nodemailer's own composer gives it.
+    const reference = await simpleParser(await new MailComposer(message({ from })).compile().build());
+    expect(reference.from?.value).toEqual(parsed.from?.value);
   });
 
   it('encodes text that is not ASCII: subject, sender name and bodies', async () => {

@@ -5,6 +5,8 @@ import { OutboxWorker, type ChannelSender, type DeliveryOutcome } from '../../..
 import { openSqliteDatabase } from '../../../src/store/database';
 import type { Database } from '../../../src/store/schema';
 import { Store } from '../../../src/store/store';
+import { AesGcmSealer } from '../../../src/store/sealing';
+import { Keyring } from '../../../src/keyring';
 import { CapturingLogger, FakeClock, removeDir, tempDir } from '../../support/harness';
 import { SeededRandom } from '../../support/seeded-random';
 import { eventually } from '../../support/e2e-utils';
@@ -42,7 +44,7 @@ describe('OutboxWorker over SQLite', () => {
   beforeEach(async () => {
     dir = tempDir('threepid-outbox-');
     db = await openSqliteDatabase(path.join(dir, 'threepid.sqlite'));
-    store = new Store(db);
+    store = new Store(db, 'sqlite', new AesGcmSealer(Keyring.ephemeral()));
     clock = new FakeClock();
     logger = new CapturingLogger();
     outcomes = [];
@@ -96,6 +98,56 @@ describe('OutboxWorker over SQLite', () => {
     });
     expect(outcomes).toEqual(['sent']);
     expect(await store.outbox.nextDueAt()).toBeNull();
+  });
+
+  it('keeps the payload sealed in the database: no token, no address', async () => {
+    await enqueue();
+    const stored = (await row()).payload as string;
+    expect(stored).toMatch(/^v1\.ephemeral\./);
+    expect(stored).not.toContain('SECRET_TOKEN');
+    expect(stored).not.toContain('alice@example.com');
+  });
+
+  it('fails a message whose key is gone with a clear log line, sends nothing, and keeps going', async () => {
+    await enqueue('msg1');
+    // The keys are rotated and the old one dropped before the outbox drained.
+    store = new Store(db, 'sqlite', new AesGcmSealer(new Keyring([{ id: 'newkey', secret: Buffer.alloc(32, 9) }])));
+    await enqueue('msg2');
+    const sender = new ScriptedSender();
+    await round(worker(sender));
+
+    expect(sender.received).toEqual([PAYLOAD]);
+    expect(await row('msg1')).toMatchObject({ status: 'failed', payload: null, last_error: 'payload cannot be opened' });
+    expect(await row('msg2')).toMatchObject({ status: 'sent' });
+    expect(outcomes.sort()).toEqual(['failed', 'sent']);
+    const line = logger.lines.find((entry) => entry.level === 'error' && entry.fields && (entry.fields as { id?: string }).id === 'msg1');
+    expect(line?.message).toMatch(/payload cannot be opened/);
+    expect(JSON.stringify(line?.fields)).toContain('not in the keyring');
+  });
+
+  it('never sends a payload that was altered or moved to another row', async () => {
+    await enqueue('msg1');
+    await enqueue('msg2');
+    const first = (await row('msg1')).payload as string;
+    await db.updateTable('threepid_outbox').set({ payload: first }).where('id', '=', 'msg2').execute();
+    await db.updateTable('threepid_outbox').set({ payload: `${first.slice(0, -4)}AAAA` }).where('id', '=', 'msg1').execute();
+    const sender = new ScriptedSender();
+    await round(worker(sender));
+    expect(sender.received).toEqual([]);
+    expect(await row('msg1')).toMatchObject({ status: 'failed' });
+    expect(await row('msg2')).toMatchObject({ status: 'failed' });
+  });
+
+  it('seals at start a payload written in clear before sealing existed, and then sends it', async () => {
+    await db
+      .insertInto('threepid_outbox')
+      .values({ id: 'old', channel: 'email', payload: JSON.stringify(PAYLOAD), status: 'pending', created_at: 0, next_attempt_at: 0, last_error: null, finished_at: null })
+      .execute();
+    expect(await store.outbox.sealClearPayloads()).toBe(1);
+    expect((await row('old')).payload).toMatch(/^v1\./);
+    const sender = new ScriptedSender();
+    await round(worker(sender));
+    expect(sender.received).toEqual([PAYLOAD]);
   });
 
   it('does not send a sent message again', async () => {

@@ -94,4 +94,23 @@ describe('ThreadedMailTransport (SMTP on a worker thread)', () => {
     const [mail] = await sink.waitFor(1);
     expect(mail.to).toEqual(['fallback@example.org']);
   });
+
+  it('answers the messages in flight when the thread dies after close()', async () => {
+    const dir = tempDir('threepid-smtp-thread-');
+    open.push({ close: () => removeDir(dir) });
+    // A thread that takes messages, never answers them, and dies when told to close.
+    const silent = path.join(dir, 'silent-thread.js');
+    writeFileSync(silent, "require('node:worker_threads').parentPort.on('message', (m) => { if (m.type === 'close') process.exit(3); });\n");
+    const transport = ThreadedMailTransport.create(settings(await freePort()), new CapturingLogger(), silent);
+    if (!transport) throw new Error('no transport');
+    const sending = transport.send(message('in-flight@example.org'));
+    // Posted before close(), so the thread has it when it is told to close.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    transport.close();
+    const outcome = await Promise.race([
+      sending.then(() => 'sent', (err: unknown) => err),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000)),
+    ]);
+    expect(outcome).toMatchObject({ code: 'ETHREAD' });
+  });
 });

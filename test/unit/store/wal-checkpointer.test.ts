@@ -38,7 +38,7 @@ describe('WalCheckpointer', () => {
       expect(statSync(file).size).toBeGreaterThan(1_500 * 3_000);
       expect(checkpointer.inline).toBe(false);
     } finally {
-      checkpointer.stop();
+      await checkpointer.stop();
       connection.close();
     }
   });
@@ -49,12 +49,48 @@ describe('WalCheckpointer', () => {
     const checkpointer = new WalCheckpointer(connection, file, { intervalMs: 20 });
     connection.prepare('INSERT INTO t (body) VALUES (?)').run('x');
     await new Promise<void>((resolve) => checkpointer.onCheckpoint(() => resolve()));
-    checkpointer.stop();
+    await checkpointer.stop();
     expect(existsSync(`${file}-wal`)).toBe(true); // the writer is still open
     connection.close();
     // Nothing left open on the file: a test (or an operator) can delete the folder now.
     expect(existsSync(`${file}-wal`)).toBe(false);
     expect(existsSync(`${file}-shm`)).toBe(false);
+  });
+
+  it('stays quiet while nothing is written: no message wakes the host thread', async () => {
+    const file = path.join(dir, 'db.sqlite');
+    const connection = openWal(file);
+    const checkpointer = new WalCheckpointer(connection, file, { intervalMs: 10 });
+    try {
+      const results: CheckpointResult[] = [];
+      checkpointer.onCheckpoint((result) => results.push(result));
+      connection.prepare('INSERT INTO t (body) VALUES (?)').run('x');
+      await eventually(() => results.some((r) => r.log > 0 && r.checkpointed === r.log), 'the write to be checkpointed');
+      const before = results.length;
+      // Idle: some fifty timer turns on the thread, and nothing to report.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(results.length).toBe(before);
+      // And it wakes up again for the next write.
+      connection.prepare('INSERT INTO t (body) VALUES (?)').run('y');
+      await eventually(() => results.length > before, 'the next write to be checkpointed');
+    } finally {
+      await checkpointer.stop();
+      connection.close();
+    }
+  });
+
+  it('stops without blocking the event loop while the thread closes', async () => {
+    const file = path.join(dir, 'db.sqlite');
+    const connection = openWal(file);
+    const checkpointer = new WalCheckpointer(connection, file, { intervalMs: 20 });
+    await new Promise<void>((resolve) => checkpointer.onCheckpoint(() => resolve()));
+    const order: string[] = [];
+    setImmediate(() => order.push('event loop turned'));
+    await checkpointer.stop();
+    order.push('stopped');
+    connection.close();
+    expect(order).toEqual(['event loop turned', 'stopped']);
+    expect(existsSync(`${file}-wal`)).toBe(false);
   });
 
   it('gives checkpoints back to SQLite when its thread fails', async () => {
@@ -68,7 +104,7 @@ describe('WalCheckpointer', () => {
       expect(connection.pragma('wal_autocheckpoint', { simple: true })).toBe(1_000);
       expect(reasons).toHaveLength(1);
     } finally {
-      checkpointer.stop();
+      await checkpointer.stop();
       connection.close();
     }
   });

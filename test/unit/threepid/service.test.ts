@@ -6,6 +6,9 @@ import { openSqliteDatabase } from '../../../src/store/database';
 import type { Database } from '../../../src/store/schema';
 import type { Flow, Medium } from '../../../src/store/sessions';
 import { Store } from '../../../src/store/store';
+import { AesGcmSealer } from '../../../src/store/sealing';
+import { Keyring } from '../../../src/keyring';
+import { IdCodec } from '../../../src/threepid/tokens';
 import type { ThreepidDirectory } from '../../../src/threepid/directory';
 import { ThreepidError, type Errcode } from '../../../src/threepid/errors';
 import {
@@ -52,11 +55,14 @@ describe('ThreepidService over SQLite', () => {
   let directory: MapDirectory;
   let enqueued: number;
   let service: ThreepidService;
+  const keyring = Keyring.ephemeral();
+  const ids = new IdCodec(keyring);
+  const sealer = new AesGcmSealer(keyring);
 
   beforeEach(async () => {
     dir = tempDir('threepid-service-');
     db = await openSqliteDatabase(path.join(dir, 'threepid.sqlite'));
-    store = new Store(db);
+    store = new Store(db, 'sqlite', sealer);
     clock = new FakeClock();
     config = parseConfig({
       public_baseurl: 'https://matrix.example.org/',
@@ -70,6 +76,7 @@ describe('ThreepidService over SQLite', () => {
       directory,
       clock,
       random: new SeededRandom(42),
+      ids,
       onEnqueued: () => enqueued++,
     });
   });
@@ -88,6 +95,16 @@ describe('ThreepidService over SQLite', () => {
     );
   }
 
+  /** The key a sid is stored under (sids that leave the server are encrypted). */
+  function stored(sid: string): string {
+    return ids.candidates(sid)[0];
+  }
+
+  /** An outbox row's payload, unsealed. */
+  function opened(row: { id: string; payload: string | null }): EmailPayload {
+    return JSON.parse(sealer.open(row.id, row.payload as string)) as EmailPayload;
+  }
+
   async function outboxRows() {
     return db.selectFrom('threepid_outbox').selectAll().orderBy('created_at').execute();
   }
@@ -99,7 +116,7 @@ describe('ThreepidService over SQLite', () => {
   /** The token of the newest email in the outbox, read from its link. */
   async function lastToken(): Promise<string> {
     const rows = await outboxRows();
-    const payload = JSON.parse(rows[rows.length - 1].payload ?? 'null') as EmailPayload;
+    const payload = opened(rows[rows.length - 1]);
     return new URL(payload.link).searchParams.get('token') as string;
   }
 
@@ -115,7 +132,7 @@ describe('ThreepidService over SQLite', () => {
       const { sid, submitUrl } = await requestToken();
       expect(submitUrl).toBe('https://matrix.example.org/_threepid/client/v1/email/submit_token');
 
-      const session = await store.sessions.getSession(sid);
+      const session = await store.sessions.getSession(stored(sid));
       expect(session).toMatchObject({
         medium: 'email',
         address: ADDRESS,
@@ -130,7 +147,7 @@ describe('ThreepidService over SQLite', () => {
       const rows = await outboxRows();
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ channel: 'email', status: 'pending', attempts: 0, next_attempt_at: clock.now() });
-      const payload = JSON.parse(rows[0].payload as string) as EmailPayload;
+      const payload = opened(rows[0]);
       expect(payload.template).toBe('registration');
       expect(payload.to).toBe(ADDRESS);
       const link = new URL(payload.link);
@@ -143,7 +160,7 @@ describe('ThreepidService over SQLite', () => {
     it('stores only hashes of the token and the client_secret', async () => {
       const { sid } = await requestToken();
       const token = await lastToken();
-      const row = await db.selectFrom('threepid_sessions').selectAll().where('sid', '=', sid).executeTakeFirstOrThrow();
+      const row = await db.selectFrom('threepid_sessions').selectAll().where('sid', '=', stored(sid)).executeTakeFirstOrThrow();
       expect(JSON.stringify(row)).not.toContain(token);
       expect(JSON.stringify(row)).not.toContain(CLIENT_SECRET);
     });
@@ -183,7 +200,7 @@ describe('ThreepidService over SQLite', () => {
       const { sid } = await requestToken('register', 1, { next_link: 'https://app.example.org/done' });
       const result = await service.submitToken({ sid, clientSecret: CLIENT_SECRET, token: await lastToken() });
       expect(result).toEqual({ nextLink: 'https://app.example.org/done', flow: 'register', language: 'en' });
-      expect((await store.sessions.getSession(sid))?.validatedAt).toBe(clock.now());
+      expect((await store.sessions.getSession(stored(sid)))?.validatedAt).toBe(clock.now());
     });
 
     it('refuses the wrong client_secret as an unknown session', async () => {
@@ -222,7 +239,7 @@ describe('ThreepidService over SQLite', () => {
       }
       await requestToken('register', 2);
       await service.submitToken({ sid, clientSecret: CLIENT_SECRET, token: await lastToken() });
-      expect((await store.sessions.getSession(sid))?.validatedAt).toBe(clock.now());
+      expect((await store.sessions.getSession(stored(sid)))?.validatedAt).toBe(clock.now());
     });
 
     it('refuses an expired token with M_SESSION_EXPIRED', async () => {
@@ -324,8 +341,8 @@ describe('ThreepidService over SQLite', () => {
 
       clock.advance(1);
       expect(await service.purgeExpiredSessions()).toBe(1);
-      expect(await store.sessions.getSession(old.sid)).toBeUndefined();
-      expect(await store.sessions.getSession(young.sid)).toBeDefined();
+      expect(await store.sessions.getSession(stored(old.sid))).toBeUndefined();
+      expect(await store.sessions.getSession(stored(young.sid))).toBeDefined();
 
       // Expired but still in its grace period: still answers M_SESSION_EXPIRED.
       await expectErrcode(service.getValidated(young.sid, 'young_secret'), 'M_SESSION_EXPIRED');
@@ -337,7 +354,7 @@ describe('ThreepidService over SQLite', () => {
       expect(await service.purgeExpiredSessions()).toBe(0);
       clock.advance(1);
       expect(await service.purgeExpiredSessions()).toBe(1);
-      expect(await store.sessions.getSession(sid)).toBeUndefined();
+      expect(await store.sessions.getSession(stored(sid))).toBeUndefined();
     });
   });
 });
