@@ -125,8 +125,9 @@ describe('Synapse 1.67 with the sidecar as its msisdn delegate', () => {
     // Synapse keeps the validated_at the sidecar answered; the session is recorded as delegated.
     const [row] = await queryDb<{ flow: string; validated_at: number }>(
       path.join(dir, 'threepid.sqlite'),
-      'SELECT flow, validated_at FROM threepid_sessions WHERE sid = ?',
-      requested.sid,
+      // The sid a client sees is the stored id under a keyed permutation: the row is found by its number.
+      "SELECT flow, validated_at FROM threepid_sessions WHERE medium = 'msisdn' AND address = ?",
+      '33612345678',
     );
     expect(row.flow).toBe('delegated');
     expect(listed.threepids).toEqual([
