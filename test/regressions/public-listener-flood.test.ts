@@ -8,28 +8,18 @@
 //
 // This runs the real sidecar (dist/cli.js) with small numbers: a cap of 50,
 // 60 sockets, all on loopback.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import path from 'node:path';
-import { stringify as toYaml } from 'yaml';
-import { eventually, freePort } from '../support/e2e-utils';
+import type { RawConfig } from '../../src/config';
+import { eventually } from '../support/e2e-utils';
+import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 import { internalToken, removeDir, SHARED_SECRET, tempDir } from '../support/harness';
 
-const CLI = path.resolve(__dirname, '../../dist/cli.js');
 const HALF_A_HEADER = 'POST /_matrix/client/v3/register/email/requestToken HTTP/1.1\r\nHost: x\r\n';
 
-interface Sidecar {
-  child: ChildProcess;
-  host: string;
-  clientPort: number;
-  clientUrl: string;
-  internalUrl: string;
-}
 
 let dir: string;
-const children: ChildProcess[] = [];
+const sidecars: SidecarProcess[] = [];
 const sockets: Socket[] = [];
 
 beforeEach(() => {
@@ -38,37 +28,15 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const socket of sockets.splice(0)) socket.destroy();
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const gone = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGKILL');
-      await gone;
-    }
-  }
+  for (const sidecar of sidecars.splice(0)) await sidecar.stop();
   removeDir(dir);
 });
 
-async function startSidecar(client: Record<string, unknown>, extra: Record<string, unknown> = {}): Promise<Sidecar> {
-  const clientPort = await freePort();
-  let internalPort = await freePort();
-  while (internalPort === clientPort) internalPort = await freePort();
-  const configFile = path.join(dir, 'config.yaml');
-  writeFileSync(
-    configFile,
-    toYaml({
-      public_baseurl: `http://127.0.0.1:${clientPort}`,
-      listeners: { client: { host: '127.0.0.1', port: clientPort, ...client }, internal: { host: '127.0.0.1', port: internalPort } },
-      database: { path: path.join(dir, 'threepid.sqlite') },
-      email: { dev_mail_dir: path.join(dir, 'mail') },
-      homeserver: { shared_secret: SHARED_SECRET },
-      ...extra,
-    }),
-  );
-  const child = spawn(process.execPath, [CLI, '--config', configFile], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  const sidecar = { child, host: '127.0.0.1', clientPort, clientUrl: `http://127.0.0.1:${clientPort}`, internalUrl: `http://127.0.0.1:${internalPort}` };
-  await eventually(async () => (await get(`${sidecar.clientUrl}/_matrix/client/versions`)) === 200, 'the sidecar to listen', 15_000);
-  return sidecar;
+function startSidecar(client: Record<string, unknown>, extra: RawConfig = {}): Promise<SidecarProcess> {
+  return startSidecarProcess(dir, { homeserver: { shared_secret: SHARED_SECRET }, ...extra }, client).then((sidecar) => {
+    sidecars.push(sidecar);
+    return sidecar;
+  });
 }
 
 /**
@@ -97,8 +65,9 @@ const received = new WeakMap<Socket, string>();
  * comes (so that it sees the server's FIN): `closed` turns true when the
  * server closes it.
  */
-async function openSocket(sidecar: Sidecar, data: string): Promise<Socket> {
-  const socket = connect(sidecar.clientPort, sidecar.host);
+async function openSocket(sidecar: SidecarProcess, data: string): Promise<Socket> {
+  const { hostname, port } = new URL(sidecar.url);
+  const socket = connect(Number(port), hostname);
   sockets.push(socket);
   socket.on('error', () => {});
   received.set(socket, '');
@@ -112,7 +81,7 @@ async function openSocket(sidecar: Sidecar, data: string): Promise<Socket> {
 }
 
 /** The internal listener's calls the homeserver makes: all must answer while the public side is full. */
-async function expectInternalAnswers(sidecar: Sidecar): Promise<void> {
+async function expectInternalAnswers(sidecar: SidecarProcess): Promise<void> {
   expect(await get(`${sidecar.internalUrl}/health`)).toBe(200);
   expect(await get(`${sidecar.internalUrl}/ready`)).toBe(200);
   const validated = await get(`${sidecar.internalUrl}/_threepid/v1/sessions/validated`, {
@@ -131,12 +100,12 @@ it('closes sockets over max_connections at once, keeps the internal listener ans
   // The ten over the cap are closed by the server; the fifty under it stay open.
   await eventually(() => held.filter((s) => s.closed).length === 10, 'the sockets over the cap to be closed');
   expect(held.slice(0, 50).every((s) => !s.closed)).toBe(true);
-  expect(await get(`${sidecar.clientUrl}/_matrix/client/versions`)).toBe(0);
+  expect(await get(`${sidecar.url}/_matrix/client/versions`)).toBe(0);
   await expectInternalAnswers(sidecar);
 
   // Once the flood lets go, the public listener serves again.
   for (const socket of held) socket.destroy();
-  await eventually(async () => (await get(`${sidecar.clientUrl}/_matrix/client/versions`)) === 200, 'the public listener to recover');
+  await eventually(async () => (await get(`${sidecar.url}/_matrix/client/versions`)) === 200, 'the public listener to recover');
 });
 
 it('closes sockets over max_connections_per_ip, but not from a trusted proxy', async () => {
@@ -147,16 +116,16 @@ it('closes sockets over max_connections_per_ip, but not from a trusted proxy', a
   expect(held.slice(0, 5).every((s) => !s.closed)).toBe(true);
   await expectInternalAnswers(limited);
   for (const socket of held) socket.destroy();
-  await eventually(async () => (await get(`${limited.clientUrl}/_matrix/client/versions`)) === 200, 'the public listener to recover');
+  await eventually(async () => (await get(`${limited.url}/_matrix/client/versions`)) === 200, 'the public listener to recover');
 
-  limited.child.kill('SIGKILL');
+  await limited.stop();
   const proxied = await startSidecar(
     { max_connections: 50, max_connections_per_ip: 5, header_timeout: '30s', request_timeout: '60s' },
     { trusted_proxies: ['127.0.0.1'] },
   );
   const fromProxy: Array<Socket> = [];
   for (let i = 0; i < 8; i++) fromProxy.push(await openSocket(proxied, HALF_A_HEADER));
-  expect(await get(`${proxied.clientUrl}/_matrix/client/versions`)).toBe(200);
+  expect(await get(`${proxied.url}/_matrix/client/versions`)).toBe(200);
   expect(fromProxy.every((s) => !s.closed)).toBe(true);
 });
 

@@ -23,7 +23,12 @@ export interface SidecarProcess {
  * Ready once the internal listener's `/health` answers. `stop()` sends
  * SIGTERM (SIGKILL after 10 s) and waits for the exit.
  */
-export async function startSidecarProcess(dir: string, raw: RawConfig): Promise<SidecarProcess> {
+export async function startSidecarProcess(
+  dir: string,
+  raw: RawConfig,
+  /** More settings of the public listener (caps, timeouts). */
+  clientListener: Record<string, unknown> = {},
+): Promise<SidecarProcess> {
   const clientPort = await freePort();
   let internalPort = await freePort();
   while (internalPort === clientPort) internalPort = await freePort();
@@ -37,7 +42,10 @@ export async function startSidecarProcess(dir: string, raw: RawConfig): Promise<
       database: { path: path.join(dir, 'threepid.sqlite') },
       email: { dev_mail_dir: path.join(dir, 'mail') },
       ...raw,
-      listeners: { client: { host: '127.0.0.1', port: clientPort }, internal: { host: '127.0.0.1', port: internalPort } },
+      listeners: {
+        client: { ...clientListener, host: '127.0.0.1', port: clientPort },
+        internal: { host: '127.0.0.1', port: internalPort },
+      },
     }),
   );
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
