@@ -48,6 +48,7 @@ module.exports = {
         '/e2e/systemd',
         '/e2e/cors\\.test',
         '/e2e/browser-',
+        '/e2e/bundled-host\\.test',
         '/regressions/public-listener-flood\\.test',
       ],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
