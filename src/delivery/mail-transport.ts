@@ -3,23 +3,13 @@ import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { cryptoRandom } from '../threepid/tokens';
+import { PermanentDeliveryError } from './errors';
+import type { MailMessage } from './mail-message';
 import { composeAlternative, parseSender, type Sender } from './mime';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { DevMessageFiles } from './dev-files';
 
-/** One email, ready to go. */
-export interface MailMessage {
-  /** `<id@domain>`, the same for every attempt at this message. */
-  readonly messageId?: string;
-  readonly from: string;
-  readonly to: string;
-  readonly subject: string;
-  readonly text: string;
-  readonly html: string;
-  /** The language tag of the text (`Content-Language`). */
-  readonly language?: string;
-}
 
 /** The message as nodemailer's composer takes it: the language as a header. */
 function composerInput(message: MailMessage) {
@@ -34,14 +24,6 @@ function composerInput(message: MailMessage) {
 export interface MailTransport {
   send(message: MailMessage): Promise<void>;
   close(): void;
-}
-
-/** A failure that will fail the same way every time: do not retry. */
-export class PermanentDeliveryError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PermanentDeliveryError';
-  }
 }
 
 type SmtpSettings = NonNullable<Config['email']['smtp']>;

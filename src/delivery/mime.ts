@@ -11,7 +11,7 @@
 import addressparser from 'nodemailer/lib/addressparser';
 import mimeFuncs from 'nodemailer/lib/mime-funcs';
 import qp from 'nodemailer/lib/qp';
-import type { MailMessage } from './mail-transport';
+import type { MailMessage } from './mail-message';
 
 /** Printable ASCII, no spaces: what an address in a header may be as it is. */
 const PLAIN_ADDRESS = /^[\x21-\x7e]+$/;

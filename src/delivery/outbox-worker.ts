@@ -2,7 +2,7 @@ import type { Logger } from '../logger';
 import type { Channel, OutboxMessage } from '../store/outbox';
 import type { Store } from '../store/store';
 import type { Clock, RandomSource } from '../threepid/tokens';
-import { PermanentDeliveryError } from './mail-transport';
+import { PermanentDeliveryError } from './errors';
 
 /** Delivers one message of a channel; throws to fail (see {@link PermanentDeliveryError}). */
 export type ChannelSender = (payload: unknown, messageId: string) => Promise<void>;

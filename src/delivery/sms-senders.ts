@@ -2,7 +2,7 @@ import Mustache from 'mustache';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { DevMessageFiles } from './dev-files';
-import { PermanentDeliveryError } from './mail-transport';
+import { PermanentDeliveryError } from './errors';
 import type { SmsPayload } from './messages';
 import type { Templates } from './templates';
 

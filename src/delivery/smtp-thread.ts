@@ -16,7 +16,9 @@ import { parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { threadEntryFile } from '../package-files';
-import { createSmtpTransport, PermanentDeliveryError, type MailMessage, type MailTransport } from './mail-transport';
+import { PermanentDeliveryError } from './errors';
+import type { MailMessage } from './mail-message';
+import { createSmtpTransport, type MailTransport } from './mail-transport';
 
 type SmtpSettings = NonNullable<Config['email']['smtp']>;
 

@@ -2,7 +2,7 @@ import { Router, type Request, type Response } from 'express';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import type { Templates } from '../delivery/templates';
-import type { Flow, Medium } from '../store/sessions';
+import type { Flow, Medium } from '../model';
 import { FLOW_NAMES } from '../threepid/flows';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from '../threepid/paths';
 import { parseSubmitTokenRequest } from '../threepid/request-body';

@@ -3,7 +3,7 @@ import ipaddr from 'ipaddr.js';
 import type { Config } from '../config';
 import type { Templates } from '../delivery/templates';
 import type { Logger } from '../logger';
-import type { Medium } from '../store/sessions';
+import type { Medium } from '../model';
 import { ThreepidError } from '../threepid/errors';
 import { parseSubmitTokenRequest, requireFields, type JsonObject } from '../threepid/request-body';
 import type { ThreepidService } from '../threepid/service';

@@ -3,7 +3,8 @@ import type { Engine } from './migrations';
 import type { Database } from './schema';
 import { UnreadablePayload, type PayloadSealer } from './sealing';
 
-export type Channel = 'email' | 'sms';
+export type { Channel } from '../model';
+import type { Channel } from '../model';
 
 /** A message claimed for delivery. `payload` is the JSON written at enqueue time. */
 export interface OutboxMessage {

@@ -1,44 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, ThreepidSessionsTable } from './schema';
 
-export type Medium = 'email' | 'msisdn';
-export type Flow = 'register' | 'password' | '3pid';
-/**
- * A session started through the identity-service v1 API by a homeserver
- * that runs its own flows (Synapse's msisdn delegate, Dendrite): it has no
- * flow of ours, and no flow of the JWT API can spend it.
- */
-export const DELEGATED = 'delegated';
-/** What a session records as its flow. */
-export type SessionFlow = Flow | typeof DELEGATED;
-
-/** A validation session as stored. Times are milliseconds since the epoch. */
-export interface SessionRecord {
-  readonly sid: string;
-  /** Hash of the client_secret the session was requested with. */
-  readonly clientSecretHash: string;
-  readonly medium: Medium;
-  /** Canonical address: case-folded email, or E.164 digits without `+`. */
-  readonly address: string;
-  /** The flow the session was requested for, and the only one it can be spent on. */
-  readonly flow: SessionFlow;
-  readonly nextLink: string | null;
-  /** Highest `send_attempt` seen for this session. */
-  readonly sendAttempt: number;
-  /** Hash of the token last sent. */
-  readonly tokenHash: string;
-  /** Wrong tokens submitted so far. */
-  readonly failedAttempts: number;
-  readonly createdAt: number;
-  /** Until validation: when the token stops working. After: when the proof stops working. */
-  readonly expiresAt: number;
-  readonly validatedAt: number | null;
-  readonly consumedAt: number | null;
-  /** The identity server that runs this session (proxy mode), or null for our own. */
-  readonly idServer: string | null;
-  /** The language its message was written in, for the page its link opens; null when unknown. */
-  readonly language: string | null;
-}
+export { DELEGATED } from '../model';
+export type { Flow, Medium, SessionFlow, SessionRecord } from '../model';
+import type { Medium, SessionFlow, SessionRecord } from '../model';
 
 function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
   return Object.freeze({

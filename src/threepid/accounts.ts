@@ -1,12 +1,11 @@
 import type { UserAuthority } from '../homeserver/client';
 import type { BindingRecord } from '../store/bindings';
-import type { Medium } from '../store/sessions';
+import type { Clock, Medium } from '../model';
 import type { Store } from '../store/store';
 import { canonicalAddress, parseMedium } from './bindings';
 import { ThreepidError, isThreepidError } from './errors';
 import { opaqueIdField, requireFields, requireObject, stringField } from './request-body';
 import type { ThreepidService } from './service';
-import type { Clock } from './tokens';
 import { StatelessUiaSessions, UiaRequired } from './uia';
 
 const PASSWORD_STAGE = 'm.login.password';

@@ -1,11 +1,10 @@
 import type { BindingRecord } from '../store/bindings';
-import type { Medium } from '../store/sessions';
+import type { Clock, Medium } from '../model';
 import type { Store } from '../store/store';
 import type { ThreepidDirectory } from './directory';
 import { canonicaliseEmail } from './email';
 import { ThreepidError } from './errors';
 import { isWellFormedText } from './request-body';
-import type { Clock } from './tokens';
 
 /** `@localpart:server`, at most 255 characters (the spec's limit), nothing invisible or unpaired. */
 const USER_ID_PATTERN = /^@[^:\s\p{Cc}\p{Cf}]+:[^\s\p{Cc}\p{Cf}]+$/u;

@@ -1,4 +1,4 @@
-import type { Medium } from '../store/sessions';
+import type { Medium } from '../model';
 
 /**
  * Who owns a 3PID. The host homeserver supplies its own (its user table);

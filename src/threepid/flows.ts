@@ -1,6 +1,6 @@
-import { DELEGATED, type Flow, type SessionFlow } from '../store/sessions';
+import { DELEGATED, type EmailTemplate, type Flow, type SessionFlow } from '../model';
 
-export type EmailTemplate = 'registration' | 'password_reset' | 'add_threepid';
+export type { EmailTemplate } from '../model';
 
 /** Per-flow rules: what the 3PID directory must say, and which message to send. */
 export interface FlowRules {

@@ -1,10 +1,9 @@
 import type { Config } from '../config';
 import { IdentityServerClient, isBareHost } from '../identity/client';
-import type { Flow, Medium, SessionRecord } from '../store/sessions';
+import type { Clock, Flow, Medium, SessionRecord } from '../model';
 import type { Store } from '../store/store';
 import { canonicalAddress } from './bindings';
 import { ThreepidError } from './errors';
-import type { Clock } from './tokens';
 
 /** An identity server and the user's access token for it, checked. */
 export interface ProxyTarget {

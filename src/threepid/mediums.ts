@@ -1,9 +1,8 @@
-import type { Channel } from '../store/outbox';
-import type { Medium } from '../store/sessions';
+import type { Channel, Medium, RandomSource } from '../model';
 import { canonicaliseEmail } from './email';
 import { parsePhoneNumber } from './msisdn';
 import { stringField, type JsonObject } from './request-body';
-import { randomId, type RandomSource } from './tokens';
+import { randomId } from './tokens';
 
 export interface ParsedAddress {
   /** The canonical 3PID address. */

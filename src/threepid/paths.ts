@@ -1,4 +1,4 @@
-import type { Medium } from '../store/sessions';
+import type { Medium } from '../model';
 
 /**
  * Every page and endpoint the module serves itself (beyond the Matrix client

@@ -1,6 +1,6 @@
 import type { RateLimitStore } from '../store/rate-limits';
 import { ThreepidError } from './errors';
-import type { Clock } from './tokens';
+import type { Clock } from '../model';
 
 /** Synapse's `rc_*` shape: a bucket refilled at `perSecond`, holding `burstCount`. */
 export interface RateLimit {

@@ -1,10 +1,10 @@
 import type { Config } from '../config';
-import type { EmailPayload, SmsPayload } from '../delivery/messages';
+import { DELEGATED, type IdentityCredentials, type Clock, type EmailPayload, type EmailTemplate, type Flow, type Medium, type RandomSource, type SessionFlow, type SessionRecord, type SmsPayload } from '../model';
 import type { Store } from '../store/store';
-import { DELEGATED, isUniqueViolation, type Flow, type Medium, type SessionFlow, type SessionRecord } from '../store/sessions';
+import { isUniqueViolation } from '../store/sessions';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
-import { FLOWS, templateOf, type EmailTemplate } from './flows';
+import { FLOWS, templateOf } from './flows';
 import { isBareHost } from '../identity/client';
 import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
@@ -20,7 +20,7 @@ import {
   requireObject,
   type SubmitTokenRequest,
 } from './request-body';
-import { hashSecret, hashesEqual, randomId, timeOrderedId, type Clock, type IdCodec, type RandomSource } from './tokens';
+import { hashSecret, hashesEqual, randomId, timeOrderedId, type IdCodec } from './tokens';
 
 /** How long a validated session can still be spent (the identity service's 24 hours). */
 export const VALIDATED_SESSION_LIFETIME_MS = 24 * 3_600_000;
@@ -47,11 +47,7 @@ export interface ServiceDeps {
   readonly events?: ThreepidEvents;
 }
 
-/** Identity-server credentials a client gives with a session (`threepid_creds`). */
-export interface IdentityCredentials {
-  readonly idServer?: string;
-  readonly idAccessToken?: string;
-}
+export type { IdentityCredentials } from '../model';
 
 /** What the client is told by requestToken. */
 export interface TokenRequestResult {

@@ -1,15 +1,8 @@
 import { createCipheriv, createDecipheriv, hash, randomFillSync, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
 import type { Keyring } from '../keyring';
 
-/** Where randomness comes from; tests inject a seeded one. */
-export interface RandomSource {
-  bytes(length: number): Buffer;
-}
-
-/** Where time comes from, in milliseconds since the epoch; tests inject a fake. */
-export interface Clock {
-  now(): number;
-}
+export type { Clock, RandomSource } from '../model';
+import type { Clock, RandomSource } from '../model';
 
 /** Random bytes fetched from the CSPRNG this many at a time. */
 const POOL_BYTES = 4096;

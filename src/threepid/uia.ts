@@ -1,9 +1,8 @@
 import { createHmac } from 'node:crypto';
-import type { Medium } from '../store/sessions';
+import type { Clock, Medium, RandomSource, IdentityCredentials } from '../model';
 import { ThreepidError } from './errors';
 import { OPAQUE_ID_PATTERN, optionalAccessTokenField, optionalStringField, requireObject, type JsonObject } from './request-body';
-import { hashesEqual, randomId, type Clock, type RandomSource } from './tokens';
-import type { IdentityCredentials } from './service';
+import { hashesEqual, randomId } from './tokens';
 
 /** The UIA stage types that prove a 3PID, and the medium each proves. */
 export const THREEPID_STAGES: Readonly<Record<string, Medium>> = {

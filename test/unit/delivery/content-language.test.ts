@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
-import { createFileTransport, type MailMessage } from '../../../src/delivery/mail-transport';
+import type { MailMessage } from '../../../src/delivery/mail-message';
+import { createFileTransport } from '../../../src/delivery/mail-transport';
 import { composeAlternative, parseSender } from '../../../src/delivery/mime';
 import { CapturingLogger, removeDir, tempDir } from '../../support/harness';
 

@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { composeAlternative, parseSender } from '../../../src/delivery/mime';
-import type { MailMessage } from '../../../src/delivery/mail-transport';
+import type { MailMessage } from '../../../src/delivery/mail-message';
 
 const LINK = 'https://matrix.example.org/_threepid/client/v1/email/validate?token=AAAAAAAAAAAAAAAAAAAAAA&client_secret=a.long_secret-value=1&sid=BBBBBBBBBBBBBBBBBBBBBB';
 

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Kysely } from 'kysely';
-import { PermanentDeliveryError } from '../../../src/delivery/mail-transport';
+import { PermanentDeliveryError } from '../../../src/delivery/errors';
 import { OutboxWorker, type ChannelSender, type DeliveryOutcome } from '../../../src/delivery/outbox-worker';
 import { openSqliteDatabase } from '../../../src/store/database';
 import type { Database } from '../../../src/store/schema';

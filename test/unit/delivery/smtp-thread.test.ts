@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PermanentDeliveryError, type MailMessage } from '../../../src/delivery/mail-transport';
+import { PermanentDeliveryError } from '../../../src/delivery/errors';
+import type { MailMessage } from '../../../src/delivery/mail-message';
 import { ThreadedMailTransport } from '../../../src/delivery/smtp-thread';
 import { freePort } from '../../support/e2e-utils';
 import { CapturingLogger, removeDir, tempDir } from '../../support/harness';

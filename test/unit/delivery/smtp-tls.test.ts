@@ -1,4 +1,5 @@
-import { createSmtpTransport, type MailMessage } from '../../../src/delivery/mail-transport';
+import type { MailMessage } from '../../../src/delivery/mail-message';
+import { createSmtpTransport } from '../../../src/delivery/mail-transport';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp';
 
 const message: MailMessage = {

@@ -1,0 +1,89 @@
+/**
+ * The small data model every layer shares: what a flow, a medium and a
+ * channel are, a session as stored, the messages the outbox carries, and
+ * where time and randomness come from. It imports nothing, so any layer
+ * may import it.
+ */
+
+export type Medium = 'email' | 'msisdn';
+export type Flow = 'register' | 'password' | '3pid';
+/**
+ * A session started through the identity-service v1 API by a homeserver
+ * that runs its own flows (Synapse's msisdn delegate, Dendrite): it has no
+ * flow of ours, and no flow of the JWT API can spend it.
+ */
+export const DELEGATED = 'delegated';
+/** What a session records as its flow. */
+export type SessionFlow = Flow | typeof DELEGATED;
+
+/** A validation session as stored. Times are milliseconds since the epoch. */
+export interface SessionRecord {
+  readonly sid: string;
+  /** Hash of the client_secret the session was requested with. */
+  readonly clientSecretHash: string;
+  readonly medium: Medium;
+  /** Canonical address: case-folded email, or E.164 digits without `+`. */
+  readonly address: string;
+  /** The flow the session was requested for, and the only one it can be spent on. */
+  readonly flow: SessionFlow;
+  readonly nextLink: string | null;
+  /** Highest `send_attempt` seen for this session. */
+  readonly sendAttempt: number;
+  /** Hash of the token last sent. */
+  readonly tokenHash: string;
+  /** Wrong tokens submitted so far. */
+  readonly failedAttempts: number;
+  readonly createdAt: number;
+  /** Until validation: when the token stops working. After: when the proof stops working. */
+  readonly expiresAt: number;
+  readonly validatedAt: number | null;
+  readonly consumedAt: number | null;
+  /** The identity server that runs this session (proxy mode), or null for our own. */
+  readonly idServer: string | null;
+  /** The language its message was written in, for the page its link opens; null when unknown. */
+  readonly language: string | null;
+}
+
+/** How a message travels. */
+export type Channel = 'email' | 'sms';
+
+/** The three emails (and the pages their links open), one per flow. */
+export type EmailTemplate = 'registration' | 'password_reset' | 'add_threepid';
+
+/**
+ * What the outbox stores for one email: enough to render it at send time.
+ * `link` carries the token, which is why the outbox clears the payload once
+ * the message is sent or given up on.
+ */
+export interface EmailPayload {
+  readonly template: EmailTemplate;
+  readonly to: string;
+  readonly link: string;
+  /** The language to write it in; absent in messages queued before there were languages (the default one). */
+  readonly language?: string;
+}
+
+/** What the outbox stores for one text message: the code is rendered into `templates/sms/code.txt` at send time. */
+export interface SmsPayload {
+  /** E.164 without `+`. */
+  readonly to: string;
+  readonly code: string;
+  readonly language?: string;
+}
+
+/** Where randomness comes from; tests inject a seeded one. */
+export interface RandomSource {
+  bytes(length: number): Buffer;
+}
+
+/** Where time comes from, in milliseconds since the epoch; tests inject a fake. */
+export interface Clock {
+  now(): number;
+}
+
+
+/** Identity-server credentials a client gives with a session (`threepid_creds`). */
+export interface IdentityCredentials {
+  readonly idServer?: string;
+  readonly idAccessToken?: string;
+}
