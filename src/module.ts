@@ -1,10 +1,8 @@
-import type { Router } from 'express';
 import type { Kysely } from 'kysely';
-import type { Config } from './config';
 import { EMAIL_TEMPLATE_FILES, EmailSender } from './delivery/email-sender';
-import { createFileTransport, createSmtpTransport, type MailTransport } from './delivery/mail-transport';
+import { createFileTransport, createSmtpTransport } from './delivery/mail-transport';
 import type { EmailPayload, SmsPayload } from './delivery/messages';
-import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender, type SmsTransport } from './delivery/sms-senders';
+import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender } from './delivery/sms-senders';
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
 import { ThreadedMailTransport } from './delivery/smtp-thread';
 import { Templates } from './delivery/templates';
@@ -14,72 +12,32 @@ import { servedAlsoUnder } from './http/path-prefix';
 import { createAccountRouter } from './http/account-router';
 import { createInternalRouter } from './http/internal-router';
 import { createIdentityServiceRouter } from './http/identity-service-router';
-import { HomeserverUserAuthority, type UserAuthority } from './homeserver/client';
+import { HomeserverUserAuthority } from './homeserver/client';
 import { AccountService } from './threepid/accounts';
 import { StatelessUiaSessions } from './threepid/uia';
 import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
 import { openDatabase } from './store/database';
-import { engineOf, migrateToLatest, type Engine } from './store/migrations';
-import { DatabaseRateLimiter, RateLimiter, type Limiter, type LimiterFactory } from './threepid/rate-limiter';
+import { engineOf, migrateToLatest } from './store/migrations';
+import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
 import { createOpsRouter } from './http/ops-router';
-import { isThreepidError } from './threepid/errors';
+import { countRefusals } from './observability/rate-limit-refusals';
+import { startPurgeJob } from './purge';
 import type { Database } from './store/schema';
 import type { Channel } from './store/outbox';
-import type { Flow } from './store/sessions';
 import { Store } from './store/store';
 import { BindingService } from './threepid/bindings';
-import type { ThreepidDirectory } from './threepid/directory';
 import { IdentityServerClient } from './identity/client';
 import { IdentityProxy } from './threepid/identity-proxy';
-import { ThreepidService, type IdentityCredentials, type ValidatedThreepid } from './threepid/service';
+import { ThreepidService } from './threepid/service';
 import { cryptoRandom, IdCodec, systemClock, type Clock, type RandomSource } from './threepid/tokens';
 import { loadOutboxKeyring } from './secret-file';
-import { AesGcmSealer, type PayloadSealer } from './store/sealing';
+import { AesGcmSealer } from './store/sealing';
 import type { OpenDatabase } from './store/database';
+import type { ThreepidModule, ThreepidModuleOptions } from './module-api';
 
-/** Everything a host may supply; only `config` is required. */
-export interface ThreepidModuleOptions {
-  readonly config: Config;
-  /**
-   * Who owns which 3PID, for the flow checks. Default: the module's own
-   * binding table (what the sidecar's internal API fills).
-   */
-  readonly directory?: ThreepidDirectory;
-  /** Default: SMTP from the config, or the development file transport. */
-  readonly mailTransport?: MailTransport;
-  /** Default: the sender named by `sms.sender`. */
-  readonly smsTransport?: SmsTransport;
-  /**
-   * Default: the database `config.database` names (a SQLite file, or
-   * PostgreSQL). A host's own Kysely is migrated here (the module's tables
-   * beside the host's), and is not closed by `close()`.
-   */
-  readonly database?: Kysely<any>;
-  /** The engine behind `database` when one is given. Default: found from its dialect. */
-  readonly databaseEngine?: Engine;
-  readonly logger?: Logger;
-  readonly clock?: Clock;
-  readonly random?: RandomSource;
-  /**
-   * Who owns an access token and whether a password is right, for the
-   * account endpoints. Default: the homeserver at `homeserver.base_url`
-   * (whoami, login); without either, the account endpoints are not served.
-   */
-  readonly userAuthority?: UserAuthority;
-  /** Default true: Node.js process metrics (memory, event loop) in the module's registry. */
-  readonly processMetrics?: boolean;
-  /** Default true: the module answers `GET /_matrix/client/versions` on its client router. */
-  readonly serveVersions?: boolean;
-  /**
-   * How outbox payloads are sealed at rest. Default: AES-256-GCM with the
-   * keys of `outbox.keys` / `outbox.key_file`, or of the `outbox-keys` file
-   * generated beside the database. Meant for tests (one proves that a
-   * database written without sealing gives its tokens away).
-   */
-  readonly payloadSealer?: PayloadSealer;
-}
+export type { ThreepidModule, ThreepidModuleOptions } from './module-api';
 
 /** Every template the module renders, loaded at start (and by `--check`) so a broken setup fails early. */
 export const TEMPLATE_FILES: readonly string[] = [
@@ -90,78 +48,6 @@ export const TEMPLATE_FILES: readonly string[] = [
 
 /** Identity-server answers are small JSON objects; anything larger is refused. */
 const IDENTITY_MAX_RESPONSE_BYTES = 64 * 1024;
-/** Reports each refusal of a limiter to the metrics. */
-function countRefusals(limiter: Limiter, rule: string, metrics: Metrics): Limiter {
-  const report = (err: unknown) => {
-    if (isThreepidError(err, 'M_LIMIT_EXCEEDED')) metrics.rateLimited(rule);
-    throw err;
-  };
-  return {
-    take(key) {
-      try {
-        const taken = limiter.take(key);
-        return taken instanceof Promise ? taken.catch(report) : taken;
-      } catch (err) {
-        return report(err);
-      }
-    },
-  };
-}
-
-/** How often expired sessions and old outbox rows are purged. */
-const PURGE_INTERVAL_MS = 3_600_000;
-/** Sent and failed outbox rows are kept this long (without payload) for inspection. */
-const OUTBOX_RETENTION_MS = 7 * 86_400_000;
-
-/** The module, built: routers for the host to mount and the homeserver's API. */
-export interface ThreepidModule {
-  /** Public routes: requestToken ×6 (r0 and v3), submit_url, the email link page, `/versions`. */
-  readonly clientRouter: Router;
-  /** The sidecar's internal API (JWT-authenticated); undefined without `homeserver.shared_secret`. */
-  readonly internalRouter: Router | undefined;
-  /**
-   * The identity-service v1 validation API (`/_matrix/identity/api/v1/...`)
-   * for homeservers that delegate validation (Synapse, Dendrite): for the
-   * internal listener only. Undefined when `identity_service_api.enabled` is off.
-   */
-  readonly identityServiceRouter: Router | undefined;
-  /**
-   * `GET /account/3pid`, `POST /account/3pid/{add,delete,unbind}` over the
-   * module's 3PID directory; undefined without a user authority.
-   */
-  readonly accountRouter: Router | undefined;
-  /**
-   * The UIA stages `m.login.email.identity` / `m.login.msisdn`: the 3PID an
-   * auth dict proves (accepting `threepid_creds` and the legacy
-   * `threepidCreds`), spent for `flow` when `consume` is true.
-   *
-   * ```ts
-   * const { medium, address } = await threepid.checkThreepidAuth(req.body.auth, 'password', true);
-   * ```
-   */
-  checkThreepidAuth(auth: unknown, flow: Flow, consume: boolean): Promise<ValidatedThreepid>;
-  /** What a validated session proves, without spending it. */
-  getValidated(sid: string, clientSecret: string, creds?: IdentityCredentials): Promise<ValidatedThreepid>;
-  /**
-   * Spends a validated session, once, for the flow it was requested for.
-   * For a session an identity server runs, pass the client's `id_server` and
-   * `id_access_token` (from `threepid_creds`): the identity server is asked,
-   * and its errors (`M_TERMS_NOT_SIGNED`…) come back as `IdentityServerError`.
-   */
-  consume(sid: string, clientSecret: string, flow: Flow, creds?: IdentityCredentials): Promise<ValidatedThreepid>;
-  /** The module's own 3PID directory. */
-  readonly bindings: BindingService;
-  /** `/health`, `/ready`, `/metrics`: for the internal listener. */
-  readonly opsRouter: Router;
-  /** The module's Prometheus registry and counters. */
-  readonly metrics: Metrics;
-  /** Delivery counters since start. */
-  readonly deliveryCounts: Readonly<Record<DeliveryOutcome, number>>;
-  /** Retries every pending message now, ignoring backoff (e.g. after an SMTP outage is known to be over). */
-  flushOutbox(): void;
-  /** Stops the worker and timers, closes the transport and (if it opened it) the database. */
-  close(): Promise<void>;
-}
 
 /**
  * Builds the module: opens storage, starts the outbox worker, and returns
@@ -232,7 +118,7 @@ async function assemble(parts: {
     opened.engine === 'postgres'
       ? (namespace, limit) => new DatabaseRateLimiter(store.rateLimits, namespace, limit, clock)
       : (_namespace, limit) => new RateLimiter(limit, clock);
-  const limiterFactory: LimiterFactory = (namespace, limit) => countRefusals(makeLimiter(namespace, limit), namespace, metrics);
+  const limiterFactory: LimiterFactory = (namespace, limit) => countRefusals(makeLimiter(namespace, limit), namespace, (rule) => metrics.rateLimited(rule));
 
   const transport =
     options.mailTransport ??
@@ -332,21 +218,10 @@ async function assemble(parts: {
     ? createIdentityServiceRouter({ config, service, templates, logger })
     : undefined;
 
-  const purge = async () => {
-    try {
-      const sessions = await service.purgeExpiredSessions();
-      const messages = await store.outbox.deleteFinishedBefore(clock.now() - OUTBOX_RETENTION_MS);
-      await store.rateLimits.deleteIdleSince(clock.now() - 86_400_000);
-      if (sessions + messages > 0) logger.info({ sessions, messages }, 'purged expired sessions and old messages');
-    } catch (err) {
-      logger.error({ err: (err as Error).message }, 'purge failed');
-    }
-  };
   const sealed = await store.outbox.sealClearPayloads();
   if (sealed > 0) logger.info({ messages: sealed }, 'sealed outbox payloads written in clear before sealing existed');
-  await purge();
-  const purgeTimer = setInterval(() => void purge(), PURGE_INTERVAL_MS);
-  purgeTimer.unref();
+  const purgeJob = await startPurgeJob({ purgeExpiredSessions: () => service.purgeExpiredSessions(), store, clock, logger });
+  undo.push(() => purgeJob.stop());
   worker.start();
 
   return {
@@ -363,7 +238,7 @@ async function assemble(parts: {
     deliveryCounts,
     flushOutbox: () => worker.flush(),
     async close() {
-      clearInterval(purgeTimer);
+      purgeJob.stop();
       await worker.stop();
       transport.close();
       if (ownsDatabase) await store.destroy();

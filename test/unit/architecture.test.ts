@@ -113,7 +113,7 @@ const KNOWN_LAYER_IMPORTS = new Set<string>([
 ]);
 
 /** Files over the 300-line limit, to be split (issue 15). May only shrink, like the list above. */
-const KNOWN_LONG_FILES = new Set<string>(['config.ts', 'module.ts', 'threepid/service.ts']);
+const KNOWN_LONG_FILES = new Set<string>(['config.ts', 'threepid/service.ts']);
 const MAX_LINES = 300;
 
 it('has no import circle in src/', () => {
