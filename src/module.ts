@@ -18,7 +18,7 @@ import { StatelessUiaSessions } from './threepid/uia';
 import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
 import { openDatabase } from './store/database';
-import { engineOf, migrateToLatest } from './store/migrations';
+import { engineOf, migrateToLatest, readinessCheck } from './store/migrations';
 import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
 import { createOpsRouter } from './http/ops-router';
@@ -229,7 +229,7 @@ async function assemble(parts: {
     internalRouter,
     identityServiceRouter,
     accountRouter,
-    opsRouter: createOpsRouter(store, metrics, logger),
+    opsRouter: createOpsRouter(readinessCheck(store.db, store.engine), metrics, logger),
     metrics,
     checkThreepidAuth: (auth, flow, consume) => service.checkThreepidAuth(auth, flow, consume),
     getValidated: (sid, clientSecret, creds) => service.getValidated(sid, clientSecret, creds),

@@ -1,9 +1,6 @@
 import { Router, type Request, type Response } from 'express';
-import { sql } from 'kysely';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
-import { migrationCheck } from '../store/migrations';
-import type { Store } from '../store/store';
 import { methodNotAllowed } from './errors';
 
 /**
@@ -11,15 +8,19 @@ import { methodNotAllowed } from './errors';
  * (the process answers), `/ready` (the database answers and every migration
  * is applied) and `/metrics` (Prometheus text format).
  */
-export function createOpsRouter(store: Store, metrics: Metrics, logger: Logger): Router {
+/**
+ * Whether the database answers (rejects when not) and which migrations are
+ * not applied yet: what `/ready` reports. The store provides it.
+ */
+export type PendingMigrations = () => Promise<readonly string[]>;
+
+export function createOpsRouter(pendingMigrations: PendingMigrations, metrics: Metrics, logger: Logger): Router {
   const router = Router();
-  const pendingMigrations = migrationCheck(store.db, store.engine);
   router.route('/health').get((_req: Request, res: Response) => void res.json({ status: 'ok' })).all(methodNotAllowed);
   router
     .route('/ready')
     .get(async (_req: Request, res: Response) => {
       try {
-        await sql`SELECT 1`.execute(store.db);
         const pending = await pendingMigrations();
         if (pending.length > 0) return void res.status(503).json({ status: 'migrations pending', pending });
         res.json({ status: 'ready' });

@@ -179,6 +179,19 @@ export async function migrateToLatest(db: Kysely<any>, engine: Engine, dir?: str
  * is current). Changes nothing: bookkeeping still under Kysely's default
  * names (before 0010) is read where it is.
  */
+/**
+ * The readiness check behind `/ready`: the database answers a query, and
+ * the names of the migrations not applied yet (empty when ready). Rejects
+ * when the database does not answer. The migration files are read once.
+ */
+export function readinessCheck(db: Kysely<any>, engine: Engine): () => Promise<string[]> {
+  const pending = migrationCheck(db, engine);
+  return async () => {
+    await sql`SELECT 1`.execute(db);
+    return pending();
+  };
+}
+
 export function migrationCheck(db: Kysely<any>, engine: Engine, dir?: string): () => Promise<string[]> {
   const provider = new SqlFileMigrationProvider(engine, dir);
   return async () => {

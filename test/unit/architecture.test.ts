@@ -93,8 +93,6 @@ const KNOWN_LAYER_IMPORTS = new Set<string>([
   'http/link-page.ts -> delivery/languages.ts',
   'http/link-page.ts -> delivery/templates.ts',
   'http/listener.ts -> config.ts',
-  'http/ops-router.ts -> store/migrations.ts',
-  'http/ops-router.ts -> store/store.ts',
   'threepid/accounts.ts -> homeserver/client.ts',
   'threepid/accounts.ts -> store/bindings.ts',
   'threepid/accounts.ts -> store/store.ts',
