@@ -1,8 +1,9 @@
 /**
  * The small data model every layer shares: what a flow, a medium and a
- * channel are, a session as stored, the messages the outbox carries, and
- * where time and randomness come from. It imports nothing, so any layer
- * may import it.
+ * channel are, a session as stored, the messages the outbox carries,
+ * where time and randomness come from, and the identity server's errors
+ * that reach clients as they are. It imports nothing, so any layer may
+ * import it.
  */
 
 export type Medium = 'email' | 'msisdn';
@@ -86,4 +87,20 @@ export interface Clock {
 export interface IdentityCredentials {
   readonly idServer?: string;
   readonly idAccessToken?: string;
+}
+
+/**
+ * An identity server's answer, to be given to the client as it is: a Matrix
+ * error the identity server returned (status and body unchanged, e.g.
+ * `403 M_TERMS_NOT_SIGNED`), or the module's own 502/504 when the identity
+ * server failed to give a usable answer.
+ */
+export class IdentityServerError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Readonly<{ errcode: string; error?: string; [key: string]: unknown }>,
+  ) {
+    super(`identity server: ${status} ${body.errcode}`);
+    this.name = 'IdentityServerError';
+  }
 }

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { IdentityServerError } from '../identity/client';
+import { IdentityServerError } from '../model';
 import type { Logger } from '../logger';
 import { ThreepidError, type Errcode } from '../threepid/errors';
 import { routeTemplate } from './observe';

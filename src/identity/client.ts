@@ -1,3 +1,4 @@
+import { IdentityServerError } from '../model';
 import http from 'node:http';
 import https from 'node:https';
 import type { Medium } from '../store/sessions';
@@ -5,21 +6,7 @@ import { ThreepidError } from '../threepid/errors';
 import { ACCESS_TOKEN_PATTERN } from '../threepid/request-body';
 import { AddressGuard, BlockedAddressError } from './address-guard';
 
-/**
- * An identity server's answer, to be given to the client as it is: a Matrix
- * error the identity server returned (status and body unchanged, e.g.
- * `403 M_TERMS_NOT_SIGNED`), or the module's own 502/504 when the identity
- * server failed to give a usable answer.
- */
-export class IdentityServerError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: Readonly<{ errcode: string; error?: string; [key: string]: unknown }>,
-  ) {
-    super(`identity server: ${status} ${body.errcode}`);
-    this.name = 'IdentityServerError';
-  }
-}
+export { IdentityServerError } from '../model';
 
 export interface IdentityClientSettings {
   /** Plain http to identity servers: tests and development only. */

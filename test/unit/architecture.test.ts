@@ -85,7 +85,6 @@ const ADAPTERS = /^(store|delivery|identity|homeserver)\/|^config(\.ts$|\/)/;
 const KNOWN_LAYER_IMPORTS = new Set<string>([
   'http/client-router.ts -> config.ts',
   'http/client-router.ts -> delivery/templates.ts',
-  'http/errors.ts -> identity/client.ts',
   'http/identity-service-router.ts -> config.ts',
   'http/identity-service-router.ts -> delivery/templates.ts',
   'http/link-page.ts -> config.ts',
