@@ -62,6 +62,24 @@ export class SessionStore {
       idServer?: string;
       language?: string | null;
     },
+  ): Promise<'inserted' | 'conflict'> {
+    try {
+      await this.insertRow(session);
+      return 'inserted';
+    } catch (err) {
+      // Another request opened the same session first (the unique index on
+      // open sessions). In a transaction on PostgreSQL, the transaction is
+      // now aborted: the caller must roll it back.
+      if (isUniqueViolation(err)) return 'conflict';
+      throw err;
+    }
+  }
+
+  private async insertRow(
+    session: Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt' | 'idServer' | 'language'> & {
+      idServer?: string;
+      language?: string | null;
+    },
   ): Promise<void> {
     await this.db
       .insertInto('threepid_sessions')
@@ -203,7 +221,7 @@ export class SessionStore {
  * True for a broken unique constraint (SQLite's SQLITE_CONSTRAINT_UNIQUE or
  * PostgreSQL's 23505): on sessions, another request opened the same one first.
  */
-export function isUniqueViolation(err: unknown): boolean {
+function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
 }

@@ -1,7 +1,6 @@
 import type { Config } from '../config';
 import { DELEGATED, type IdentityCredentials, type Clock, type EmailPayload, type EmailTemplate, type Flow, type Medium, type RandomSource, type SessionFlow, type SessionRecord, type SmsPayload } from '../model';
 import type { Store } from '../store/store';
-import { isUniqueViolation } from '../store/sessions';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { FLOWS, templateOf } from './flows';
@@ -104,7 +103,7 @@ async function raceSafe<T>(write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } catch (err) {
-      const lost = err instanceof LostRace || isUniqueViolation(err);
+      const lost = err instanceof LostRace;
       if (!lost || attempt >= SESSION_WRITE_ATTEMPTS) throw err;
     }
   }
@@ -273,7 +272,8 @@ export class ThreepidService {
       if (existing) {
         if (!(await tx.sessions.replaceToken(sid, fields))) throw new LostRace();
       } else {
-        await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now });
+        // Lost to a parallel identical request: roll back, and find its session on the next try.
+        if ((await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now })) === 'conflict') throw new LostRace();
       }
       if (input.decoy) return { sid, sent: false, created: false };
 

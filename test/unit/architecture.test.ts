@@ -103,7 +103,6 @@ const KNOWN_LAYER_IMPORTS = new Set<string>([
   'threepid/rate-limiter.ts -> store/rate-limits.ts',
   'threepid/service.ts -> config.ts',
   'threepid/service.ts -> store/store.ts',
-  'threepid/service.ts -> store/sessions.ts',
   'threepid/service.ts -> identity/client.ts',
   'threepid/sms-policy.ts -> config.ts',
   'threepid/sms-policy.ts -> store/store.ts',
