@@ -1,4 +1,4 @@
-import type { Config } from '../config';
+import type { IdentityProxySettings } from './settings';
 import { IdentityServerClient, isBareHost } from '../identity/client';
 import type { Clock, Flow, Medium, SessionRecord } from '../model';
 import type { Store } from '../store/store';
@@ -24,7 +24,7 @@ export function proxiedSessionKey(idServer: string, sid: string): string {
  */
 export class IdentityProxy {
   constructor(
-    private readonly settings: Config['identityServer'],
+    private readonly settings: IdentityProxySettings,
     private readonly client: IdentityServerClient,
     private readonly store: Store,
     private readonly clock: Clock,

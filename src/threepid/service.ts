@@ -1,4 +1,4 @@
-import type { Config } from '../config';
+import type { ServiceSettings } from './settings';
 import { DELEGATED, type IdentityCredentials, type Clock, type EmailPayload, type EmailTemplate, type Flow, type Medium, type RandomSource, type SessionFlow, type SessionRecord, type SmsPayload } from '../model';
 import type { Store } from '../store/store';
 import type { ThreepidDirectory } from './directory';
@@ -29,7 +29,7 @@ export const EXPIRED_SESSION_GRACE_MS = 24 * 3_600_000;
 export const MAX_FAILED_ATTEMPTS = 5;
 
 export interface ServiceDeps {
-  readonly config: Config;
+  readonly config: ServiceSettings;
   readonly store: Store;
   readonly directory: ThreepidDirectory;
   readonly clock: Clock;

@@ -1,4 +1,4 @@
-import type { Config } from '../config';
+import type { SmsPolicySettings } from './settings';
 import type { Store } from '../store/store';
 import { ThreepidError } from './errors';
 import type { ParsedAddress } from './mediums';
@@ -23,7 +23,7 @@ export class SmsPolicy {
   private readonly perIp: Limiter;
 
   constructor(
-    private readonly settings: Config['sms'],
+    private readonly settings: SmsPolicySettings,
     limiter: LimiterFactory,
     private readonly events: ThreepidEvents,
   ) {

@@ -97,14 +97,11 @@ const KNOWN_LAYER_IMPORTS = new Set<string>([
   'threepid/accounts.ts -> store/store.ts',
   'threepid/bindings.ts -> store/bindings.ts',
   'threepid/bindings.ts -> store/store.ts',
-  'threepid/identity-proxy.ts -> config.ts',
   'threepid/identity-proxy.ts -> identity/client.ts',
   'threepid/identity-proxy.ts -> store/store.ts',
   'threepid/rate-limiter.ts -> store/rate-limits.ts',
-  'threepid/service.ts -> config.ts',
   'threepid/service.ts -> store/store.ts',
   'threepid/service.ts -> identity/client.ts',
-  'threepid/sms-policy.ts -> config.ts',
   'threepid/sms-policy.ts -> store/store.ts',
 ]);
 
