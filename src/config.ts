@@ -7,6 +7,7 @@ import { parseDuration } from './duration';
 import { isBareHost } from './identity/client';
 import { LANGUAGE_TAG } from './delivery/languages';
 import { parseKeyLine } from './keyring';
+import type { ListenerSettings } from './http/listener';
 
 function isValidCidr(value: string): boolean {
   try {
@@ -362,16 +363,8 @@ export interface RateLimitSettings {
   readonly burstCount: number;
 }
 
-/** One listener's address and the limits its sockets get (0: no cap). */
-export interface ListenerSettings {
-  readonly host: string;
-  readonly port: number;
-  readonly maxConnections: number;
-  readonly maxConnectionsPerIp: number;
-  readonly headerTimeoutMs: number;
-  readonly requestTimeoutMs: number;
-  readonly keepAliveTimeoutMs: number;
-}
+export type { ListenerSettings } from './http/listener';
+
 
 /** The validated, frozen configuration the module runs on. */
 export interface Config {

@@ -5,6 +5,7 @@ import type { EmailPayload, SmsPayload } from './delivery/messages';
 import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender } from './delivery/sms-senders';
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
 import { ThreadedMailTransport } from './delivery/smtp-thread';
+import { createPageRenderer } from './delivery/pages';
 import { Templates } from './delivery/templates';
 import { createClientRouter } from './http/client-router';
 import { PAGE_TEMPLATE_FILES } from './http/link-page';
@@ -180,12 +181,13 @@ async function assemble(parts: {
     events: metrics,
   });
 
+  const pages = createPageRenderer(templates, config);
   const clientRouter = servedAlsoUnder(
     config.publicBasePath,
     createClientRouter({
       config,
       service,
-      templates,
+      pages,
       logger,
       versions: options.serveVersions === false ? undefined : new VersionsSource(config.homeserver.baseUrl, logger),
     }),
@@ -215,7 +217,7 @@ async function assemble(parts: {
     : undefined;
 
   const identityServiceRouter = config.identityServiceApi.enabled
-    ? createIdentityServiceRouter({ config, service, templates, logger })
+    ? createIdentityServiceRouter({ config, service, pages, logger })
     : undefined;
 
   const sealed = await store.outbox.sealClearPayloads();

@@ -1,7 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import type { Config } from '../config';
 import type { Logger } from '../logger';
-import type { Templates } from '../delivery/templates';
 import type { Flow, Medium } from '../model';
 import { FLOW_NAMES } from '../threepid/flows';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from '../threepid/paths';
@@ -10,7 +8,7 @@ import type { ThreepidService } from '../threepid/service';
 import { clientIpResolver, rateLimitKey } from './client-ip';
 import { errorMiddleware, methodNotAllowed } from './errors';
 import { jsonBody } from './json-body';
-import { createLinkPage, formBody, requestLanguageResolver } from './link-page';
+import { createLinkPage, formBody, requestLanguageResolver, type PageRenderer } from './link-page';
 import type { VersionsSource } from './versions';
 
 /** Where each flow's requestToken endpoints live in the client-server API. */
@@ -23,9 +21,13 @@ const MEDIUMS: readonly Medium[] = ['email', 'msisdn'];
 const API_VERSIONS = ['r0', 'v3'] as const;
 
 export interface ClientRouterOptions {
-  readonly config: Config;
+  readonly config: {
+    readonly trustedProxies: readonly string[];
+    /** The path part of `public_baseurl` (`/matrix`), or `''`. */
+    readonly publicBasePath: string;
+  };
   readonly service: ThreepidService;
-  readonly templates: Templates;
+  readonly pages: PageRenderer;
   readonly logger: Logger;
   /** When set, the router also answers `GET /_matrix/client/versions` (the sidecar). */
   readonly versions?: VersionsSource;
@@ -36,9 +38,9 @@ export interface ClientRouterOptions {
  * `submit_url`, the page an emailed link opens, and optionally `/versions`.
  */
 export function createClientRouter(options: ClientRouterOptions): Router {
-  const { config, service, templates } = options;
+  const { config, service, pages } = options;
   const clientIp = clientIpResolver(config.trustedProxies);
-  const requestLanguage = requestLanguageResolver(templates, config.email.defaultLanguage);
+  const requestLanguage = requestLanguageResolver(pages);
   /** The form posts back to the page's own path, under public_baseurl's path when it has one. */
   const formAction = `${config.publicBasePath}${EMAIL_VALIDATE_PATH}`;
   const router = Router();
@@ -74,7 +76,7 @@ export function createClientRouter(options: ClientRouterOptions): Router {
       .all(methodNotAllowed);
   }
 
-  const linkPage = createLinkPage(config, service, templates);
+  const linkPage = createLinkPage(service, pages);
   router.route(EMAIL_VALIDATE_PATH).get(linkPage.show(formAction)).post(formBody, linkPage.confirm).all(methodNotAllowed);
 
   if (options.versions) {

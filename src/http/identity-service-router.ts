@@ -1,7 +1,5 @@
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import ipaddr from 'ipaddr.js';
-import type { Config } from '../config';
-import type { Templates } from '../delivery/templates';
 import type { Logger } from '../logger';
 import type { Medium } from '../model';
 import { ThreepidError } from '../threepid/errors';
@@ -9,7 +7,7 @@ import { parseSubmitTokenRequest, requireFields, type JsonObject } from '../thre
 import type { ThreepidService } from '../threepid/service';
 import { errorMiddleware, methodNotAllowed } from './errors';
 import { jsonBody } from './json-body';
-import { createLinkPage, formBody } from './link-page';
+import { createLinkPage, formBody, type PageRenderer } from './link-page';
 
 /** The identity-service v1 API, as Synapse and Dendrite build its URLs. */
 export const IDENTITY_SERVICE_PREFIX = '/_matrix/identity/api/v1';
@@ -44,9 +42,9 @@ function fromForm(req: Request): unknown {
 }
 
 export interface IdentityServiceRouterOptions {
-  readonly config: Config;
+  readonly config: { readonly identityServiceApi: { readonly allowedCallers: readonly string[] } };
   readonly service: ThreepidService;
-  readonly templates: Templates;
+  readonly pages: PageRenderer;
   readonly logger: Logger;
 }
 
@@ -59,7 +57,7 @@ export interface IdentityServiceRouterOptions {
  * For the internal listener only.
  */
 export function createIdentityServiceRouter(options: IdentityServiceRouterOptions): Router {
-  const { config, service, templates } = options;
+  const { config, service, pages } = options;
   const router = Router();
   router.use(IDENTITY_SERVICE_PREFIX, allowCallers(config.identityServiceApi.allowedCallers));
   // Form bodies (Dendrite) first; anything else is parsed as JSON.
@@ -75,7 +73,7 @@ export function createIdentityServiceRouter(options: IdentityServiceRouterOption
       .all(methodNotAllowed);
   }
 
-  const linkPage = createLinkPage(config, service, templates);
+  const linkPage = createLinkPage(service, pages);
   const submitJson = (medium: Medium) => async (req: Request, res: Response) => {
     await service.submitToken(parseSubmitTokenRequest(req.body), medium);
     res.json({ success: true });

@@ -1,8 +1,4 @@
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import type { Config } from '../config';
-import { brandingView, logoImageSource } from '../delivery/branding';
-import { negotiateLanguage } from '../delivery/languages';
-import type { Templates } from '../delivery/templates';
 import { ThreepidError } from '../threepid/errors';
 import { FLOWS, templateOf } from '../threepid/flows';
 import { nextLinkWithSid } from '../threepid/next-link';
@@ -58,9 +54,24 @@ export const PAGE_TEMPLATE_FILES = [
   'pages/failure.html',
 ];
 
-/** The language a request's Accept-Language asks for, among those there are templates for. */
-export function requestLanguageResolver(templates: Templates, defaultLanguage: string): (req: Request) => string {
-  return (req) => negotiateLanguage(req.get('accept-language'), templates.languages, defaultLanguage);
+/**
+ * The pages, as this layer needs them (the module gives it the operator's
+ * templates and branding).
+ */
+export interface PageRenderer {
+  /** The languages there are pages in. */
+  readonly languages: readonly string[];
+  /** The one source the pages may load images from (the logo's), if any. */
+  readonly imageSource: string | undefined;
+  /** The language an `Accept-Language` header asks for, among those; else the default one. */
+  negotiate(acceptLanguage: string | undefined): string;
+  /** `pages/<page>.html` in `language` (or the language it falls back to). */
+  render(page: string, language: string, view: Record<string, unknown>): { readonly text: string; readonly language: string };
+}
+
+/** The language a request's Accept-Language asks for, among those there are pages in. */
+export function requestLanguageResolver(pages: PageRenderer): (req: Request) => string {
+  return (req) => pages.negotiate(req.get('accept-language'));
 }
 
 /** An `application/x-www-form-urlencoded` body (the Confirm button's form); other types pass untouched. */
@@ -80,16 +91,15 @@ export interface LinkPage {
   confirm(req: Request, res: Response): Promise<void>;
 }
 
-export function createLinkPage(config: Config, service: ThreepidService, templates: Templates): LinkPage {
-  const csp = pageContentSecurityPolicy(logoImageSource(config));
-  const brand = brandingView(config, 'page');
-  const requestLanguage = requestLanguageResolver(templates, config.email.defaultLanguage);
+export function createLinkPage(service: ThreepidService, pages: PageRenderer): LinkPage {
+  const csp = pageContentSecurityPolicy(pages.imageSource);
+  const requestLanguage = requestLanguageResolver(pages);
   /** A session's own language (its email's) when there are still templates for it; else the request's. */
   const pageLanguage = (req: Request, sessionLanguage: string | null | undefined) =>
-    sessionLanguage && templates.languages.includes(sessionLanguage) ? sessionLanguage : requestLanguage(req);
+    sessionLanguage && pages.languages.includes(sessionLanguage) ? sessionLanguage : requestLanguage(req);
 
   const page = (res: Response, status: number, name: string, language: string, view: Record<string, unknown> = {}) => {
-    const rendered = templates.renderWithLanguage(`pages/${name}.html`, language, { ...brand, ...view });
+    const rendered = pages.render(name, language, view);
     setPageHeaders(res, csp, rendered.language);
     res.status(status).send(rendered.text);
   };

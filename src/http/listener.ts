@@ -2,9 +2,19 @@ import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import proxyaddr from 'proxy-addr';
-import type { ListenerSettings } from '../config';
 import type { Logger } from '../logger';
 import { normaliseIp, rateLimitKey } from './client-ip';
+
+/** One listener's address and the limits its sockets get (0: no cap). */
+export interface ListenerSettings {
+  readonly host: string;
+  readonly port: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly headerTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+}
 
 /**
  * The process's limit on open file descriptors (the soft `RLIMIT_NOFILE`,

@@ -1,0 +1,20 @@
+import type { Config } from '../config';
+import { brandingView, logoImageSource } from './branding';
+import { negotiateLanguage } from './languages';
+import type { Templates } from './templates';
+
+/**
+ * The pages a link opens, as the HTTP layer uses them (its `PageRenderer`):
+ * the operator's templates per language, with the branding filled in.
+ */
+export function createPageRenderer(templates: Templates, config: Config) {
+  const brand = brandingView(config, 'page');
+  const { defaultLanguage } = config.email;
+  return {
+    languages: templates.languages,
+    imageSource: logoImageSource(config),
+    negotiate: (acceptLanguage: string | undefined) => negotiateLanguage(acceptLanguage, templates.languages, defaultLanguage),
+    render: (page: string, language: string, view: Record<string, unknown>) =>
+      templates.renderWithLanguage(`pages/${page}.html`, language, { ...brand, ...view }),
+  };
+}
