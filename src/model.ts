@@ -104,3 +104,24 @@ export class IdentityServerError extends Error {
     this.name = 'IdentityServerError';
   }
 }
+
+/** What the client is told by requestToken. */
+export interface TokenRequestResult {
+  readonly sid: string;
+  /** Absent when an identity server runs the session: the client submits the token there. */
+  readonly submitUrl?: string;
+  /** Medium-specific fields of the answer: `msisdn` and `intl_fmt` for phone numbers. */
+  readonly responseFields?: Readonly<Record<string, string>>;
+}
+
+/** Facts about the request that do not come from its body. */
+export interface RequestContext {
+  /** The client's address as rate limits key it: an IPv4 address, or an IPv6 /64 (`2001:db8:1:2::/64`). */
+  readonly clientIp: string;
+  /**
+   * The language to write the message in (chosen from the request's
+   * `Accept-Language`); default: `email.default_language`. Kept on the
+   * session, so the page the link opens speaks it too.
+   */
+  readonly language?: string;
+}

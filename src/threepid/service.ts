@@ -1,32 +1,28 @@
 import type { ServiceSettings } from './settings';
-import { DELEGATED, type IdentityCredentials, type Clock, type EmailPayload, type EmailTemplate, type Flow, type Medium, type RandomSource, type SessionFlow, type SessionRecord, type SmsPayload } from '../model';
+import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type Clock, type EmailPayload, type EmailTemplate, type Flow, type Medium, type RandomSource, type SessionFlow, type SmsPayload } from '../model';
 import type { Store } from '../store/store';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { FLOWS, templateOf } from './flows';
-import { isBareHost } from '../identity/client';
-import { IdentityProxy, proxiedSessionKey } from './identity-proxy';
+import { IdentityProxy } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
 import { noEvents, type ThreepidEvents } from '../observability/events';
-import { parseThreepidAuth } from './uia';
+import { Proofs, type ValidatedThreepid } from './proofs';
+import { EXPIRED_SESSION_GRACE_MS } from './session-lifetimes';
+import { SessionLookup } from './session-lookup';
+import { TokenSubmissions, type LinkSession, type SubmittedToken } from './submissions';
 import { checkNextLink } from './next-link';
 import { EMAIL_VALIDATE_PATH, submitTokenPath } from './paths';
+import { LostRace, raceSafe } from './race';
 import { RateLimiter, type Limiter, type LimiterFactory } from './rate-limiter';
-import {
-  OPAQUE_ID_PATTERN,
-  parseTokenRequestBase,
-  requireObject,
-  type SubmitTokenRequest,
-} from './request-body';
-import { hashSecret, hashesEqual, randomId, timeOrderedId, type IdCodec } from './tokens';
+import { parseTokenRequestBase, requireObject, type SubmitTokenRequest } from './request-body';
+import { hashSecret, randomId, timeOrderedId, type IdCodec } from './tokens';
 
-/** How long a validated session can still be spent (the identity service's 24 hours). */
-export const VALIDATED_SESSION_LIFETIME_MS = 24 * 3_600_000;
-/** How long an expired session still answers `M_SESSION_EXPIRED` before it is purged. */
-export const EXPIRED_SESSION_GRACE_MS = 24 * 3_600_000;
-/** Wrong email tokens a session takes before it stops checking them (SMS: `sms.max_token_attempts`). */
-export const MAX_FAILED_ATTEMPTS = 5;
+export { EXPIRED_SESSION_GRACE_MS, MAX_FAILED_ATTEMPTS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
+export type { ValidatedThreepid } from './proofs';
+export type { RequestContext, TokenRequestResult } from '../model';
+export type { LinkSession, SubmittedToken } from './submissions';
 
 export interface ServiceDeps {
   readonly config: ServiceSettings;
@@ -48,66 +44,7 @@ export interface ServiceDeps {
 
 export type { IdentityCredentials } from '../model';
 
-/** What the client is told by requestToken. */
-export interface TokenRequestResult {
-  readonly sid: string;
-  /** Absent when an identity server runs the session: the client submits the token there. */
-  readonly submitUrl?: string;
-  /** Medium-specific fields of the answer: `msisdn` and `intl_fmt` for phone numbers. */
-  readonly responseFields?: Readonly<Record<string, string>>;
-}
 
-/** A 3PID proven by a validated session. */
-export interface ValidatedThreepid {
-  readonly medium: Medium;
-  readonly address: string;
-  /** Milliseconds since the epoch. */
-  readonly validatedAt: number;
-}
-
-/** Facts about the request that do not come from its body. */
-export interface RequestContext {
-  /** The client's address as rate limits key it: an IPv4 address, or an IPv6 /64 (`2001:db8:1:2::/64`). */
-  readonly clientIp: string;
-  /**
-   * The language to write the message in (chosen from the request's
-   * `Accept-Language`); default: `email.default_language`. Kept on the
-   * session, so the page the link opens speaks it too.
-   */
-  readonly language?: string;
-}
-
-/** What the page an emailed link opens needs to know of its session. */
-export interface LinkSession {
-  readonly flow: SessionFlow;
-  /** The language its email was written in; null when not known. */
-  readonly language: string | null;
-  /** The token (or, once validated, the proof) no longer works. */
-  readonly expired: boolean;
-}
-
-
-/** A parallel request with the same secret and address changed the session between our read and our write. */
-class LostRace extends Error {}
-
-/** Attempts at a session write before a lost race is an error. */
-const SESSION_WRITE_ATTEMPTS = 3;
-
-/**
- * Runs a session write again when a parallel identical request won the race
- * (its insert hit the unique index on open sessions, or its update came
- * first): read again, the winner's session is then answered as it stands.
- */
-async function raceSafe<T>(write: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (err) {
-      const lost = err instanceof LostRace;
-      if (!lost || attempt >= SESSION_WRITE_ATTEMPTS) throw err;
-    }
-  }
-}
 
 /**
  * The domain: starts validation sessions, checks submitted tokens, and tells
@@ -118,6 +55,8 @@ export class ThreepidService {
   private readonly smsPolicy: SmsPolicy;
   private readonly mediums: Readonly<Record<Medium, MediumRules | undefined>>;
   private readonly events: ThreepidEvents;
+  private readonly submissions: TokenSubmissions;
+  private readonly proofs: Proofs;
 
   constructor(private readonly deps: ServiceDeps) {
     this.events = deps.events ?? noEvents;
@@ -128,6 +67,9 @@ export class ThreepidService {
       email: deps.config.email.enabled ? emailRules : undefined,
       msisdn: deps.config.sms.enabled ? msisdnRules : undefined,
     };
+    const lookup = new SessionLookup(deps.store, deps.ids);
+    this.submissions = new TokenSubmissions({ store: deps.store, clock: deps.clock, config: deps.config, events: this.events, lookup });
+    this.proofs = new Proofs({ store: deps.store, clock: deps.clock, identityProxy: deps.identityProxy, lookup });
   }
 
   /** requestToken for one of the client-server API's six endpoints. */
@@ -306,167 +248,34 @@ export class ThreepidService {
     return `${this.deps.config.publicBaseurl}${EMAIL_VALIDATE_PATH}?${query.toString()}`;
   }
 
-  /**
-   * Checks a submitted token and marks the session validated. Submitting the
-   * right token again after success succeeds again. Answers with the session's
-   * next_link, if any.
-   */
-  async submitToken(request: SubmitTokenRequest, medium?: Medium): Promise<SubmittedToken> {
-    const { store, clock } = this.deps;
-    const session = await this.findSession(request.sid);
-    if (!session || !this.secretMatches(session, request.clientSecret) || (medium && session.medium !== medium)) {
-      throw new ThreepidError('M_INVALID_PARAM', 'No session matches this sid and client_secret');
-    }
-    const now = clock.now();
-    const tokenMatches = hashesEqual(session.tokenHash, hashSecret(request.token));
-    if (session.validatedAt !== null) {
-      if (!tokenMatches) throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
-      return submitted(session);
-    }
-    if (now > session.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
-    const maxFailed = session.medium === 'msisdn' ? this.deps.config.sms.maxTokenAttempts : MAX_FAILED_ATTEMPTS;
-    const tooMany = new ThreepidError('M_TOKEN_INCORRECT', 'Too many wrong tokens: request a new one');
-    if (!tokenMatches) {
-      if (!(await store.sessions.reserveTokenAttempt(session.sid, maxFailed))) throw tooMany;
-      throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
-    }
-    // The right token: the check is counted and the session validated by one write.
-    const validated = await store.sessions.validateWithinAttempts(
-      session.sid,
-      session.tokenHash,
-      maxFailed,
-      now,
-      now + VALIDATED_SESSION_LIFETIME_MS,
-    );
-    if (!validated) {
-      // The session changed since it was read: answer for it as it is now.
-      const again = await store.sessions.getSession(session.sid);
-      if (again?.validatedAt != null && hashesEqual(again.tokenHash, session.tokenHash)) return submitted(again);
-      if (again && !hashesEqual(again.tokenHash, session.tokenHash)) {
-        throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
-      }
-      if (again && now > again.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
-      throw tooMany;
-    }
-    this.events.sessionValidated(session.medium, session.flow);
-    return submitted(session);
+  /** Checks a submitted token and marks the session validated (see {@link TokenSubmissions}). */
+  submitToken(request: SubmitTokenRequest, medium?: Medium): Promise<SubmittedToken> {
+    return this.submissions.submitToken(request, medium);
   }
 
-  /**
-   * The session an emailed link names, for its page: which flow and language,
-   * and whether it has expired. Undefined when no session of ours matches the
-   * sid and client_secret. The token is not checked here: that would be a
-   * guess that no attempt limit counts.
-   */
-  async linkSession(sid: string, clientSecret: string): Promise<LinkSession | undefined> {
-    if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) return undefined;
-    const session = await this.findSession(sid);
-    if (!session || session.idServer !== null || !this.secretMatches(session, clientSecret)) return undefined;
-    return { flow: session.flow, language: session.language, expired: this.deps.clock.now() > session.expiresAt };
+  /** The session an emailed link names, for its page. */
+  linkSession(sid: string, clientSecret: string): Promise<LinkSession | undefined> {
+    return this.submissions.linkSession(sid, clientSecret);
   }
 
-  /**
-   * What a validated session proves, without spending it. Errors follow the
-   * identity service's getValidated3pid: `M_NO_VALID_SESSION` (unknown sid,
-   * wrong client_secret, already spent), `M_SESSION_EXPIRED`,
-   * `M_SESSION_NOT_VALIDATED`.
-   */
-  async getValidated(sid: string, clientSecret: string, creds: IdentityCredentials = {}): Promise<ValidatedThreepid> {
-    return toValidated(await this.validatedSession(sid, clientSecret, creds));
+  /** What a validated session proves, without spending it (see {@link Proofs}). */
+  getValidated(sid: string, clientSecret: string, creds: IdentityCredentials = {}): Promise<ValidatedThreepid> {
+    return this.proofs.getValidated(sid, clientSecret, creds);
   }
 
-  /**
-   * The identity-service v1 `getValidated3pid`: what a delegated session
-   * proves, for as long as a validated session lives (the homeserver never
-   * says that it used one, so it is never spent). Sessions started through
-   * the client-server API are not answered here: each session belongs to
-   * the API that started it.
-   */
-  async getDelegatedValidated(sid: string, clientSecret: string): Promise<ValidatedThreepid> {
-    return toValidated(await this.validatedSession(sid, clientSecret, {}, DELEGATED));
+  /** The identity-service v1 `getValidated3pid`, for delegated sessions only. */
+  getDelegatedValidated(sid: string, clientSecret: string): Promise<ValidatedThreepid> {
+    return this.proofs.getDelegatedValidated(sid, clientSecret);
   }
 
-  /**
-   * Spends a validated session for `flow`, once: a session requested for a
-   * password reset cannot be spent on registration, and the second spend of
-   * any session fails.
-   */
-  async consume(sid: string, clientSecret: string, flow: Flow, creds: IdentityCredentials = {}): Promise<ValidatedThreepid> {
-    const session = await this.validatedSession(sid, clientSecret, creds);
-    if (session.flow !== flow) {
-      throw new ThreepidError('M_NO_VALID_SESSION', `This session was requested for another flow (${session.flow})`);
-    }
-    if (!(await this.deps.store.sessions.markSessionConsumed(session.sid, this.deps.clock.now()))) {
-      throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');
-    }
-    return toValidated(session);
+  /** Spends a validated session for `flow`, once. */
+  consume(sid: string, clientSecret: string, flow: Flow, creds: IdentityCredentials = {}): Promise<ValidatedThreepid> {
+    return this.proofs.consume(sid, clientSecret, flow, creds);
   }
 
-  /**
-   * The UIA stages `m.login.email.identity` and `m.login.msisdn`: checks the
-   * auth dict's `threepid_creds` (or legacy `threepidCreds`) and answers the
-   * 3PID it proves, spending the session when `consume` is set. A session of
-   * the other medium proves nothing for this stage.
-   */
-  async checkThreepidAuth(auth: unknown, flow: Flow, consume: boolean): Promise<ValidatedThreepid> {
-    const parsed = parseThreepidAuth(auth);
-    const session = await this.validatedSession(parsed.sid, parsed.clientSecret, parsed.creds);
-    if (session.medium !== parsed.medium) {
-      throw new ThreepidError('M_THREEPID_AUTH_FAILED', `${parsed.type} needs a session for ${parsed.medium}`);
-    }
-    if (session.flow !== flow) {
-      throw new ThreepidError('M_THREEPID_AUTH_FAILED', `This session was requested for another flow (${session.flow})`);
-    }
-    return consume ? this.consume(parsed.sid, parsed.clientSecret, flow, parsed.creds) : toValidated(session);
-  }
-
-  private async validatedSession(
-    sid: string,
-    clientSecret: string,
-    creds: IdentityCredentials,
-    onlyFlow?: SessionFlow,
-  ): Promise<SessionRecord> {
-    if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) {
-      throw new ThreepidError('M_INVALID_PARAM', 'sid and client_secret must match ' + OPAQUE_ID_PATTERN.source);
-    }
-    if (creds.idServer !== undefined && !isBareHost(creds.idServer)) {
-      throw new ThreepidError('M_INVALID_PARAM', 'id_server must be a host name with an optional port');
-    }
-    const session =
-      creds.idServer === undefined
-        ? await this.findSession(sid)
-        : await this.deps.store.sessions.getSession(proxiedSessionKey(creds.idServer.toLowerCase(), sid));
-    if (!session || !this.secretMatches(session, clientSecret) || (onlyFlow !== undefined && session.flow !== onlyFlow)) {
-      throw new ThreepidError('M_NO_VALID_SESSION', 'No session matches this sid and client_secret');
-    }
-    if (session.consumedAt !== null) throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');
-    if (this.deps.clock.now() > session.expiresAt) {
-      throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
-    }
-    if (session.idServer !== null && session.validatedAt === null) {
-      if (!this.deps.identityProxy) throw new ThreepidError('M_NO_VALID_SESSION', 'Identity server sessions are not enabled');
-      const validatedAt = await this.deps.identityProxy.validatedAt(session, sid, clientSecret, creds.idAccessToken);
-      const now = this.deps.clock.now();
-      await this.deps.store.sessions.markSessionValidated(session.sid, validatedAt, now + VALIDATED_SESSION_LIFETIME_MS);
-      return { ...session, validatedAt, expiresAt: now + VALIDATED_SESSION_LIFETIME_MS };
-    }
-    if (session.validatedAt === null) {
-      throw new ThreepidError('M_SESSION_NOT_VALIDATED', 'This validation session has not been validated yet');
-    }
-    return session;
-  }
-
-  /** Our own session behind a sid a client gives (see {@link IdCodec}). */
-  private async findSession(sid: string): Promise<SessionRecord | undefined> {
-    for (const key of this.deps.ids.candidates(sid)) {
-      const session = await this.deps.store.sessions.getSession(key);
-      if (session) return session;
-    }
-    return undefined;
-  }
-
-  private secretMatches(session: SessionRecord, clientSecret: string): boolean {
-    return hashesEqual(session.clientSecretHash, hashSecret(clientSecret));
+  /** The UIA stages `m.login.email.identity` and `m.login.msisdn`. */
+  checkThreepidAuth(auth: unknown, flow: Flow, consume: boolean): Promise<ValidatedThreepid> {
+    return this.proofs.checkThreepidAuth(auth, flow, consume);
   }
 
   /** Deletes sessions whose grace period after expiry is over. Returns how many. */
@@ -477,17 +286,3 @@ export class ThreepidService {
   }
 }
 
-/** A token accepted: where to send the person next, and what the page says. */
-export interface SubmittedToken {
-  readonly nextLink: string | null;
-  readonly flow: SessionFlow;
-  readonly language: string | null;
-}
-
-function submitted(session: SessionRecord): SubmittedToken {
-  return { nextLink: session.nextLink, flow: session.flow, language: session.language };
-}
-
-function toValidated(session: SessionRecord): ValidatedThreepid {
-  return Object.freeze({ medium: session.medium, address: session.address, validatedAt: session.validatedAt ?? 0 });
-}
