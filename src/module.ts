@@ -5,6 +5,7 @@ import type { EmailPayload, SmsPayload } from './delivery/messages';
 import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender } from './delivery/sms-senders';
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
 import { ThreadedMailTransport } from './delivery/smtp-thread';
+import { brandingView } from './delivery/branding';
 import { createPageRenderer } from './delivery/pages';
 import { Templates } from './delivery/templates';
 import { createClientRouter } from './http/client-router';
@@ -127,7 +128,7 @@ async function assemble(parts: {
       ? (ThreadedMailTransport.create(config.email.smtp, logger) ?? createSmtpTransport(config.email.smtp))
       : createFileTransport(config.email.devMailDir, logger));
   undo.push(() => transport.close());
-  const emailSender = new EmailSender(config, templates, transport);
+  const emailSender = new EmailSender(config, brandingView(config, 'email'), templates, transport);
   const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));
 
   const deliveryCounts: Record<DeliveryOutcome, number> = { sent: 0, retried: 0, failed: 0 };

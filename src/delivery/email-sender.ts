@@ -1,5 +1,3 @@
-import type { Config } from '../config';
-import { brandingView } from './branding';
 import type { MailTransport } from './mail-transport';
 import type { EmailPayload } from './messages';
 import type { Templates } from './templates';
@@ -11,17 +9,27 @@ export const EMAIL_TEMPLATE_FILES = ['registration', 'password_reset', 'add_thre
   `email/${name}.html`,
 ]);
 
+/** What the email path reads of the configuration. */
+export interface EmailSenderSettings {
+  /** The domain of each Message-ID. */
+  readonly serverName: string;
+  readonly email: {
+    readonly notifFrom: string;
+    readonly defaultLanguage: string;
+    /** Subjects set in the config (Synapse's `email.subjects`), used instead of the subject templates. */
+    readonly subjects: { readonly registration?: string; readonly passwordReset?: string; readonly addThreepid?: string };
+  };
+}
+
 /** Renders an outbox email payload, in its language, and hands it to the transport. */
 export class EmailSender {
-  private readonly brand: Record<string, string | undefined>;
-
   constructor(
-    private readonly config: Config,
+    private readonly config: EmailSenderSettings,
+    /** The operator's branding, as the email templates show it. */
+    private readonly brand: Readonly<Record<string, string | undefined>>,
     private readonly templates: Templates,
     private readonly transport: MailTransport,
-  ) {
-    this.brand = brandingView(config, 'email');
-  }
+  ) {}
 
   /** A subject the config sets (Synapse's `email.subjects`) wins over the subject template. */
   private subject(template: EmailPayload['template']): string | undefined {

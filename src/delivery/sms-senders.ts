@@ -113,7 +113,10 @@ export const SMS_TEMPLATE_FILES = ['sms/code.txt'];
 /** Renders an outbox SMS payload and hands it to the transport. */
 export class SmsSender {
   constructor(
-    private readonly config: Config,
+    private readonly config: {
+      readonly serverName: string;
+      readonly email: { readonly appName: string; readonly defaultLanguage: string };
+    },
     private readonly templates: Templates,
     private readonly transport: SmsTransport,
   ) {}
