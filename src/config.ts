@@ -4,7 +4,7 @@ import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import proxyaddr from 'proxy-addr';
 import { parseDuration } from './duration';
-import { isBareHost } from './identity/client';
+import { isBareHost } from './hosts';
 import { LANGUAGE_TAG } from './delivery/languages';
 import { parseKeyLine } from './keyring';
 import type { ListenerSettings } from './http/listener';

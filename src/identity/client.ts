@@ -19,13 +19,7 @@ export interface IdentityClientSettings {
   readonly maxResponseBytes: number;
 }
 
-/** A bare host name or IP literal with an optional port: no scheme, path or userinfo. */
-const ID_SERVER_PATTERN = /^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?$/;
-
-export function isBareHost(idServer: string): boolean {
-  const match = ID_SERVER_PATTERN.exec(idServer);
-  return match !== null && (match[1] === undefined || (Number(match[1]) >= 1 && Number(match[1]) <= 65535));
-}
+export { isBareHost } from '../hosts';
 
 const upstreamFailure = (status: 502 | 504, error: string) =>
   new IdentityServerError(status, { errcode: 'M_UNKNOWN', error });

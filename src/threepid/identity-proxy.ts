@@ -1,5 +1,6 @@
 import type { IdentityProxySettings } from './settings';
-import { IdentityServerClient, isBareHost } from '../identity/client';
+import { IdentityServerClient } from '../identity/client';
+import { isBareHost } from '../hosts';
 import type { Clock, Flow, Medium, SessionRecord } from '../model';
 import type { Store } from '../store/store';
 import { canonicalAddress } from './bindings';

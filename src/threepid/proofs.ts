@@ -1,5 +1,5 @@
 import { DELEGATED, type Clock, type Flow, type IdentityCredentials, type Medium, type SessionFlow, type SessionRecord } from '../model';
-import { isBareHost } from '../identity/client';
+import { isBareHost } from '../hosts';
 import type { Store } from '../store/store';
 import { ThreepidError } from './errors';
 import { proxiedSessionKey, type IdentityProxy } from './identity-proxy';

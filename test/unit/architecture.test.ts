@@ -89,7 +89,6 @@ const KNOWN_LAYER_IMPORTS = new Set<string>([
   'threepid/bindings.ts -> store/store.ts',
   'threepid/identity-proxy.ts -> identity/client.ts',
   'threepid/identity-proxy.ts -> store/store.ts',
-  'threepid/proofs.ts -> identity/client.ts',
   'threepid/proofs.ts -> store/store.ts',
   'threepid/rate-limiter.ts -> store/rate-limits.ts',
   'threepid/service.ts -> store/store.ts',

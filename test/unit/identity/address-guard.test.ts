@@ -1,5 +1,5 @@
 import { AddressGuard } from '../../../src/identity/address-guard';
-import { isBareHost } from '../../../src/identity/client';
+import { isBareHost } from '../../../src/hosts';
 
 describe('AddressGuard', () => {
   const guard = new AddressGuard([]);
