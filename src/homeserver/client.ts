@@ -1,18 +1,8 @@
 import { createHash } from 'node:crypto';
-import { ThreepidError } from '../threepid/errors';
-import type { Clock } from '../threepid/tokens';
+import type { Clock } from '../model';
+import { HomeserverUnavailable, type UserAuthority } from '../threepid/ports';
 
-/**
- * Who a user is, and whether they know their password: what the account
- * endpoints need from a homeserver. Embedded, the host implements it from its
- * own tables; the sidecar asks the homeserver over its client API.
- */
-export interface UserAuthority {
-  /** The user ID an access token belongs to, or null for an unknown token. */
-  userIdForAccessToken(accessToken: string): Promise<string | null>;
-  /** Whether `password` is the user's password. */
-  checkPassword(userId: string, password: string): Promise<boolean>;
-}
+export type { UserAuthority } from '../threepid/ports';
 
 const CACHE_MS = 60_000;
 const CACHE_MAX_ENTRIES = 10_000;
@@ -102,6 +92,6 @@ async function readJson(response: Response): Promise<Record<string, unknown>> {
   throw upstream('The homeserver gave an answer that is not a JSON object');
 }
 
-function upstream(message: string): ThreepidError {
-  return new ThreepidError('M_UNKNOWN', message);
+function upstream(message: string): HomeserverUnavailable {
+  return new HomeserverUnavailable(message);
 }

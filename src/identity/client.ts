@@ -1,8 +1,8 @@
 import { IdentityServerError } from '../model';
 import http from 'node:http';
 import https from 'node:https';
-import type { Medium } from '../store/sessions';
-import { ThreepidError } from '../threepid/errors';
+import type { Medium } from '../model';
+import { IdentityCallRefused, type IdentityServerApi } from '../threepid/ports';
 import { ACCESS_TOKEN_PATTERN } from '../threepid/request-body';
 import { AddressGuard, BlockedAddressError } from './address-guard';
 
@@ -29,7 +29,7 @@ const upstreamFailure = (status: 502 | 504, error: string) =>
  * connected to must be allowed (see {@link AddressGuard}), redirects are not
  * followed, the whole call has a deadline, and the answer has a size cap.
  */
-export class IdentityServerClient {
+export class IdentityServerClient implements IdentityServerApi {
   private readonly guard: AddressGuard;
 
   constructor(private readonly settings: IdentityClientSettings) {
@@ -69,13 +69,13 @@ export class IdentityServerClient {
   ): Promise<Record<string, unknown>> {
     // Checked where the token is read; checked again here, where it becomes a header.
     if (!ACCESS_TOKEN_PATTERN.test(accessToken)) {
-      return Promise.reject(new ThreepidError('M_INVALID_PARAM', 'id_access_token may contain only visible ASCII characters'));
+      return Promise.reject(new IdentityCallRefused('bad-access-token', 'id_access_token may contain only visible ASCII characters'));
     }
     const url = new URL(`${this.settings.allowHttp ? 'http' : 'https'}://${idServer}${path}`);
     const host = url.hostname.replace(/^\[|\]$/g, '');
     // An IP literal is connected to without a lookup, so it is checked here.
     if (/^[\d.]+$|:/.test(host) && !this.guard.allows(host)) {
-      return Promise.reject(new ThreepidError('M_SERVER_NOT_TRUSTED', 'The identity server address is not allowed'));
+      return Promise.reject(new IdentityCallRefused('address-not-allowed', 'The identity server address is not allowed'));
     }
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const transport = url.protocol === 'https:' ? https : http;
@@ -101,7 +101,7 @@ export class IdentityServerClient {
 
       request.on('error', (err) => {
         if (err instanceof BlockedAddressError || (err as { code?: string }).code === 'EBLOCKEDADDRESS') {
-          fail(new ThreepidError('M_SERVER_NOT_TRUSTED', 'The identity server address is not allowed'));
+          fail(new IdentityCallRefused('address-not-allowed', 'The identity server address is not allowed'));
         } else {
           fail(upstreamFailure(502, 'The identity server could not be reached'));
         }

@@ -1,14 +1,9 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { Database, ThreepidBindingsTable } from './schema';
-import type { Medium } from './sessions';
+import type { Medium } from '../model';
+import type { BindingRecord, BindingRepository } from '../threepid/ports';
 
-export interface BindingRecord {
-  readonly medium: Medium;
-  readonly address: string;
-  readonly userId: string;
-  readonly validatedAt: number;
-  readonly addedAt: number;
-}
+export type { BindingRecord } from '../threepid/ports';
 
 function toRecord(row: Selectable<ThreepidBindingsTable>): BindingRecord {
   return Object.freeze({
@@ -21,7 +16,7 @@ function toRecord(row: Selectable<ThreepidBindingsTable>): BindingRecord {
 }
 
 /** The module's own 3PID directory. */
-export class BindingStore {
+export class BindingStore implements BindingRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   async find(medium: Medium, address: string): Promise<BindingRecord | undefined> {

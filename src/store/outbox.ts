@@ -4,6 +4,7 @@ import type { Database } from './schema';
 import { UnreadablePayload, type PayloadSealer } from './sealing';
 
 export type { Channel } from '../model';
+import type { Outbox } from '../threepid/ports';
 import type { Channel } from '../model';
 
 /** A message claimed for delivery. `payload` is the JSON written at enqueue time. */
@@ -32,7 +33,7 @@ export interface OutboxStats {
  * Payloads are sealed by `sealer` before they are written and opened when
  * they are claimed: the database never holds a token or a code in clear.
  */
-export class OutboxStore {
+export class OutboxStore implements Outbox {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly engine: Engine,

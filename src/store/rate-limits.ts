@@ -2,13 +2,12 @@ import type { Kysely } from 'kysely';
 import type { Engine } from './migrations';
 import type { Database } from './schema';
 
-export interface BucketState {
-  readonly tokens: number;
-  readonly updatedAt: number;
-}
+import type { BucketCounters, BucketState } from '../threepid/ports';
+
+export type { BucketState } from '../threepid/ports';
 
 /** Token buckets in the database, so every replica sees the same counts. */
-export class RateLimitStore {
+export class RateLimitStore implements BucketCounters {
   constructor(
     private readonly db: Kysely<Database>,
     private readonly engine: Engine,

@@ -4,6 +4,7 @@ import type { Database, ThreepidSessionsTable } from './schema';
 export { DELEGATED } from '../model';
 export type { Flow, Medium, SessionFlow, SessionRecord } from '../model';
 import type { Medium, SessionFlow, SessionRecord } from '../model';
+import type { NewSession, SessionRepository } from '../threepid/ports';
 
 function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
   return Object.freeze({
@@ -26,7 +27,7 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
 }
 
 /** Session storage. Holds no rules: callers decide, this reads and writes. */
-export class SessionStore {
+export class SessionStore implements SessionRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
   /** The newest session not yet validated for this secret, address and flow. */
@@ -57,12 +58,7 @@ export class SessionStore {
     return row && toRecord(row);
   }
 
-  async insertSession(
-    session: Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt' | 'idServer' | 'language'> & {
-      idServer?: string;
-      language?: string | null;
-    },
-  ): Promise<'inserted' | 'conflict'> {
+  async insertSession(session: NewSession): Promise<'inserted' | 'conflict'> {
     try {
       await this.insertRow(session);
       return 'inserted';
@@ -75,12 +71,7 @@ export class SessionStore {
     }
   }
 
-  private async insertRow(
-    session: Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt' | 'idServer' | 'language'> & {
-      idServer?: string;
-      language?: string | null;
-    },
-  ): Promise<void> {
+  private async insertRow(session: NewSession): Promise<void> {
     await this.db
       .insertInto('threepid_sessions')
       .values({
@@ -172,7 +163,7 @@ export class SessionStore {
   }
 
   /** Records a session an identity server runs; a no-op when it is known already. */
-  async recordProxiedSession(session: Parameters<SessionStore['insertSession']>[0] & { idServer: string }): Promise<void> {
+  async recordProxiedSession(session: NewSession & { idServer: string }): Promise<void> {
     const existing = await this.getSession(session.sid);
     if (!existing) await this.insertSession(session);
   }

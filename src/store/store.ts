@@ -5,10 +5,11 @@ import { OutboxStore } from './outbox';
 import { RateLimitStore } from './rate-limits';
 import type { Database } from './schema';
 import type { PayloadSealer } from './sealing';
+import type { Storage } from '../threepid/ports';
 import { SessionStore } from './sessions';
 
 /** All storage, over one Kysely handle (the database, or a transaction). */
-export class Store {
+export class Store implements Storage {
   readonly sessions: SessionStore;
   readonly outbox: OutboxStore;
   readonly bindings: BindingStore;

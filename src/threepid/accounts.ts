@@ -1,7 +1,5 @@
-import type { UserAuthority } from '../homeserver/client';
-import type { BindingRecord } from '../store/bindings';
 import type { Clock, Medium } from '../model';
-import type { Store } from '../store/store';
+import { HomeserverUnavailable, type BindingRecord, type Storage, type UserAuthority } from './ports';
 import { canonicalAddress, parseMedium } from './bindings';
 import { ThreepidError, isThreepidError } from './errors';
 import { opaqueIdField, requireFields, requireObject, stringField } from './request-body';
@@ -22,7 +20,7 @@ export class AccountService {
 
   constructor(
     private readonly deps: {
-      store: Store;
+      store: Storage;
       service: ThreepidService;
       authority: UserAuthority;
       clock: Clock;
@@ -36,7 +34,7 @@ export class AccountService {
   /** The user behind an access token, or `M_UNKNOWN_TOKEN`. */
   async authenticate(accessToken: string | undefined): Promise<string> {
     if (!accessToken) throw new ThreepidError('M_MISSING_TOKEN', 'An access token is required');
-    const userId = await this.deps.authority.userIdForAccessToken(accessToken);
+    const userId = await askHomeserver(() => this.deps.authority.userIdForAccessToken(accessToken));
     if (!userId) throw new ThreepidError('M_UNKNOWN_TOKEN', 'Unknown access token');
     return userId;
   }
@@ -106,8 +104,19 @@ export class AccountService {
     if (named !== undefined && named !== userId && !(typeof named === 'string' && userId.startsWith(`@${named}:`))) {
       throw challenge({ errcode: 'M_FORBIDDEN', error: 'You can only authenticate as yourself' });
     }
-    if (!(await this.deps.authority.checkPassword(userId, auth.password))) {
+    const password = auth.password;
+    if (!(await askHomeserver(() => this.deps.authority.checkPassword(userId, password)))) {
       throw challenge({ errcode: 'M_FORBIDDEN', error: 'Invalid password' });
     }
+  }
+}
+
+/** A homeserver that cannot be asked fails the request (500 `M_UNKNOWN`), with its reason. */
+async function askHomeserver<T>(question: () => Promise<T>): Promise<T> {
+  try {
+    return await question();
+  } catch (err) {
+    if (err instanceof HomeserverUnavailable) throw new ThreepidError('M_UNKNOWN', err.message);
+    throw err;
   }
 }

@@ -1,6 +1,5 @@
-import type { BindingRecord } from '../store/bindings';
 import type { Clock, Medium } from '../model';
-import type { Store } from '../store/store';
+import type { BindingRecord, Storage } from './ports';
 import type { ThreepidDirectory } from './directory';
 import { canonicaliseEmail } from './email';
 import { ThreepidError } from './errors';
@@ -29,7 +28,7 @@ export function canonicalAddress(medium: Medium, address: string): string {
 export class BindingService implements ThreepidDirectory {
   /** @internal The module builds it; hosts get it as `ThreepidModule.bindings`. */
   constructor(
-    private readonly store: Store,
+    private readonly store: Storage,
     private readonly clock: Clock,
   ) {}
 

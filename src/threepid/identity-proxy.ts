@@ -1,8 +1,7 @@
 import type { IdentityProxySettings } from './settings';
-import { IdentityServerClient } from '../identity/client';
 import { isBareHost } from '../hosts';
 import type { Clock, Flow, Medium, SessionRecord } from '../model';
-import type { Store } from '../store/store';
+import { IdentityCallRefused, type IdentityServerApi, type Storage } from './ports';
 import { canonicalAddress } from './bindings';
 import { ThreepidError } from './errors';
 
@@ -26,8 +25,8 @@ export function proxiedSessionKey(idServer: string, sid: string): string {
 export class IdentityProxy {
   constructor(
     private readonly settings: IdentityProxySettings,
-    private readonly client: IdentityServerClient,
-    private readonly store: Store,
+    private readonly client: IdentityServerApi,
+    private readonly store: Storage,
     private readonly clock: Clock,
   ) {}
 
@@ -57,7 +56,9 @@ export class IdentityProxy {
     sendAttempt: number;
   }): Promise<string> {
     const { id_server: _server, id_access_token: _token, ...forwarded } = input.body;
-    const { sid } = await this.client.requestToken(input.target.idServer, input.medium, forwarded, input.target.accessToken);
+    const { sid } = await refusalsAsErrors(() =>
+      this.client.requestToken(input.target.idServer, input.medium, forwarded, input.target.accessToken),
+    );
     const now = this.clock.now();
     await this.store.sessions.recordProxiedSession({
       sid: proxiedSessionKey(input.target.idServer, sid),
@@ -87,7 +88,7 @@ export class IdentityProxy {
       throw new ThreepidError('M_SERVER_NOT_TRUSTED', 'This homeserver no longer trusts that identity server');
     }
     if (!accessToken) throw new ThreepidError('M_MISSING_PARAM', 'id_access_token is required for this session');
-    const proof = await this.client.getValidated3pid(idServer, isSid, clientSecret, accessToken);
+    const proof = await refusalsAsErrors(() => this.client.getValidated3pid(idServer, isSid, clientSecret, accessToken));
     let address: string;
     try {
       address = canonicalAddress(session.medium, proof.address);
@@ -98,5 +99,15 @@ export class IdentityProxy {
       throw new ThreepidError('M_NO_VALID_SESSION', 'The identity server validated another address');
     }
     return proof.validatedAt;
+  }
+}
+
+/** A call the client would not make: a bad `id_access_token`, or an identity server at an address not allowed. */
+async function refusalsAsErrors<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (!(err instanceof IdentityCallRefused)) throw err;
+    throw new ThreepidError(err.reason === 'bad-access-token' ? 'M_INVALID_PARAM' : 'M_SERVER_NOT_TRUSTED', err.message);
   }
 }

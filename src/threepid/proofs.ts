@@ -1,6 +1,6 @@
 import { DELEGATED, type Clock, type Flow, type IdentityCredentials, type Medium, type SessionFlow, type SessionRecord } from '../model';
 import { isBareHost } from '../hosts';
-import type { Store } from '../store/store';
+import type { Storage } from './ports';
 import { ThreepidError } from './errors';
 import { proxiedSessionKey, type IdentityProxy } from './identity-proxy';
 import { OPAQUE_ID_PATTERN } from './request-body';
@@ -20,7 +20,7 @@ export interface ValidatedThreepid {
 export class Proofs {
   constructor(
     private readonly deps: {
-      readonly store: Store;
+      readonly store: Storage;
       readonly clock: Clock;
       readonly identityProxy?: IdentityProxy;
       readonly lookup: SessionLookup;

@@ -1,4 +1,4 @@
-import type { RateLimitStore } from '../store/rate-limits';
+import type { BucketCounters } from './ports';
 import { ThreepidError } from './errors';
 import type { Clock } from '../model';
 
@@ -73,7 +73,7 @@ export class RateLimiter implements Limiter {
  */
 export class DatabaseRateLimiter implements Limiter {
   constructor(
-    private readonly store: RateLimitStore,
+    private readonly store: BucketCounters,
     private readonly namespace: string,
     private readonly limit: RateLimit,
     private readonly clock: Clock,

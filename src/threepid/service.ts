@@ -1,6 +1,6 @@
 import type { ServiceSettings } from './settings';
 import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type Clock, type EmailPayload, type EmailTemplate, type Flow, type Medium, type RandomSource, type SessionFlow, type SmsPayload } from '../model';
-import type { Store } from '../store/store';
+import type { Storage } from './ports';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { FLOWS, templateOf } from './flows';
@@ -26,7 +26,7 @@ export type { LinkSession, SubmittedToken } from './submissions';
 
 export interface ServiceDeps {
   readonly config: ServiceSettings;
-  readonly store: Store;
+  readonly store: Storage;
   readonly directory: ThreepidDirectory;
   readonly clock: Clock;
   readonly random: RandomSource;

@@ -1,11 +1,11 @@
 import type { SessionRecord } from '../model';
-import type { Store } from '../store/store';
+import type { Storage } from './ports';
 import { hashSecret, hashesEqual, type IdCodec } from './tokens';
 
 /** Finds our own sessions by the sids clients hold. */
 export class SessionLookup {
   constructor(
-    private readonly store: Store,
+    private readonly store: Storage,
     private readonly ids: IdCodec,
   ) {}
 

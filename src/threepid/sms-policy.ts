@@ -1,5 +1,5 @@
 import type { SmsPolicySettings } from './settings';
-import type { Store } from '../store/store';
+import type { Storage } from './ports';
 import { ThreepidError } from './errors';
 import type { ParsedAddress } from './mediums';
 import type { ThreepidEvents } from '../observability/events';
@@ -50,7 +50,7 @@ export class SmsPolicy {
   }
 
   /** The global cap: refuses once `daily_limit` codes went out in the last 24 hours. */
-  async checkDailyCap(store: Store, now: number): Promise<void> {
+  async checkDailyCap(store: Storage, now: number): Promise<void> {
     const sent = await store.outbox.countCreatedSince('sms', now - DAY_MS);
     if (sent.count >= this.settings.dailyLimit) {
       this.events.rateLimited('sms_daily');

@@ -1,6 +1,6 @@
 import type { Medium, SessionFlow, SessionRecord } from '../model';
 import type { ThreepidEvents } from '../observability/events';
-import type { Store } from '../store/store';
+import type { Storage } from './ports';
 import { ThreepidError } from './errors';
 import { OPAQUE_ID_PATTERN, type SubmitTokenRequest } from './request-body';
 import { MAX_FAILED_ATTEMPTS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
@@ -32,7 +32,7 @@ function submitted(session: SessionRecord): SubmittedToken {
 export class TokenSubmissions {
   constructor(
     private readonly deps: {
-      readonly store: Store;
+      readonly store: Storage;
       readonly clock: Clock;
       readonly config: { readonly sms: { readonly maxTokenAttempts: number } };
       readonly events: ThreepidEvents;
