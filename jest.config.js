@@ -13,8 +13,8 @@ const common = {
 
 /**
  * Two projects: every test on SQLite (the embedded default), and the
- * end-to-end suite again on PostgreSQL, on a throwaway server the global
- * setup starts (Debian's binaries, installed by test/support/setup-postgres.sh
+ * end-to-end suite and the store-level tests again on PostgreSQL, on a
+ * throwaway server the global setup starts (Debian's binaries, installed by test/support/setup-postgres.sh
  * when missing).
  */
 module.exports = {
@@ -32,8 +32,17 @@ module.exports = {
     {
       ...common,
       displayName: 'postgres',
-      roots: ['<rootDir>/test/e2e', '<rootDir>/test/regressions'],
-      testMatch: ['**/*.test.ts'],
+      roots: ['<rootDir>/test'],
+      // The end-to-end suite, and the store-level unit tests (sessions, the
+      // service over the store, the outbox worker), which open their database
+      // through test/support/postgres.ts's openTestDatabase.
+      testMatch: [
+        '<rootDir>/test/e2e/**/*.test.ts',
+        '<rootDir>/test/regressions/**/*.test.ts',
+        '<rootDir>/test/unit/store/sessions.test.ts',
+        '<rootDir>/test/unit/threepid/service.test.ts',
+        '<rootDir>/test/unit/delivery/outbox-worker.test.ts',
+      ],
       // The sidecar-process, real-client, proxy, CORS and browser tests
       // exercise the process, the proxy and HTTP, not the store; once is
       // enough. (Patterns name the test folder, so the checkout's own path

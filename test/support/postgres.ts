@@ -4,7 +4,10 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Kysely } from 'kysely';
 import { Client } from 'pg';
+import { openPostgresDatabase, openSqliteDatabase } from '../../src/store/database';
+import type { Database } from '../../src/store/schema';
 
 /** The engine the e2e tests run on: the jest project sets it. */
 export function testEngine(): 'sqlite' | 'postgres' {
@@ -104,4 +107,29 @@ export async function queryTestDatabase<T>(file: string, text: string, params: u
   } finally {
     await client.end();
   }
+}
+
+/**
+ * A migrated database for store-level tests, on the project's engine: a
+ * SQLite file in `dir`, or (on the postgres project) the PostgreSQL database
+ * that file stands for. The same test then proves the same behaviour on both.
+ */
+export async function openTestDatabase(dir: string): Promise<{ db: Kysely<Database>; engine: 'sqlite' | 'postgres' }> {
+  const file = path.join(dir, 'threepid.sqlite');
+  return testEngine() === 'postgres'
+    ? { db: await openPostgresDatabase(await postgresDatabaseFor(file), 4), engine: 'postgres' }
+    : { db: await openSqliteDatabase(file), engine: 'sqlite' };
+}
+
+/**
+ * A raw row with its counters and times as numbers on both engines: node-pg
+ * returns BIGINT columns as strings (the store's own reads convert them).
+ */
+export function rowNumbers<T extends object>(row: T): T {
+  return Object.fromEntries(
+    Object.entries(row).map(([key, value]) => [
+      key,
+      /(_at|_until|attempts)$/.test(key) && typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value,
+    ]),
+  ) as T;
 }

@@ -1,13 +1,12 @@
-import path from 'node:path';
 import type { Kysely } from 'kysely';
 import { PermanentDeliveryError } from '../../../src/delivery/errors';
 import { OutboxWorker, type ChannelSender, type DeliveryOutcome } from '../../../src/delivery/outbox-worker';
-import { openSqliteDatabase } from '../../../src/store/database';
 import type { Database } from '../../../src/store/schema';
 import { Store } from '../../../src/store/store';
 import { AesGcmSealer } from '../../../src/store/sealing';
 import { Keyring } from '../../../src/keyring';
 import { CapturingLogger, FakeClock, removeDir, tempDir } from '../../support/harness';
+import { openTestDatabase, rowNumbers } from '../../support/postgres';
 import { SeededRandom } from '../../support/seeded-random';
 import { eventually } from '../../support/e2e-utils';
 
@@ -33,9 +32,10 @@ class ScriptedSender {
   };
 }
 
-describe('OutboxWorker over SQLite', () => {
+describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres project)', () => {
   let dir: string;
   let db: Kysely<Database>;
+  let engine: 'sqlite' | 'postgres';
   let store: Store;
   let clock: FakeClock;
   let logger: CapturingLogger;
@@ -43,8 +43,8 @@ describe('OutboxWorker over SQLite', () => {
 
   beforeEach(async () => {
     dir = tempDir('threepid-outbox-');
-    db = await openSqliteDatabase(path.join(dir, 'threepid.sqlite'));
-    store = new Store(db, 'sqlite', new AesGcmSealer(Keyring.ephemeral()));
+    ({ db, engine } = await openTestDatabase(dir));
+    store = new Store(db, engine, new AesGcmSealer(Keyring.ephemeral()));
     clock = new FakeClock();
     logger = new CapturingLogger();
     outcomes = [];
@@ -79,7 +79,7 @@ describe('OutboxWorker over SQLite', () => {
   }
 
   async function row(id = 'msg1') {
-    return db.selectFrom('threepid_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    return rowNumbers(await db.selectFrom('threepid_outbox').selectAll().where('id', '=', id).executeTakeFirstOrThrow());
   }
 
   it('sends a due message, marks it sent and clears its payload', async () => {
@@ -111,7 +111,7 @@ describe('OutboxWorker over SQLite', () => {
   it('fails a message whose key is gone with a clear log line, sends nothing, and keeps going', async () => {
     await enqueue('msg1');
     // The keys are rotated and the old one dropped before the outbox drained.
-    store = new Store(db, 'sqlite', new AesGcmSealer(new Keyring([{ id: 'newkey', secret: Buffer.alloc(32, 9) }])));
+    store = new Store(db, engine, new AesGcmSealer(new Keyring([{ id: 'newkey', secret: Buffer.alloc(32, 9) }])));
     await enqueue('msg2');
     const sender = new ScriptedSender();
     await round(worker(sender));

@@ -1,9 +1,8 @@
-import path from 'node:path';
 import type { Kysely } from 'kysely';
-import { openSqliteDatabase } from '../../../src/store/database';
 import type { Database } from '../../../src/store/schema';
 import { SessionStore } from '../../../src/store/sessions';
 import { removeDir, tempDir } from '../../support/harness';
+import { openTestDatabase } from '../../support/postgres';
 
 describe('SessionStore writes that check what was read', () => {
   let dir: string;
@@ -13,7 +12,7 @@ describe('SessionStore writes that check what was read', () => {
 
   beforeEach(async () => {
     dir = tempDir('threepid-sessions-');
-    db = await openSqliteDatabase(path.join(dir, 'threepid.sqlite'));
+    ({ db } = await openTestDatabase(dir));
     sessions = new SessionStore(db);
     await sessions.insertSession({
       sid: 'sid1',

@@ -1,8 +1,6 @@
-import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { parseConfig, type Config } from '../../../src/config';
 import type { EmailPayload } from '../../../src/delivery/messages';
-import { openSqliteDatabase } from '../../../src/store/database';
 import type { Database } from '../../../src/store/schema';
 import type { Flow, Medium } from '../../../src/store/sessions';
 import { Store } from '../../../src/store/store';
@@ -18,6 +16,7 @@ import {
   VALIDATED_SESSION_LIFETIME_MS,
 } from '../../../src/threepid/service';
 import { FakeClock, removeDir, tempDir } from '../../support/harness';
+import { openTestDatabase, rowNumbers } from '../../support/postgres';
 import { SeededRandom } from '../../support/seeded-random';
 
 const CLIENT_SECRET = 'client_secret_1';
@@ -46,9 +45,10 @@ async function expectErrcode(promise: Promise<unknown>, errcode: Errcode): Promi
   expect((await rejection(promise)).errcode).toBe(errcode);
 }
 
-describe('ThreepidService over SQLite', () => {
+describe('ThreepidService over the store (SQLite, and PostgreSQL on the postgres project)', () => {
   let dir: string;
   let db: Kysely<Database>;
+  let engine: 'sqlite' | 'postgres';
   let store: Store;
   let clock: FakeClock;
   let config: Config;
@@ -61,8 +61,8 @@ describe('ThreepidService over SQLite', () => {
 
   beforeEach(async () => {
     dir = tempDir('threepid-service-');
-    db = await openSqliteDatabase(path.join(dir, 'threepid.sqlite'));
-    store = new Store(db, 'sqlite', sealer);
+    ({ db, engine } = await openTestDatabase(dir));
+    store = new Store(db, engine, sealer);
     clock = new FakeClock();
     config = parseConfig({
       public_baseurl: 'https://matrix.example.org/',
@@ -106,7 +106,7 @@ describe('ThreepidService over SQLite', () => {
   }
 
   async function outboxRows() {
-    return db.selectFrom('threepid_outbox').selectAll().orderBy('created_at').execute();
+    return (await db.selectFrom('threepid_outbox').selectAll().orderBy('created_at').execute()).map(rowNumbers);
   }
 
   async function sessionCount(): Promise<number> {
@@ -168,7 +168,7 @@ describe('ThreepidService over SQLite', () => {
     it('writes the session and the outbox row in one transaction: no session without its email', async () => {
       await sql`DROP TABLE threepid_outbox`.execute(db);
       // Matched by message: better-sqlite3's SqliteError can come from another realm under jest.
-      await expect(requestToken()).rejects.toMatchObject({ message: expect.stringMatching(/no such table: threepid_outbox/) });
+      await expect(requestToken()).rejects.toMatchObject({ message: expect.stringMatching(/no such table: threepid_outbox|relation "threepid_outbox" does not exist/) });
       expect(await sessionCount()).toBe(0);
       expect(enqueued).toBe(0);
     });
@@ -290,8 +290,17 @@ describe('ThreepidService over SQLite', () => {
 
     it('is spent once only when two consume calls race', async () => {
       const sid = await validatedSession();
-      // Observe (not replace) the store: both calls must get past the read and race on the write.
-      const markConsumed = jest.spyOn(store.sessions, 'markSessionConsumed');
+      // Both calls get past the read and race on the write: the first to arrive
+      // waits there for the second, so the race happens on either engine.
+      const markSessionConsumed = store.sessions.markSessionConsumed.bind(store.sessions);
+      let release!: () => void;
+      const bothArrived = new Promise<void>((resolve) => (release = resolve));
+      let arrived = 0;
+      const markConsumed = jest.spyOn(store.sessions, 'markSessionConsumed').mockImplementation(async (...args) => {
+        if (++arrived === 2) release();
+        await bothArrived;
+        return markSessionConsumed(...args);
+      });
       const results = await Promise.allSettled([
         service.consume(sid, CLIENT_SECRET, 'register'),
         service.consume(sid, CLIENT_SECRET, 'register'),
