@@ -178,6 +178,11 @@ export class SessionStore implements SessionRepository {
       .execute();
   }
 
+  /** Brings the session's expiry forward to `latest`; a no-op when it ends sooner. */
+  async capExpiry(sid: string, latest: number): Promise<void> {
+    await this.db.updateTable('threepid_sessions').set({ expires_at: latest }).where('sid', '=', sid).where('expires_at', '>', latest).execute();
+  }
+
   /** Spends a validated session. False when it was already spent (a race lost). */
   async markSessionConsumed(sid: string, consumedAt: number): Promise<boolean> {
     const result = await this.db

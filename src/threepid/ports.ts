@@ -32,6 +32,8 @@ export interface SessionRepository {
   /** Records a session an identity server runs; a no-op when it is known already. */
   recordProxiedSession(session: NewSession & { idServer: string }): Promise<void>;
   markSessionValidated(sid: string, validatedAt: number, expiresAt: number): Promise<void>;
+  /** Brings the session's expiry forward to `latest`; a no-op when it ends sooner. */
+  capExpiry(sid: string, latest: number): Promise<void>;
   /** False when the session was already spent. */
   markSessionConsumed(sid: string, consumedAt: number): Promise<boolean>;
   deleteSessionsExpiredBefore(before: number): Promise<Array<{ medium: Medium; flow: SessionFlow; count: number }>>;

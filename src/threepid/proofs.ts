@@ -4,7 +4,7 @@ import type { Storage } from './ports';
 import { ThreepidError } from './errors';
 import { proxiedSessionKey, type IdentityProxy } from './identity-proxy';
 import { OPAQUE_ID_PATTERN } from './request-body';
-import { VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
+import { DELEGATED_READ_WINDOW_MS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
 import { secretMatches, type SessionLookup } from './session-lookup';
 import { parseThreepidAuth } from './uia';
 
@@ -43,13 +43,17 @@ export class Proofs {
 
   /**
    * The identity-service v1 `getValidated3pid`: what a delegated session
-   * proves, for as long as a validated session lives (the homeserver never
-   * says that it used one, so it is never spent). Sessions started through
+   * proves. The homeserver never says that it used one, so it is not spent;
+   * instead, from the first answer on, it answers for
+   * {@link DELEGATED_READ_WINDOW_MS} more at most. Sessions started through
    * the client-server API are not answered here: each session belongs to
    * the API that started it.
    */
   async getDelegatedValidated(sid: string, clientSecret: string): Promise<ValidatedThreepid> {
-    return toValidated(await this.validatedSession(sid, clientSecret, {}, DELEGATED));
+    const session = await this.validatedSession(sid, clientSecret, {}, DELEGATED);
+    const readUntil = this.deps.clock.now() + DELEGATED_READ_WINDOW_MS;
+    if (session.expiresAt > readUntil) await this.deps.store.sessions.capExpiry(session.sid, readUntil);
+    return toValidated(session);
   }
 
   /**

@@ -19,7 +19,7 @@ import { RateLimiter, type Limiter, type LimiterFactory } from './rate-limiter';
 import { parseTokenRequestBase, requireObject, type SubmitTokenRequest } from './request-body';
 import { hashSecret, randomId, timeOrderedId, type IdCodec } from './tokens';
 
-export { EXPIRED_SESSION_GRACE_MS, MAX_FAILED_ATTEMPTS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
+export { DELEGATED_READ_WINDOW_MS, EXPIRED_SESSION_GRACE_MS, MAX_FAILED_ATTEMPTS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
 export type { ValidatedThreepid } from './proofs';
 export type { RequestContext, TokenRequestResult } from '../model';
 export type { LinkSession, SubmittedToken } from './submissions';

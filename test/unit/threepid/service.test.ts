@@ -14,6 +14,7 @@ import {
   MAX_FAILED_ATTEMPTS,
   ThreepidService,
   VALIDATED_SESSION_LIFETIME_MS,
+  DELEGATED_READ_WINDOW_MS,
 } from '../../../src/threepid/service';
 import { FakeClock, removeDir, tempDir } from '../../support/harness';
 import { openTestDatabase, rowNumbers } from '../../support/postgres';
@@ -274,6 +275,18 @@ describe('ThreepidService over the store (SQLite, and PostgreSQL on the postgres
       clock.advance(1);
       await expectErrcode(service.getValidated(sid, CLIENT_SECRET), 'M_SESSION_EXPIRED');
       await expectErrcode(service.consume(sid, CLIENT_SECRET, 'register'), 'M_SESSION_EXPIRED');
+    });
+
+    it('when delegated, answers getValidated3pid for a short window after the first read, not for the rest of its day', async () => {
+      const { sid } = await service.requestDelegatedToken('email', { client_secret: CLIENT_SECRET, email: ADDRESS, send_attempt: 1 });
+      await service.submitToken({ sid, clientSecret: CLIENT_SECRET, token: await lastToken() });
+      const validatedAt = clock.now();
+      clock.advance(HOUR); // unread, it keeps its 24 hours
+      await expect(service.getDelegatedValidated(sid, CLIENT_SECRET)).resolves.toEqual({ medium: 'email', address: ADDRESS, validatedAt });
+      clock.advance(DELEGATED_READ_WINDOW_MS);
+      await expect(service.getDelegatedValidated(sid, CLIENT_SECRET)).resolves.toMatchObject({ address: ADDRESS });
+      clock.advance(1);
+      await expectErrcode(service.getDelegatedValidated(sid, CLIENT_SECRET), 'M_SESSION_EXPIRED');
     });
 
     it('is not spendable before validation', async () => {
