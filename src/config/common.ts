@@ -1,0 +1,132 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import ipaddr from 'ipaddr.js';
+import { parseDuration } from '../duration';
+
+/** What a section's mapping is given besides its keys: the environment, and where to report a problem. */
+export type Env = Readonly<Record<string, string | undefined>>;
+export type Report = (path: string, message: string) => void;
+
+/**
+ * A section's settings type, read off what its mapping returns: each key is
+ * written once, in the schema, and once where it is mapped; parseConfig
+ * freezes the whole, and this says so.
+ */
+export type Settings<T> = T extends readonly (infer U)[]
+  ? readonly Settings<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Settings<T[K]> }
+    : T;
+
+export function isValidCidr(value: string): boolean {
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** One problem with a config: the key (dotted path, empty for the whole file) and what is wrong. */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+const describeIssue = (issue: ConfigIssue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message);
+
+/**
+ * Raised for a config that cannot be used. `issues` holds every problem
+ * found, each naming its key; `path` is the first one's key.
+ */
+export class ConfigError extends Error {
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(path: string, message: string, more: readonly ConfigIssue[] = []) {
+    const issues = [{ path, message }, ...more];
+    super(
+      issues.length === 1
+        ? `config: ${describeIssue(issues[0])}`
+        : `config: ${issues.length} problems:\n${issues.map((issue) => `  ${describeIssue(issue)}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+
+  get path(): string {
+    return this.issues[0].path;
+  }
+
+  /** One error for all of `issues` (at least one). */
+  static of(issues: readonly ConfigIssue[]): ConfigError {
+    return new ConfigError(issues[0].path, issues[0].message, issues.slice(1));
+  }
+}
+
+export const duration = (fallback: string) =>
+  z
+    .union([z.string(), z.number()])
+    .default(fallback)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration such as "1h", "15m", "30s" or a number of milliseconds' });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+/** A YAML section whose keys are all commented out parses as null: treat it as absent. */
+export const section = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((value) => (value === null ? undefined : value), schema);
+
+export const rateLimit = (perSecond: number, burstCount: number) =>
+  section(
+    z
+      .object({
+        per_second: z.number().positive().default(perSecond),
+        burst_count: z.number().int().positive().default(burstCount),
+      })
+      .strict()
+      .default({}),
+  );
+
+export function limitSettings(raw: { per_second: number; burst_count: number }) {
+  return { perSecond: raw.per_second, burstCount: raw.burst_count };
+}
+
+export type RateLimitSettings = Settings<ReturnType<typeof limitSettings>>;
+
+export const optionalKeys = <K extends string, T extends z.ZodTypeAny>(keys: readonly K[], schema: T) =>
+  Object.fromEntries(keys.map((key) => [key, schema.optional()])) as Record<K, z.ZodOptional<T>>;
+
+/** Where secrets may come from instead of the file: `NAME` or a file named by `NAME_FILE`. */
+export const SECRET_ENV = {
+  'email.smtp_pass': 'MATRIX_HS_THREEPID_SMTP_PASS',
+  'homeserver.shared_secret': 'MATRIX_HS_THREEPID_SHARED_SECRET',
+  'sms.twilio.auth_token': 'MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN',
+  'database.url': 'MATRIX_HS_THREEPID_DATABASE_URL',
+  'outbox.keys': 'MATRIX_HS_THREEPID_OUTBOX_KEYS',
+} as const;
+
+/** A secret from `NAME`, from the file `NAME_FILE` names (one trailing newline dropped), or from the config file. */
+export function secret(key: keyof typeof SECRET_ENV, fromFile: string | undefined, env: Env, report: Report): string | undefined {
+  const name = SECRET_ENV[key];
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (direct !== undefined && file !== undefined) {
+    report(key, `set by both ${name} and ${name}_FILE: choose one`);
+    return undefined;
+  }
+  if (file !== undefined) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      report(key, `cannot read ${name}_FILE (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+  }
+  return direct ?? fromFile;
+}
+
+/** Without a trailing slash, so paths can be appended. */
+export const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, '');

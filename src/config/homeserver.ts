@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { duration, secret, section, withoutTrailingSlash, type Env, type Report, type Settings } from './common';
+
+/** Shortest `homeserver.shared_secret` accepted: 32 characters. */
+export const MIN_SHARED_SECRET_LENGTH = 32;
+
+/** `homeserver`: how the homeserver and the module trust each other (the internal API's JWTs), and where it is. */
+export const HOMESERVER = section(
+  z
+  .object({
+    shared_secret: z.string().optional(),
+    base_url: z.string().url().optional(),
+    jwt_audience: z.string().min(1).optional(),
+    jwt_max_lifetime: duration('5m'),
+  })
+  .strict()
+  .default({}),
+);
+
+export function toHomeserver(raw: z.output<typeof HOMESERVER>, env: Env, report: Report) {
+  const sharedSecret = secret('homeserver.shared_secret', raw.shared_secret, env, report);
+  if (sharedSecret !== undefined && sharedSecret.length < MIN_SHARED_SECRET_LENGTH) {
+    report('homeserver.shared_secret', `must be at least ${MIN_SHARED_SECRET_LENGTH} characters long`);
+  }
+  return {
+    sharedSecret,
+    baseUrl: raw.base_url === undefined ? undefined : withoutTrailingSlash(raw.base_url),
+    jwtAudience: raw.jwt_audience,
+    /** Internal JWTs whose `exp` is further ahead than this are refused. */
+    jwtMaxLifetimeMs: raw.jwt_max_lifetime,
+  };
+}
+
+/** `accounts`: the account 3PID endpoints. */
+export const ACCOUNTS = section(
+  z
+    .object({ require_password: z.boolean().default(true) })
+    .strict()
+    .default({}),
+);
+
+export function toAccounts(raw: z.output<typeof ACCOUNTS>) {
+  /** `/account/3pid/add` asks for the user's password (UIA `m.login.password`). */
+  return { requirePassword: raw.require_password };
+}
+
+export type HomeserverSettings = Settings<ReturnType<typeof toHomeserver>>;

@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import proxyaddr from 'proxy-addr';
+import { ConfigError, limitSettings, rateLimit, withoutTrailingSlash, type ConfigIssue, type Env, type Report, type Settings } from './common';
+import { DATABASE, toDatabase } from './database';
+import { EMAIL, ignoredEmailKeys, toEmail } from './email';
+import { ACCOUNTS, HOMESERVER, toAccounts, toHomeserver } from './homeserver';
+import { IDENTITY_SERVER, IDENTITY_SERVICE_API, toIdentityServer, toIdentityServiceApi } from './identity';
+import { LISTENERS, toListeners } from './listeners';
+import { OUTBOX, toOutbox } from './outbox';
+import { BRANDING, TEMPLATES, templatesDir, toBranding } from './presentation';
+import { SMS, toSms } from './sms';
+
+/*
+ * The configuration: each section's schema (keys, checks and defaults) and
+ * its mapping to settings live in a file of their own; the types are read
+ * off the mappings, so a key is written once in the schema and once where
+ * it is mapped.
+ */
+
+export { ConfigError, type ConfigIssue, type RateLimitSettings } from './common';
+export type { DatabaseSettings } from './database';
+export type { ListenerSettings } from '../http/listener';
+export { MIN_SHARED_SECRET_LENGTH } from './homeserver';
+
+const hostPattern = /^[A-Za-z0-9.-]+$/;
+
+/** An address, a CIDR range, or one of proxy-addr's names (loopback, linklocal, uniquelocal). */
+function isTrustedProxyEntry(value: string): boolean {
+  try {
+    proxyaddr.compile([value]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const rawSchema = z
+  .object({
+    server_name: z.string().min(1).default('localhost'),
+    public_baseurl: z.string().url().default('http://localhost:8090/'),
+    listeners: LISTENERS,
+    database: DATABASE,
+    email: EMAIL,
+    templates: TEMPLATES,
+    sms: SMS,
+    next_link_domain_whitelist: z.array(z.string().regex(hostPattern, 'must be a host name')).nullable().default(null),
+    request_token_inhibit_3pid_errors: z.boolean().default(false),
+    rc_3pid_validation: rateLimit(0.003, 5),
+    trusted_proxies: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .refine(isTrustedProxyEntry, 'must be an IP address, a CIDR range, or loopback, linklocal or uniquelocal'),
+      )
+      .default([]),
+    homeserver: HOMESERVER,
+    templates_dir: z.string().min(1).optional(),
+    branding: BRANDING,
+    outbox: OUTBOX,
+    accounts: ACCOUNTS,
+    identity_server: IDENTITY_SERVER,
+    identity_service_api: IDENTITY_SERVICE_API,
+  })
+  .strict();
+
+/** What an operator writes in the YAML file (every key optional). */
+export type RawConfig = z.input<typeof rawSchema>;
+
+type Parsed = z.output<typeof rawSchema>;
+
+function fromParsed(c: Parsed, env: Env, report: Report) {
+  return {
+    serverName: c.server_name,
+    /** Always ends without a slash, so paths can be appended. */
+    publicBaseurl: withoutTrailingSlash(c.public_baseurl),
+    /** The path part of `publicBaseurl` (`/matrix`), or `''`: the module's routes are also served under it. */
+    publicBasePath: withoutTrailingSlash(new URL(c.public_baseurl).pathname),
+    listeners: toListeners(c.listeners),
+    database: toDatabase(c.database, env, report),
+    email: toEmail(c.email, c.server_name, env, report),
+    sms: toSms(c.sms, env, report),
+    nextLinkDomainWhitelist: c.next_link_domain_whitelist?.map((host) => host.toLowerCase()) ?? null,
+    inhibit3pidErrors: c.request_token_inhibit_3pid_errors,
+    rateLimit: limitSettings(c.rc_3pid_validation),
+    trustedProxies: c.trusted_proxies,
+    homeserver: toHomeserver(c.homeserver, env, report),
+    /** Shown on the pages and in HTML emails. */
+    branding: toBranding(c.branding),
+    templatesDir: templatesDir(c, report),
+    /** Keys accepted (for Synapse's sake) that do nothing here, logged at start. */
+    ignoredKeys: ignoredEmailKeys(c.email),
+    accounts: toAccounts(c.accounts),
+    outbox: toOutbox(c.outbox, env, report),
+    identityServer: toIdentityServer(c.identity_server, report),
+    identityServiceApi: toIdentityServiceApi(c.identity_service_api, report),
+  };
+}
+
+/** The validated, frozen configuration the module runs on. */
+export type Config = Settings<ReturnType<typeof fromParsed>>;
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Validates a raw config object (as read from YAML) and returns the frozen
+ * {@link Config}. Every secret may come from the environment instead of the
+ * file, or from a file the environment names (as container secrets are
+ * mounted): `MATRIX_HS_THREEPID_SMTP_PASS` or `MATRIX_HS_THREEPID_SMTP_PASS_FILE`,
+ * and the same for `SHARED_SECRET`, `TWILIO_AUTH_TOKEN`, `DATABASE_URL` and
+ * `OUTBOX_KEYS`.
+ *
+ * @throws ConfigError listing every problem, each naming its key, e.g. `email.smtp_port`.
+ */
+export function parseConfig(raw: unknown, env: Env = {}): Config {
+  const result = rawSchema.safeParse(raw ?? {});
+  if (!result.success) {
+    throw ConfigError.of(
+      result.error.issues.map((issue) => ({
+        path: issue.path.join('.'),
+        message: issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message,
+      })),
+    );
+  }
+  const issues: ConfigIssue[] = [];
+  const config = fromParsed(result.data, env, (path, message) => issues.push({ path, message }));
+  if (issues.length > 0) throw ConfigError.of(issues);
+  return deepFreeze(config);
+}
+
+/**
+ * Reads and validates a YAML config file. An empty file gives the defaults.
+ */
+export function loadConfigFile(file: string, env: Env = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError('', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError('', `${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(raw, env);
+}
