@@ -106,7 +106,10 @@ export class Proofs {
       creds.idServer === undefined
         ? await this.lookup.find(sid)
         : await this.deps.store.sessions.getSession(proxiedSessionKey(creds.idServer.toLowerCase(), sid));
-    if (!session || !secretMatches(session, clientSecret) || (onlyFlow !== undefined && session.flow !== onlyFlow)) {
+    // Each session answers only the API that started it: a delegated session
+    // only getValidated3pid, and that API no other session.
+    const otherApi = onlyFlow === undefined ? session?.flow === DELEGATED : session?.flow !== onlyFlow;
+    if (!session || !secretMatches(session, clientSecret) || otherApi) {
       throw new ThreepidError('M_NO_VALID_SESSION', 'No session matches this sid and client_secret');
     }
     if (session.consumedAt !== null) throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');

@@ -138,6 +138,11 @@ describe('the identity-service v1 API (internal listener)', () => {
       await post(`${running.internalUrl}${V1}/validate/msisdn/submitToken`, { ...creds, token: gateway.codeFor('+33612345678') });
 
       const jwt = { authorization: `Bearer ${internalToken()}` };
+      // Not even read: what a delegated session proves is for getValidated3pid alone.
+      const read = await post(`${running.internalUrl}/_threepid/v1/sessions/validated`, creds, jwt);
+      expect(read.status).toBe(404);
+      expectMatrixError(read.body, 'M_NO_VALID_SESSION');
+      await expect(running.module.getValidated(creds.sid, creds.client_secret)).rejects.toMatchObject({ errcode: 'M_NO_VALID_SESSION' });
       for (const flow of ['register', 'password', '3pid']) {
         const consumed = await post(`${running.internalUrl}/_threepid/v1/sessions/consume`, { ...creds, flow }, jwt);
         expect(consumed.status).toBe(404);
@@ -147,8 +152,9 @@ describe('the identity-service v1 API (internal listener)', () => {
           { flow, consume: true, auth: { type: 'm.login.msisdn', threepid_creds: creds } },
           jwt,
         );
-        expect(uia.status).toBe(403);
-        expectMatrixError(uia.body, 'M_THREEPID_AUTH_FAILED');
+        // Answered as for a sid that does not exist.
+        expect(uia.status).toBe(404);
+        expectMatrixError(uia.body, 'M_NO_VALID_SESSION');
       }
       expect((await getValidated(running, creds.sid, creds.client_secret)).status).toBe(200);
 
