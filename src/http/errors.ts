@@ -53,6 +53,10 @@ function parserError(err: { type?: string; status?: number }): [number, Errcode,
       return [400, 'M_NOT_JSON', 'The request body is not valid JSON'];
     case 'entity.too.large':
       return [413, 'M_TOO_LARGE', 'The request body is too large'];
+    // A form body of more fields than the parser takes (1000).
+    case 'parameters.too.many':
+    case 'querystring.parse.rangeError':
+      return [413, 'M_TOO_LARGE', 'The request body has too many fields'];
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return [400, 'M_NOT_JSON', 'The request body must be UTF-8 JSON'];

@@ -313,6 +313,14 @@ describe('the identity-service v1 API (internal listener)', () => {
       expectMatrixError(await wrongMethod.json(), 'M_UNRECOGNIZED');
     });
 
+    it('a form body of more fields than the parser takes is 413 M_TOO_LARGE, not a server error', async () => {
+      const running = await start();
+      const fields = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`f${i}`, '1']));
+      const response = await postForm(`${running.internalUrl}${V1}/validate/email/requestToken`, fields);
+      expect(response.status).toBe(413);
+      expectMatrixError(await response.json(), 'M_TOO_LARGE');
+    });
+
     it('an expired token is M_SESSION_EXPIRED at submitToken and getValidated3pid', async () => {
       const running = await start();
       const requested = await post(`${running.internalUrl}${V1}/validate/msisdn/requestToken`, SYNAPSE_BODY);
