@@ -38,6 +38,17 @@ describe("README's config snippets for each homeserver", () => {
     expect(() => parseConfig(parseYaml(yaml))).not.toThrow();
   });
 
+  it.each(sidecarSnippets().map((snippet) => [snippet.heading, snippet.yaml]))(
+    'the %s snippet listens where the callers it allows can reach it',
+    (_heading, yaml) => {
+      const config = parseConfig(parseYaml(yaml));
+      const remoteCallers = config.identityServiceApi.allowedCallers.filter((cidr) => !/^(127\.|::1\/)/.test(cidr));
+      if (config.identityServiceApi.enabled && remoteCallers.length > 0) {
+        expect(['127.0.0.1', '::1', 'localhost']).not.toContain(config.listeners.internal.host);
+      }
+    },
+  );
+
   it('the Synapse snippet turns email off and keeps phone numbers on', () => {
     const synapse = parseConfig(parseYaml(sidecarSnippets()[0].yaml));
     expect(synapse.email.enabled).toBe(false);
