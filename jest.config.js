@@ -50,9 +50,10 @@ module.exports = {
         '<rootDir>/test/unit/delivery/outbox-worker.test.ts',
       ],
       // The sidecar-process, real-client, proxy, CORS and browser tests
-      // exercise the process, the proxy and HTTP, not the store; once is
-      // enough. (Patterns name the test folder, so the checkout's own path
-      // cannot match them.)
+      // exercise the process, the proxy and HTTP, not the store; so do the
+      // tests of input validation, the versions endpoint, languages, log
+      // hygiene and the internal token. Once is enough. (Patterns name the
+      // test folder, so the checkout's own path cannot match them.)
       testPathIgnorePatterns: [
         '/node_modules/',
         '/e2e/sidecar-cli\\.test',
@@ -65,6 +66,13 @@ module.exports = {
         '/e2e/browser-',
         '/e2e/bundled-host\\.test',
         '/regressions/public-listener-flood\\.test',
+        '/e2e/request-token-errors\\.test',
+        '/e2e/versions\\.test',
+        '/e2e/malformed-path\\.test',
+        '/e2e/languages\\.test',
+        '/e2e/no-address-in-logs\\.test',
+        '/regressions/malformed-text\\.test',
+        '/regressions/jwt-lifetime\\.test',
       ],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
       globalSetup: '<rootDir>/test/support/postgres-global-setup.ts',

@@ -7,7 +7,6 @@ import { internalToken, post } from '../support/harness';
 import {
   expectNoServerErrorsOrLeaks,
   requestTokenPath,
-  settle,
   SPEC_FILES,
   startFixture,
   type Fixture,
@@ -40,11 +39,10 @@ async function mail(n: number): Promise<ReceivedMail> {
   return (await fx.smtp.waitFor(n))[n - 1];
 }
 
-/** Every message has arrived that the outbox holds, and no other comes after a short wait. */
+/** The outbox holds `count` messages, all of them sent, and the sink received exactly those. */
 async function expectMessagesInAll(count: number): Promise<void> {
   expect(await fx.count('threepid_outbox')).toBe(count);
-  await fx.smtp.waitFor(count);
-  await settle();
+  await fx.drained();
   expect(fx.smtp.messages).toHaveLength(count);
 }
 

@@ -75,6 +75,12 @@ export interface Fixture {
    * SQLite file, or to the PostgreSQL database that stands for it.
    */
   count(table: 'threepid_sessions' | 'threepid_outbox'): Promise<number>;
+  /**
+   * Resolves once the outbox holds no pending message: every message the
+   * module will ever send for the requests made so far has then been handed
+   * to the SMTP sink (the worker marks a row sent only after the sink took it).
+   */
+  drained(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -146,6 +152,15 @@ export async function startFixture(raw: FixtureConfig = {}, extra: Parameters<ty
     request,
     post: (urlPath, body, headers) => request('POST', urlPath, body, headers),
     count: async (table) => Number((await query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${table}`))[0].n),
+    async drained() {
+      const pending = async () =>
+        Number((await query<{ n: number | string }>("SELECT COUNT(*) AS n FROM threepid_outbox WHERE status = 'pending'"))[0].n);
+      const deadline = Date.now() + 10_000;
+      while ((await pending()) > 0) {
+        if (Date.now() > deadline) throw new Error('the outbox still holds pending messages after 10 s');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
     async close() {
       await hs.close();
       await smtp.close();
@@ -175,9 +190,4 @@ export function expectNoServerErrorsOrLeaks(fixture: Fixture): void {
   }
   const unexpected = fixture.logger.lines.filter((line) => line.level === 'error');
   expect(unexpected).toEqual([]);
-}
-
-/** Waits briefly for any message the worker might still send (used only to prove that none comes). */
-export function settle(ms = 150): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
