@@ -5,43 +5,28 @@
  * requestToken goes through.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { post, removeDir, startModule, tempDir, type Running } from '../support/harness';
 import { CADDY_TEMPLATE, setupCaddy, startCaddy, type RunningCaddy } from '../support/caddy';
-import { HOMESERVER_PATHS, SIDECAR_PATHS } from '../support/proxy-routes';
+import { answeredBy, HOMESERVER_PATHS, SIDECAR_PATHS, startRecordingHomeserver, type RecordingHomeserver } from '../support/proxy-routes';
 import { expectResponseMatchesSpec } from '../support/spec';
-
-interface Seen {
-  path: string;
-  forwardedFor: string | undefined;
-  host: string | undefined;
-}
 
 describe('the Caddy configuration (examples/caddy/Caddyfile)', () => {
   let dir: string;
   let sidecar: Running;
-  let homeserver: Server;
+  let homeserver: RecordingHomeserver;
   let caddy: RunningCaddy;
-  const seen: Seen[] = [];
 
   beforeAll(async () => {
     const binary = setupCaddy();
     dir = tempDir('threepid-caddy-e2e-');
     sidecar = await startModule({ database: { path: `${dir}/threepid.sqlite` }, trusted_proxies: ['127.0.0.1'] });
-    homeserver = createServer((req, res) => {
-      seen.push({ path: req.url ?? '', forwardedFor: req.headers['x-forwarded-for'] as string | undefined, host: req.headers.host });
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ from: 'homeserver' }));
-    });
-    await new Promise<void>((resolve) => homeserver.listen(0, '127.0.0.1', () => resolve()));
-    const homeserverUrl = `http://127.0.0.1:${(homeserver.address() as AddressInfo).port}`;
-    caddy = await startCaddy(binary, { sidecarUrl: sidecar.url, homeserverUrl });
+    homeserver = await startRecordingHomeserver();
+    caddy = await startCaddy(binary, { sidecarUrl: sidecar.url, homeserverUrl: homeserver.url });
   }, 600_000); // the first run may install caddy
 
   afterAll(async () => {
     await caddy?.close();
-    await new Promise((resolve) => homeserver?.close(resolve));
+    await homeserver?.close();
     await sidecar?.close();
     removeDir(dir);
   });
@@ -51,19 +36,13 @@ describe('the Caddy configuration (examples/caddy/Caddyfile)', () => {
     expect(readme).toContain('```caddy\n' + readFileSync(CADDY_TEMPLATE, 'utf8') + '```');
   });
 
-  const answeredBy = async (path: string) => {
-    const res = await fetch(caddy.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
-    const text = await res.text();
-    return text.includes('"from":"homeserver"') ? 'homeserver' : 'sidecar';
-  };
-
   it('sends the module paths to the sidecar', async () => {
-    for (const path of SIDECAR_PATHS) expect([path, await answeredBy(path)]).toEqual([path, 'sidecar']);
+    for (const path of SIDECAR_PATHS) expect([path, await answeredBy(caddy.url, path)]).toEqual([path, 'sidecar']);
   });
 
   it('sends everything else, the internal API paths among them, to the homeserver, with X-Forwarded-For and the Host', async () => {
-    for (const path of HOMESERVER_PATHS) expect([path, await answeredBy(path)]).toEqual([path, 'homeserver']);
-    const last = seen[seen.length - 1];
+    for (const path of HOMESERVER_PATHS) expect([path, await answeredBy(caddy.url, path)]).toEqual([path, 'homeserver']);
+    const last = homeserver.seen[homeserver.seen.length - 1];
     expect(last.path).toBe(HOMESERVER_PATHS[HOMESERVER_PATHS.length - 1]);
     expect(last.forwardedFor).toBe('127.0.0.1');
     expect(last.host).toBe(new URL(caddy.url).host);
