@@ -4,7 +4,8 @@
  * password by email, add an email address and a phone number, list and
  * delete them. The same flows run against the two arrangements an
  * integrator can copy from examples/: the homeserver embedding the module,
- * and the homeserver using the sidecar behind a real nginx.
+ * and the homeserver using the sidecar behind a real nginx. Each test starts
+ * from a user of its own, with addresses of its own.
  */
 import {
   createClient as createSdkClient,
@@ -15,9 +16,10 @@ import {
   type MatrixClient,
 } from 'matrix-js-sdk';
 import { startHostHomeserver } from '../../examples/host-homeserver/host';
-import { decodeHtmlEntities } from '../support/e2e-utils';
+import { decodeHtmlEntities, eventually } from '../support/e2e-utils';
 import { removeDir, tempDir } from '../support/harness';
 import type { RunningNginx } from '../support/nginx';
+import { SIDECAR_PATHS } from '../support/proxy-routes';
 import { startSidecarBehindNginx, threepidTestConfig } from '../support/sidecar-arrangement';
 import { startSmsGateway, type SmsGateway } from '../support/sms-gateway';
 import { linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp';
@@ -33,6 +35,15 @@ const quietLogger: NonNullable<ICreateClientOpts['logger']> = {
   getChild: () => quietLogger,
 };
 const createClient = (opts: ICreateClientOpts) => createSdkClient({ logger: quietLogger, ...opts });
+
+interface User {
+  name: string;
+  id: string;
+  email: string;
+  password: string;
+  /** An access token, once logged in. */
+  token: string;
+}
 
 interface Arrangement {
   /** What clients use as the homeserver's base URL. */
@@ -74,8 +85,13 @@ describe.each([
   let dir: string;
   let env: Arrangement;
 
-  // The flows build on each other: one user through register, reset, add, delete.
-  const user = { name: 'alice', id: '@alice:example.org', email: 'alice@example.org', password: 'correct horse battery', token: '' };
+  let users = 0;
+  /** A person who has no account yet, with an address nobody else uses. */
+  const newcomer = (): User => {
+    users += 1;
+    const name = `alice${users}`;
+    return { name, id: `@${name}:example.org`, email: `${name}@example.org`, password: 'correct horse battery', token: '' };
+  };
 
   beforeAll(async () => {
     smtp = await startSmtpSink();
@@ -92,7 +108,29 @@ describe.each([
   });
 
   const anonymous = () => createClient({ baseUrl: env.baseUrl });
-  const loggedIn = () => createClient({ baseUrl: env.baseUrl, accessToken: user.token, userId: user.id });
+  const loggedIn = (user: User) => createClient({ baseUrl: env.baseUrl, accessToken: user.token, userId: user.id });
+
+  /** The latest message to `address` (each test's addresses are its own). */
+  const mailTo = async (address: string): Promise<ReceivedMail> =>
+    (await eventually(() => [...smtp.messages].reverse().find((mail) => mail.to.join() === address), `an email to ${address}`))!;
+
+  /** The code in the latest text to `number`. */
+  const codeTo = async (number: string): Promise<string> => {
+    await eventually(() => gateway.messages.some((message) => message.to === number || `+${message.to}` === number), `a text to ${number}`);
+    return gateway.codeFor(number);
+  };
+
+  /** `user` registered through the email flow and logged in (the first test walks through it step by step). */
+  async function registered(user: User): Promise<User> {
+    const client = anonymous();
+    const first = await refusal(client.registerRequest({ username: user.name, password: user.password }));
+    const secret = client.generateClientSecret();
+    const requested = await client.requestRegisterEmailToken(user.email, secret, 1);
+    await confirmLink(await mailTo(user.email));
+    const auth = { type: 'm.login.email.identity', threepid_creds: { sid: requested.sid, client_secret: secret } };
+    await client.register(user.name, user.password, first.data.session, auth);
+    return { ...user, token: (await anonymous().loginWithPassword(user.name, user.password)).access_token };
+  }
 
   /** What a person does: open the emailed link, then press the button (the form POSTs the token). */
   async function confirmLink(mail: ReceivedMail): Promise<void> {
@@ -113,7 +151,7 @@ describe.each([
   }
 
   /** The one-stage UIA the module runs for /account/3pid/add: the user's password again. */
-  async function addThreePid(client: MatrixClient, sid: string, clientSecret: string): Promise<void> {
+  async function addThreePid(client: MatrixClient, user: User, sid: string, clientSecret: string): Promise<void> {
     const challenge = await refusal(client.addThreePidOnly({ sid, client_secret: clientSecret }));
     expect(challenge.httpStatus).toBe(401);
     expect(challenge.data.flows).toEqual([{ stages: ['m.login.password'] }]);
@@ -136,6 +174,7 @@ describe.each([
   });
 
   it('registers with an email address: requestRegisterEmailToken, the emailed link, register with the UIA stage, log in', async () => {
+    const user = newcomer();
     const client = anonymous();
     const first = await refusal(client.registerRequest({ username: user.name, password: user.password }));
     expect(first.httpStatus).toBe(401);
@@ -144,7 +183,7 @@ describe.each([
     const session = first.data.session as string;
 
     const secret = client.generateClientSecret();
-    const requested = await client.requestRegisterEmailToken('Alice@Example.org', secret, 1);
+    const requested = await client.requestRegisterEmailToken(user.email.replace('alice', 'Alice').replace('example', 'Example'), secret, 1);
     expect(requested.submit_url).toBe(`${env.baseUrl}/_threepid/client/v1/email/submit_token`);
     const auth = { type: 'm.login.email.identity', threepid_creds: { sid: requested.sid, client_secret: secret } };
 
@@ -152,10 +191,10 @@ describe.each([
     expect([early.httpStatus, early.errcode]).toEqual([401, 'M_SESSION_NOT_VALIDATED']);
     expect(early.data.session).toBe(session);
 
-    await confirmLink(await smtp.next(user.email));
-    const registered = await client.register(user.name, user.password, session, { ...auth });
-    expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 200, registered);
-    expect(registered).toEqual({
+    await confirmLink(await mailTo(user.email));
+    const done = await client.register(user.name, user.password, session, { ...auth });
+    expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 200, done);
+    expect(done).toEqual({
       user_id: user.id,
       access_token: expect.any(String),
       device_id: expect.any(String),
@@ -163,9 +202,9 @@ describe.each([
     });
 
     // The session is spent; the address is taken.
-    const again = await refusal(client.register('alice2', user.password, session, { ...auth }));
+    const again = await refusal(client.register(`${user.name}b`, user.password, session, { ...auth }));
     expect([again.httpStatus, again.errcode]).toEqual([401, 'M_NO_VALID_SESSION']);
-    const taken = await refusal(anonymous().requestRegisterEmailToken('alice@example.org', client.generateClientSecret(), 1));
+    const taken = await refusal(anonymous().requestRegisterEmailToken(user.email, client.generateClientSecret(), 1));
     expect([taken.httpStatus, taken.errcode]).toEqual([400, 'M_THREEPID_IN_USE']);
 
     const login = await anonymous().loginWithPassword(user.name, user.password);
@@ -173,12 +212,12 @@ describe.each([
     user.token = login.access_token;
     const byEmail = await anonymous().loginRequest({
       type: 'm.login.password',
-      identifier: { type: 'm.id.thirdparty', medium: 'email', address: 'ALICE@example.org' },
+      identifier: { type: 'm.id.thirdparty', medium: 'email', address: user.email.toUpperCase() },
       password: user.password,
     });
     expect(byEmail.user_id).toBe(user.id);
 
-    const me = loggedIn();
+    const me = loggedIn(user);
     expect(await me.whoami()).toEqual({ user_id: user.id, device_id: login.device_id });
     const capabilities = await me.getCapabilities();
     expect(capabilities['m.3pid_changes']).toEqual({ enabled: true });
@@ -190,10 +229,12 @@ describe.each([
   });
 
   it('resets the password by email: the old password is refused, the new one works, other devices are logged out', async () => {
+    const user = await registered(newcomer());
     const client = anonymous();
     const secret = client.generateClientSecret();
-    const requested = await client.requestPasswordEmailToken('alice@EXAMPLE.org', secret, 1);
-    await confirmLink(await smtp.next(user.email));
+    const requested = await client.requestPasswordEmailToken(user.email.replace('example', 'EXAMPLE'), secret, 1);
+    await eventually(() => smtp.messages.filter((mail) => mail.to.join() === user.email).length === 2, 'the reset email');
+    await confirmLink(await mailTo(user.email));
 
     const first = await refusal(client.setPassword({}, 'a new password'));
     expect(first.httpStatus).toBe(401);
@@ -205,35 +246,35 @@ describe.each([
 
     const old = await refusal(anonymous().loginWithPassword(user.name, user.password));
     expect([old.httpStatus, old.errcode]).toEqual([403, 'M_FORBIDDEN']);
-    const loggedOut = await refusal(loggedIn().whoami());
+    const loggedOut = await refusal(loggedIn(user).whoami());
     expect([loggedOut.httpStatus, loggedOut.errcode]).toEqual([401, 'M_UNKNOWN_TOKEN']);
 
-    user.password = 'a new password';
-    user.token = (await anonymous().loginWithPassword(user.name, user.password)).access_token;
-    expect((await loggedIn().whoami()).user_id).toBe(user.id);
+    const token = (await anonymous().loginWithPassword(user.name, 'a new password')).access_token;
+    expect((await loggedIn({ ...user, token }).whoami()).user_id).toBe(user.id);
   });
 
   it('adds an email address and a phone number, lists both, logs in by phone number, and deletes one', async () => {
-    const me = loggedIn();
+    const user = await registered(newcomer());
+    const work = `${user.name}.work@example.org`;
+    const me = loggedIn(user);
     const emailSecret = me.generateClientSecret();
-    const emailSession = await me.requestAdd3pidEmailToken('alice.work@example.org', emailSecret, 1);
-    await confirmLink(await smtp.next('alice.work@example.org'));
-    await addThreePid(me, emailSession.sid, emailSecret);
+    const emailSession = await me.requestAdd3pidEmailToken(work, emailSecret, 1);
+    await confirmLink(await mailTo(work));
+    await addThreePid(me, user, emailSession.sid, emailSecret);
 
     const phoneSecret = me.generateClientSecret();
     const phoneSession = await me.requestAdd3pidMsisdnToken('FR', '06 12 34 56 78', phoneSecret, 1);
     expect(phoneSession).toMatchObject({ msisdn: '33612345678', submit_url: `${env.baseUrl}/_threepid/client/v1/msisdn/submit_token` });
-    await gateway.waitFor(1);
-    const code = gateway.codeFor('+33612345678');
+    const code = await codeTo('+33612345678');
     const submitted = await me.submitMsisdnTokenOtherUrl(phoneSession.submit_url!, phoneSession.sid, phoneSecret, code);
     expect(submitted).toEqual({ success: true });
-    await addThreePid(me, phoneSession.sid, phoneSecret);
+    await addThreePid(me, user, phoneSession.sid, phoneSecret);
 
     const listed = await me.getThreePids();
     expectResponseMatchesSpec('client-server/administrative_contact.yaml', '/account/3pid', 'get', 200, listed);
     const byAddress = [...listed.threepids].sort((a, b) => a.address.localeCompare(b.address));
     expect(byAddress).toEqual(
-      ['33612345678', 'alice.work@example.org', user.email].map((address) => ({
+      ['33612345678', work, user.email].map((address) => ({
         medium: address.includes('@') ? 'email' : 'msisdn',
         address,
         validated_at: expect.any(Number),
@@ -249,7 +290,7 @@ describe.each([
     });
     expect(byPhone.user_id).toBe(user.id);
 
-    const deleted = await me.deleteThreePid('email', 'alice.work@example.org');
+    const deleted = await me.deleteThreePid('email', work);
     expectResponseMatchesSpec('client-server/administrative_contact.yaml', '/account/3pid/delete', 'post', 200, deleted);
     expect(deleted).toEqual({ id_server_unbind_result: 'no-support' });
     expect((await me.getThreePids()).threepids.map((threepid) => threepid.address).sort()).toEqual(['33612345678', user.email]);
@@ -258,26 +299,25 @@ describe.each([
   it('registers with a phone number: requestRegisterMsisdnToken, the texted code at submit_url, register with m.login.msisdn', async () => {
     const client = anonymous();
     const secret = client.generateClientSecret();
-    const taken = await refusal(client.requestRegisterMsisdnToken('FR', '0612345678', secret, 1));
-    expect([taken.httpStatus, taken.errcode]).toEqual([400, 'M_THREEPID_IN_USE']);
-
     const requested = await client.requestRegisterMsisdnToken('FR', '06 98 76 54 32', secret, 1);
-    await gateway.waitFor(2);
-    const code = gateway.codeFor('+33698765432');
+    const code = await codeTo('+33698765432');
     expect(await client.submitMsisdnTokenOtherUrl(requested.submit_url!, requested.sid, secret, code)).toEqual({ success: true });
     const first = await refusal(client.registerRequest({ username: 'bob', password: 'bob password' }));
     const auth = { type: 'm.login.msisdn', threepid_creds: { sid: requested.sid, client_secret: secret } };
-    const registered = await client.register('bob', 'bob password', first.data.session, auth);
-    expect(registered.user_id).toBe('@bob:example.org');
+    const done = await client.register('bob', 'bob password', first.data.session, auth);
+    expect(done.user_id).toBe('@bob:example.org');
 
-    const bob = createClient({ baseUrl: env.baseUrl, accessToken: registered.access_token, userId: registered.user_id });
+    const bob = createClient({ baseUrl: env.baseUrl, accessToken: done.access_token, userId: done.user_id });
     expect((await bob.getThreePids()).threepids).toEqual([
       { medium: 'msisdn', address: '33698765432', validated_at: expect.any(Number), added_at: expect.any(Number) },
     ]);
+    const taken = await refusal(anonymous().requestRegisterMsisdnToken('FR', '0698765432', client.generateClientSecret(), 1));
+    expect([taken.httpStatus, taken.errcode]).toEqual([400, 'M_THREEPID_IN_USE']);
   });
 
   it("answers a client's first calls after login: the spec's default push rules, a filter, an empty sync, a profile", async () => {
-    const me = loggedIn();
+    const user = await registered(newcomer());
+    const me = loggedIn(user);
     const authed = { headers: { authorization: `Bearer ${user.token}` } };
     // The server's own answer (the SDK's getPushRules adds unstable rules of its own).
     const answer = await fetch(`${env.baseUrl}/_matrix/client/v3/pushrules/`, authed);
@@ -355,40 +395,25 @@ describe.each([
   });
 
   it('answers an unknown access token on the 3PID endpoints with M_UNKNOWN_TOKEN', async () => {
-    const stranger = createClient({ baseUrl: env.baseUrl, accessToken: 'syt_not_a_token', userId: user.id });
+    const stranger = createClient({ baseUrl: env.baseUrl, accessToken: 'syt_not_a_token', userId: '@alice:example.org' });
     const refused = await refusal(stranger.getThreePids());
     expect([refused.httpStatus, refused.errcode]).toEqual([401, 'M_UNKNOWN_TOKEN']);
   });
 
-  if (behindNginx) {
-    it('went through nginx: each path to the server the README routes it to', () => {
-      const log = env.nginx!.accessLog();
-      const lines = log.split('\n');
-      const to = (upstream: string) => (request: string) => {
-        const answered = lines.filter((line) => line.startsWith(`"${request} `) || line.startsWith(`"${request}?`));
-        expect(answered.length).toBeGreaterThan(0);
-        expect(answered.some((line) => line.endsWith(` 200 ${upstream}`))).toBe(true);
-        expect(answered.every((line) => line.endsWith(` ${upstream}`))).toBe(true);
-      };
-      [
-        'POST /_matrix/client/v3/register/email/requestToken',
-        'POST /_matrix/client/v3/account/password/email/requestToken',
-        'POST /_matrix/client/v3/account/3pid/msisdn/requestToken',
-        'GET /_threepid/client/v1/email/validate',
-        'POST /_threepid/client/v1/email/validate',
-        'POST /_threepid/client/v1/msisdn/submit_token',
-        'POST /_matrix/client/v3/account/3pid/add',
-        'GET /_matrix/client/v3/account/3pid',
-        'POST /_matrix/client/v3/account/3pid/delete',
-        'GET /_matrix/client/versions',
-      ].forEach(to(env.sidecarAddress!));
-      [
-        'POST /_matrix/client/v3/register',
-        'POST /_matrix/client/v3/login',
-        'POST /_matrix/client/v3/account/password',
-        'GET /_matrix/client/v3/account/whoami',
-        'GET /_matrix/client/v3/capabilities',
-      ].forEach(to(env.homeserverAddress!));
-    });
-  }
+  // Behind nginx, every request a test made reached the server the README
+  // routes it to: the module's paths (test/support/proxy-routes.ts) the
+  // sidecar, everything else the homeserver.
+  let logged = 0;
+  afterEach(() => {
+    if (!behindNginx) return;
+    const lines = env.nginx!.accessLog().split('\n').filter(Boolean);
+    for (const line of lines.slice(logged)) {
+      const requestPath = /^"\S+ ([^ ?]+)/.exec(line)![1];
+      const sidecar = SIDECAR_PATHS.includes(requestPath) || requestPath.startsWith('/_threepid/client/');
+      const upstream = sidecar ? env.sidecarAddress! : env.homeserverAddress!;
+      expect([line, line.endsWith(` ${upstream}`)]).toEqual([line, true]);
+    }
+    expect(lines.length).toBeGreaterThan(logged);
+    logged = lines.length;
+  });
 });
