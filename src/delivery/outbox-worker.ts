@@ -21,6 +21,8 @@ export interface OutboxWorkerOptions {
   readonly leaseMs?: number;
   /** Counts outcomes, for the operator's view. */
   readonly onOutcome?: (outcome: DeliveryOutcome, channel: Channel) => void;
+  /** Pauses before each new try of a failed "sent" write; one try more than pauses. */
+  readonly sentWriteRetryMs?: readonly number[];
 }
 
 export type DeliveryOutcome = 'sent' | 'retried' | 'failed';
@@ -47,7 +49,10 @@ export class OutboxWorker {
   private stopped = true;
 
   constructor(private readonly options: OutboxWorkerOptions) {
-    this.sent = new SentRecorder((ids) => options.store.outbox.markSent(ids, options.clock.now()));
+    this.sent = new SentRecorder(
+      (ids) => options.store.outbox.markSent(ids, options.clock.now()),
+      options.sentWriteRetryMs ?? SENT_WRITE_RETRY_MS,
+    );
   }
 
   start(): void {
@@ -202,7 +207,10 @@ class SentRecorder {
   private ids: string[] = [];
   private written: Promise<void> | undefined;
 
-  constructor(private readonly write: (ids: readonly string[]) => Promise<void>) {}
+  constructor(
+    private readonly write: (ids: readonly string[]) => Promise<void>,
+    private readonly pausesMs: readonly number[],
+  ) {}
 
   record(id: string): Promise<void> {
     this.ids.push(id);
@@ -221,14 +229,14 @@ class SentRecorder {
       try {
         return await this.write(ids);
       } catch (err) {
-        if (attempt >= SENT_WRITE_RETRY_MS.length) throw err;
-        await new Promise((resolve) => setTimeout(resolve, SENT_WRITE_RETRY_MS[attempt]));
+        if (attempt >= this.pausesMs.length) throw err;
+        await new Promise((resolve) => setTimeout(resolve, this.pausesMs[attempt]));
       }
     }
   }
 }
 
-/** Pauses before the retries of a failed "sent" write. */
+/** Pauses before the retries of a failed "sent" write, by default. */
 const SENT_WRITE_RETRY_MS = [50, 250, 1_000];
 
 /** An error's message without anything that could carry a payload (tokens, links). */

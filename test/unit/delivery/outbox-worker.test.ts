@@ -65,6 +65,8 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       maxAttempts: { email: maxAttempts, sms: 12 },
       leaseMs: LEASE_MS,
       onOutcome: (outcome) => outcomes.push(outcome),
+      // No real pauses between the tries of a failed "sent" write.
+      sentWriteRetryMs: [0, 0, 0],
     });
   }
 
@@ -395,9 +397,12 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
 
   it('does not count a sent message as a failed delivery when recording it keeps failing: it stays leased', async () => {
     await enqueue();
-    jest.spyOn(store.outbox, 'markSent').mockRejectedValue(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }));
+    const markSent = jest
+      .spyOn(store.outbox, 'markSent')
+      .mockRejectedValue(Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }));
     const sender = new ScriptedSender();
     await round(worker(sender));
+    expect(markSent).toHaveBeenCalledTimes(4); // the write, then one try after each of the three pauses
     const message = await row();
     expect(message.status).toBe('pending');
     expect(Number(message.attempts)).toBe(0); // not rescheduled as a failure
