@@ -104,9 +104,9 @@ describe('ThreadedMailTransport (SMTP on a worker thread)', () => {
     writeFileSync(silent, "require('node:worker_threads').parentPort.on('message', (m) => { if (m.type === 'close') process.exit(3); });\n");
     const transport = ThreadedMailTransport.create(settings(await freePort()), new CapturingLogger(), silent);
     if (!transport) throw new Error('no transport');
+    // Posted before close(): messages to a thread arrive in order, so it has
+    // this one when it is told to close.
     const sending = transport.send(message('in-flight@example.org'));
-    // Posted before close(), so the thread has it when it is told to close.
-    await new Promise((resolve) => setTimeout(resolve, 200));
     transport.close();
     const outcome = await Promise.race([
       sending.then(() => 'sent', (err: unknown) => err),
