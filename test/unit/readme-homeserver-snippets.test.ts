@@ -54,5 +54,18 @@ describe("README's config snippets for each homeserver", () => {
     expect(synapse.email.enabled).toBe(false);
     expect(synapse.sms.enabled).toBe(true);
     expect(synapse.identityServiceApi.enabled).toBe(true);
+    // Registration by phone is open to anyone: texts go only where the operator says.
+    expect(synapse.sms.allowedCountries.length).toBeGreaterThan(0);
+  });
+
+  it("the Synapse homeserver snippet sets what the tested Synapse runs with: registration on, the delegate, a 3PID required", () => {
+    const start = README.indexOf('### Synapse');
+    const block = /```yaml\n([\s\S]*?)```/.exec(README.slice(start))![1];
+    const synapse = parseYaml(block) as Record<string, unknown>;
+    expect(synapse).toMatchObject({
+      enable_registration: true,
+      account_threepid_delegates: { msisdn: expect.stringMatching(/^http:\/\//) },
+      registrations_require_3pid: ['msisdn'],
+    });
   });
 });
