@@ -27,6 +27,21 @@ export function isValidCidr(value: string): boolean {
   }
 }
 
+/**
+ * A CIDR range as the addresses it is matched against are written: an
+ * IPv4-mapped IPv6 range (`::ffff:10.0.0.5/128`) becomes its IPv4 range
+ * (`10.0.0.5/32`), since a caller's `::ffff:` address is read as IPv4.
+ * Anything else (and anything that does not parse) is returned as it is.
+ */
+export function canonicalCidr(value: string): string {
+  if (!isValidCidr(value)) return value;
+  const [address, prefix] = ipaddr.parseCIDR(value);
+  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
+    return `${(address as ipaddr.IPv6).toIPv4Address().toString()}/${prefix - 96}`;
+  }
+  return value;
+}
+
 /** One problem with a config: the key (dotted path, empty for the whole file) and what is wrong. */
 export interface ConfigIssue {
   readonly path: string;

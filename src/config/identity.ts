@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isBareHost } from '../hosts';
-import { duration, isValidCidr, section, type Report, type Settings } from './common';
+import { canonicalCidr, duration, isValidCidr, section, type Report, type Settings } from './common';
 
 /** `identity_server`: proxying requests that name an identity server (MSC2140) to the trusted ones. */
 export const IDENTITY_SERVER = section(
@@ -29,7 +29,7 @@ export function toIdentityServer(raw: z.output<typeof IDENTITY_SERVER>, report: 
     /** `host[:port]` of the identity servers that may be used, lower-cased. */
     trusted: raw.trusted.map((host) => host.toLowerCase()),
     allowHttp: raw.allow_http,
-    ipRangeWhitelist: raw.ip_range_whitelist,
+    ipRangeWhitelist: raw.ip_range_whitelist.map(canonicalCidr),
     timeoutMs: raw.timeout,
   };
 }
@@ -56,7 +56,7 @@ export function toIdentityServiceApi(raw: z.output<typeof IDENTITY_SERVICE_API>,
   return {
     enabled: raw.enabled,
     /** CIDR ranges of the socket addresses that are answered; others get 403. */
-    allowedCallers: raw.allowed_callers,
+    allowedCallers: raw.allowed_callers.map(canonicalCidr),
   };
 }
 

@@ -31,6 +31,19 @@ describe('identity_service_api.allowed_callers', () => {
     expect(verdict(['10.1.0.0/16', 'fd00::/8'], 'fd12::3')).toBeUndefined();
   });
 
+  it('reads an IPv4-mapped range as the IPv4 range it stands for, so the callers it names are answered', () => {
+    const { identityServer, identityServiceApi } = parseConfig({
+      identity_service_api: { allowed_callers: ['::ffff:10.0.0.5/128', '::ffff:10.1.0.0/112', 'fd00::/8'] },
+      identity_server: { ip_range_whitelist: ['::ffff:192.168.0.0/120'] },
+    });
+    expect(identityServiceApi.allowedCallers).toEqual(['10.0.0.5/32', '10.1.0.0/16', 'fd00::/8']);
+    expect(identityServer.ipRangeWhitelist).toEqual(['192.168.0.0/24']);
+    for (const address of ['10.0.0.5', '::ffff:10.0.0.5', '10.1.200.7']) {
+      expect(verdict(identityServiceApi.allowedCallers, address)).toBeUndefined();
+    }
+    expect(verdict(identityServiceApi.allowedCallers, '10.0.0.6')).toBeInstanceOf(ThreepidError);
+  });
+
   it('refuses a config entry that is not a CIDR range, naming it', () => {
     const err = thrown(ConfigError, () => parseConfig({ identity_service_api: { allowed_callers: ['127.0.0.0/8', '10.0.0.1'] } }));
     expect(err.message).toBe('config: identity_service_api.allowed_callers.1: must be a CIDR range');
