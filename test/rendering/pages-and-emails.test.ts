@@ -178,12 +178,12 @@ describe('pages and HTML emails, rendered in Chromium', () => {
     }
 
     it.each(LANGUAGES)('%s: each flow’s email, confirm page and success page fit desktop and phone', async (language) => {
-      for (const [flow, route] of FLOWS) {
-        const mail = await requestToken(route, language, flow === 'password_reset');
-        for (const width of Object.keys(VIEWPORTS) as Width[]) {
-          const name = `${variant}-${language}-${flow}`;
-          const page = await open(width);
-          try {
+      for (const width of Object.keys(VIEWPORTS) as Width[]) {
+        const page = await open(width);
+        try {
+          for (const [flow, route] of FLOWS) {
+            const mail = await requestToken(route, language, flow === 'password_reset');
+            const name = `${variant}-${language}-${flow}`;
             // The HTML email, as a mail app that shows HTML would.
             await page.setContent(mail.html, { waitUntil: 'load' });
             const email = await measure(page, 'a[href*="/validate?"]');
@@ -208,9 +208,9 @@ describe('pages and HTML emails, rendered in Chromium', () => {
             expectFits(success, width, `success ${name}`);
             await checkLogo(page, success, `success ${name}`);
             await keepScreenshot(page, `page-${name}-success-${width}`);
-          } finally {
-            await page.close();
           }
+        } finally {
+          await page.close();
         }
       }
     });
@@ -242,11 +242,11 @@ describe('pages and HTML emails, rendered in Chromium', () => {
           },
         ],
       ];
-      for (const [reason, reach] of failures) {
-        for (const width of Object.keys(VIEWPORTS) as Width[]) {
-          const page = await open(width);
-          try {
-            await page.setExtraHTTPHeaders({ 'accept-language': language });
+      for (const width of Object.keys(VIEWPORTS) as Width[]) {
+        const page = await open(width);
+        await page.setExtraHTTPHeaders({ 'accept-language': language });
+        try {
+          for (const [reason, reach] of failures) {
             await reach(page);
             const layout = await measure(page, 'h1');
             expect({ reason, lang: layout.lang }).toEqual({ reason, lang: language });
@@ -254,9 +254,9 @@ describe('pages and HTML emails, rendered in Chromium', () => {
             expectFits(layout, width, `failure ${reason}`);
             await checkLogo(page, layout, `failure ${reason}`);
             await keepScreenshot(page, `page-${variant}-${language}-failure-${reason}-${width}`);
-          } finally {
-            await page.close();
           }
+        } finally {
+          await page.close();
         }
       }
     });
