@@ -60,7 +60,7 @@ module.exports = {
         '/e2e/matrix-js-sdk\\.test',
         '/e2e/nginx',
         '/e2e/synapse',
-        '/e2e/caddy\\.test',
+        '/e2e/reverse-proxies\\.test',
         '/e2e/systemd',
         '/e2e/cors\\.test',
         '/e2e/browser-',
