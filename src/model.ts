@@ -82,7 +82,6 @@ export interface Clock {
   now(): number;
 }
 
-
 /** Identity-server credentials a client gives with a session (`threepid_creds`). */
 export interface IdentityCredentials {
   readonly idServer?: string;
