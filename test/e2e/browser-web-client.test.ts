@@ -5,7 +5,9 @@
  * the sidecar, and the reference homeserver's sidecar variant
  * (examples/host-homeserver/sidecar-host.ts). Each server sends CORS
  * itself. It registers by email, resets the password by email, adds an
- * address, and starts syncing. Screenshots go to test-output/screenshots/.
+ * address, and starts syncing; each test with a user of its own, so that any
+ * runs alone. With KEEP_SCREENSHOTS=1, screenshots go to
+ * test-output/screenshots/.
  */
 import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
@@ -30,7 +32,13 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
   let web: WebOrigin;
   let browser: Browser;
   let page: Page;
-  const user = { name: 'webalice', id: '@webalice:example.org', email: 'webalice@example.org', password: 'first password' };
+  let users = 0;
+  /** A person with no account yet, and an address nobody else uses. */
+  const newcomer = () => {
+    users += 1;
+    const name = `webalice${users}`;
+    return { name, id: `@${name}:example.org`, email: `${name}@example.org`, password: 'first password' };
+  };
 
   beforeAll(async () => {
     smtp = await startSmtpSink();
@@ -43,11 +51,15 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
     page = await browser.newPage();
     await page.goto(web.url);
     await page.waitForFunction(() => typeof (globalThis as any).matrixcs?.createClient === 'function');
+  }, 900_000); // the first run may install nginx and chromium
+
+  // Each test starts with a client that is not logged in.
+  beforeEach(async () => {
     await page.evaluate((baseUrl) => {
       const g = globalThis as any;
       g.client = g.matrixcs.createClient({ baseUrl });
     }, env.baseUrl);
-  }, 900_000); // the first run may install nginx and chromium
+  });
 
   afterAll(async () => {
     await browser?.close();
@@ -84,7 +96,14 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
     );
   }
 
-  const nextLink = async (to: string): Promise<URL> => linkIn(await smtp.next(to));
+  /** The link in the `n`th email to `to`. */
+  const linkTo = async (to: string, n = 1): Promise<URL> => linkIn(await smtp.nthTo(to, n));
+
+  /** The preflights nginx logged for `route` include a 200 from `upstream` (the server that serves the route). */
+  const expectPreflight = (route: string, upstream: string) =>
+    expect(env.nginx.accessLog().split('\n').filter((line) => line.startsWith(`"OPTIONS ${route}`))).toEqual(
+      expect.arrayContaining([expect.stringMatching(new RegExp(` 200 ${upstream}$`))]),
+    );
 
   /** The emailed link, opened in a new tab of the same browser, its button (each flow words it its own way) pressed. */
   async function confirmInBrowser(link: URL, button: string): Promise<void> {
@@ -101,11 +120,48 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
     return outcome.value;
   };
 
+  /** `user` registered through the email flow in the page (the registration test walks through it step by step). */
+  async function registered(user: ReturnType<typeof newcomer>): Promise<void> {
+    const challenge = await inPage('POST /register (no auth)', 'return client.registerRequest({ username: args.name, password: args.password });', user);
+    if (challenge.ok) throw new Error('registration asked for no authentication');
+    const requested = value(
+      await inPage(
+        'POST /register/email/requestToken',
+        `globalThis.registerSecret = client.generateClientSecret();
+         return client.requestRegisterEmailToken(args.email, globalThis.registerSecret, 1);`,
+        user,
+      ),
+    );
+    await confirmInBrowser(await linkTo(user.email), 'Confirm my email address');
+    value(
+      await inPage(
+        'POST /register (m.login.email.identity)',
+        `const auth = { type: 'm.login.email.identity', threepid_creds: { sid: args.sid, client_secret: globalThis.registerSecret } };
+         return client.register(args.name, args.password, args.session, auth);`,
+        { ...user, sid: requested.sid, session: challenge.data.session },
+      ),
+    );
+  }
+
+  /** Replaces the page's client with one logged in as `user`. */
+  async function loggedIn(user: ReturnType<typeof newcomer>): Promise<void> {
+    value(
+      await inPage(
+        'log in and keep the session',
+        `const login = await client.loginWithPassword(args.name, args.password);
+         globalThis.client = matrixcs.createClient({ baseUrl: client.baseUrl, accessToken: login.access_token, userId: login.user_id, deviceId: login.device_id });
+         return { user_id: login.user_id };`,
+        user,
+      ),
+    );
+  }
+
   it('runs nginx with the README configuration, which adds no CORS headers', () => {
     expect(readFileSync(NGINX_TEMPLATE, 'utf8')).not.toMatch(/Access-Control|add_header/i);
   });
 
   it('registers by email: /versions, /register 401 with the flows, requestToken, the link confirmed, /register 200', async () => {
+    const user = newcomer();
     const versions = value(await inPage('GET /versions', 'return client.getVersions();'));
     expect(versions.unstable_features['m.require_identity_server']).toBe(false);
 
@@ -123,9 +179,9 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
       ),
     );
     expect(requested.submit_url).toBe(`${env.baseUrl}/_threepid/client/v1/email/submit_token`);
-    await confirmInBrowser(await nextLink(user.email), 'Confirm my email address');
+    await confirmInBrowser(await linkTo(user.email), 'Confirm my email address');
 
-    const registered = value(
+    const done = value(
       await inPage(
         'POST /register (m.login.email.identity)',
         `const auth = { type: 'm.login.email.identity', threepid_creds: { sid: args.sid, client_secret: globalThis.registerSecret } };
@@ -133,10 +189,15 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
         { ...user, sid: requested.sid, session: challenge.data.session },
       ),
     );
-    expect(registered).toEqual({ user_id: user.id, access_token: expect.any(String), device_id: expect.any(String), home_server: 'example.org' });
+    expect(done).toEqual({ user_id: user.id, access_token: expect.any(String), device_id: expect.any(String), home_server: 'example.org' });
+    // Both went through nginx with their preflights, each to the server that serves it.
+    expectPreflight('/_matrix/client/v3/register/email/requestToken', env.sidecarAddress);
+    expectPreflight('/_matrix/client/v3/register ', env.homeserverAddress);
   });
 
   it('resets the password by email: requestToken, the link, /account/password; then /login works with the new password only', async () => {
+    const user = newcomer();
+    await registered(user);
     const requested = value(
       await inPage(
         'POST /account/password/email/requestToken',
@@ -145,7 +206,7 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
         user,
       ),
     );
-    await confirmInBrowser(await nextLink(user.email), 'Allow the password change');
+    await confirmInBrowser(await linkTo(user.email, 2), 'Allow the password change'); // after the registration's
     const changed = value(
       await inPage(
         'POST /account/password (m.login.email.identity)',
@@ -161,28 +222,23 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
     expect(withNew.user_id).toBe(user.id);
     const withOld = await inPage('POST /login (old password)', 'return client.loginWithPassword(args.name, args.password);', user);
     expect(withOld).toMatchObject({ ok: false, httpStatus: 403, errcode: 'M_FORBIDDEN' });
-    user.password = 'second password';
+    expectPreflight('/_matrix/client/v3/account/password ', env.homeserverAddress);
   });
 
   it('adds an address: /account/3pid/email/requestToken, the link, /account/3pid/add with the password UIA', async () => {
-    value(
-      await inPage(
-        'log in and keep the session',
-        `const login = await client.loginWithPassword(args.name, args.password);
-         globalThis.client = matrixcs.createClient({ baseUrl: client.baseUrl, accessToken: login.access_token, userId: login.user_id, deviceId: login.device_id });
-         return { user_id: login.user_id };`,
-        user,
-      ),
-    );
+    const user = newcomer();
+    const work = `${user.name}.work@example.org`;
+    await registered(user);
+    await loggedIn(user);
     const requested = value(
       await inPage(
         'POST /account/3pid/email/requestToken',
         `globalThis.addSecret = client.generateClientSecret();
          return client.requestAdd3pidEmailToken(args.email, globalThis.addSecret, 1);`,
-        { email: 'webalice.work@example.org' },
+        { email: work },
       ),
     );
-    await confirmInBrowser(await nextLink('webalice.work@example.org'), 'Add this email address');
+    await confirmInBrowser(await linkTo(work), 'Add this email address');
     const challenge = await inPage('POST /account/3pid/add (no auth)', 'return client.addThreePidOnly({ sid: args.sid, client_secret: globalThis.addSecret });', {
       sid: requested.sid,
     });
@@ -199,10 +255,14 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
     );
     expect(added).toEqual({});
     const listed = value(await inPage('GET /account/3pid', 'return client.getThreePids();'));
-    expect(listed.threepids.map((threepid: { address: string }) => threepid.address).sort()).toEqual(['webalice.work@example.org', user.email]);
+    expect(listed.threepids.map((threepid: { address: string }) => threepid.address).sort()).toEqual([work, user.email].sort());
+    expectPreflight('/_matrix/client/v3/account/3pid/add', env.sidecarAddress);
   });
 
   it('starts the client after login: push rules, filter, capabilities and sync answer, and it reaches PREPARED', async () => {
+    const user = newcomer();
+    await registered(user);
+    await loggedIn(user);
     const state = value(
       await inPage(
         'startClient',
@@ -220,19 +280,7 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
     expect(state).toMatchObject({ state: 'PREPARED', pushRules: true, capabilities: { 'm.3pid_changes': { enabled: true } } });
     await keepScreenshot(page, 'web-client-sdk-register-reset-add-sync');
     await page.evaluate(() => (globalThis as any).client.stopClient());
-  });
-
-  it('went through nginx: preflights answered 200 by the server that serves each path', () => {
-    const log = env.nginx.accessLog().split('\n');
-    const preflight = (route: string, upstream: string) =>
-      expect(log.filter((line) => line.startsWith(`"OPTIONS ${route}`))).toEqual(
-        expect.arrayContaining([expect.stringMatching(new RegExp(` 200 ${upstream}$`))]),
-      );
-    preflight('/_matrix/client/v3/register/email/requestToken', env.sidecarAddress);
-    preflight('/_matrix/client/v3/account/3pid/add', env.sidecarAddress);
-    preflight('/_matrix/client/v3/register ', env.homeserverAddress);
-    preflight('/_matrix/client/v3/account/password ', env.homeserverAddress);
-    preflight('/_matrix/client/v3/pushrules/', env.homeserverAddress);
-    preflight('/_matrix/client/v3/sync', env.homeserverAddress);
+    expectPreflight('/_matrix/client/v3/pushrules/', env.homeserverAddress);
+    expectPreflight('/_matrix/client/v3/sync', env.homeserverAddress);
   });
 });

@@ -20,6 +20,12 @@ export interface SmtpSink {
   next(to: string): Promise<ReceivedMail>;
   /** Resolves when `count` messages have arrived in all (fails after `timeoutMs`). */
   waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
+  /**
+   * The `n`th message (1-based) addressed to `to` alone, once it has arrived:
+   * a test whose addresses are its own finds its messages whatever other
+   * tests sent before or meanwhile.
+   */
+  nthTo(to: string, n: number, timeoutMs?: number): Promise<ReceivedMail>;
   close(): Promise<void>;
 }
 
@@ -98,6 +104,18 @@ export async function startSmtpSink(options: { port?: number; reject?: 550 | 451
         });
       }
       return messages.slice(0, count);
+    },
+    async nthTo(to, n, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const mine = messages.filter((mail) => mail.to.length === 1 && mail.to[0] === to);
+        if (mine.length >= n) return mine[n - 1];
+        if (Date.now() > deadline) throw new Error(`expected ${n} messages to ${to}, got ${mine.length}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
