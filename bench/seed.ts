@@ -6,7 +6,8 @@ import { loadOutboxKeyring } from '../src/secret-file';
 import { openSqliteDatabase } from '../src/store/database';
 import { AesGcmSealer } from '../src/store/sealing';
 import { Store } from '../src/store/store';
-import { cryptoRandom, randomId, sortableEncode } from '../src/threepid/tokens';
+import { cryptoRandom } from '../src/sources';
+import { randomId, sortableEncode } from '../src/threepid/tokens';
 
 /** Creates the database file with the module's own migrations. */
 async function createDatabase(file: string): Promise<void> {

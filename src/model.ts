@@ -72,16 +72,6 @@ export interface SmsPayload {
   readonly language?: string;
 }
 
-/** Where randomness comes from; tests inject a seeded one. */
-export interface RandomSource {
-  bytes(length: number): Buffer;
-}
-
-/** Where time comes from, in milliseconds since the epoch; tests inject a fake. */
-export interface Clock {
-  now(): number;
-}
-
 /** Identity-server credentials a client gives with a session (`threepid_creds`). */
 export interface IdentityCredentials {
   readonly idServer?: string;

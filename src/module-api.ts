@@ -1,4 +1,5 @@
 import type { Router } from 'express';
+import type { Clock, RandomSource } from './sources';
 import type { Kysely } from 'kysely';
 import type { Config } from './config';
 import type { MailTransport } from './delivery/mail-transport';
@@ -6,7 +7,7 @@ import type { DeliveryOutcome } from './delivery/outbox-worker';
 import type { SmsTransport } from './delivery/sms-senders';
 import type { UserAuthority } from './homeserver/client';
 import type { Logger } from './logger';
-import type { Clock, Flow, IdentityCredentials, RandomSource } from './model';
+import type { Flow, IdentityCredentials } from './model';
 import type { Metrics } from './observability/metrics';
 import type { Engine } from './store/migrations';
 import type { PayloadSealer } from './store/sealing';

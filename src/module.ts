@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { cryptoRandom, systemClock, type Clock, type RandomSource } from './sources';
 import { EMAIL_TEMPLATE_FILES, EmailSender } from './delivery/email-sender';
 import { createFileTransport, createSmtpTransport } from './delivery/mail-transport';
 import type { EmailPayload, SmsPayload } from './delivery/messages';
@@ -33,7 +34,7 @@ import { BindingService } from './threepid/bindings';
 import { IdentityServerClient } from './identity/client';
 import { IdentityProxy } from './threepid/identity-proxy';
 import { ThreepidService } from './threepid/service';
-import { cryptoRandom, IdCodec, systemClock, type Clock, type RandomSource } from './threepid/tokens';
+import { IdCodec } from './threepid/tokens';
 import { loadOutboxKeyring } from './secret-file';
 import { AesGcmSealer } from './store/sealing';
 import type { OpenDatabase } from './store/database';

@@ -1,15 +1,15 @@
 import { connect } from 'node:net';
+import { cryptoRandom } from '../sources';
 import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import { cryptoRandom } from '../threepid/tokens';
+
 import { PermanentDeliveryError } from './errors';
 import type { MailMessage } from './mail-message';
 import { composeAlternative, parseSender, type Sender } from './mime';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { DevMessageFiles } from './dev-files';
-
 
 /** The message as nodemailer's composer takes it: the language as a header. */
 function composerInput(message: MailMessage) {

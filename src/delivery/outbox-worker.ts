@@ -1,7 +1,8 @@
 import type { Logger } from '../logger';
+import type { Clock, RandomSource } from '../sources';
 import type { Channel, OutboxMessage } from '../store/outbox';
 import type { Store } from '../store/store';
-import type { Clock, RandomSource } from '../threepid/tokens';
+
 import { PermanentDeliveryError } from './errors';
 
 /** Delivers one message of a channel; throws to fail (see {@link PermanentDeliveryError}). */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from '../model';
+import type { Clock } from '../sources';
+
 import { HomeserverUnavailable, type UserAuthority } from '../threepid/ports';
 
 export type { UserAuthority } from '../threepid/ports';

@@ -1,9 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Clock } from '../sources';
 import type { DeliveryOutcome } from '../delivery/outbox-worker';
 import type { Channel, OutboxStats } from '../store/outbox';
 import type { Store } from '../store/store';
 import type { Medium, SessionFlow } from '../store/sessions';
-import type { Clock } from '../threepid/tokens';
+
 import type { ThreepidEvents } from './events';
 
 /**

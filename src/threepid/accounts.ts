@@ -1,4 +1,5 @@
-import type { Clock, Medium } from '../model';
+import type { Medium } from '../model';
+import type { Clock } from '../sources';
 import { HomeserverUnavailable, type BindingRecord, type Storage, type UserAuthority } from './ports';
 import { canonicalAddress, parseMedium } from './bindings';
 import { ThreepidError, isThreepidError } from './errors';

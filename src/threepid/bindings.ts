@@ -1,4 +1,5 @@
-import type { Clock, Medium } from '../model';
+import type { Medium } from '../model';
+import type { Clock } from '../sources';
 import type { BindingRecord, Storage } from './ports';
 import type { ThreepidDirectory } from './directory';
 import { canonicaliseEmail } from './email';

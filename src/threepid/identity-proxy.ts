@@ -1,6 +1,7 @@
 import type { IdentityProxySettings } from './settings';
+import type { Clock } from '../sources';
 import { isBareHost } from '../hosts';
-import type { Clock, Flow, Medium, SessionRecord } from '../model';
+import type { Flow, Medium, SessionRecord } from '../model';
 import { IdentityCallRefused, type IdentityServerApi, type Storage } from './ports';
 import { canonicalAddress } from './bindings';
 import { ThreepidError } from './errors';

@@ -1,4 +1,5 @@
-import type { Channel, Medium, RandomSource } from '../model';
+import type { Channel, Medium } from '../model';
+import type { RandomSource } from '../sources';
 import { canonicaliseEmail } from './email';
 import { parsePhoneNumber } from './msisdn';
 import { stringField, type JsonObject } from './request-body';

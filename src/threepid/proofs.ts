@@ -1,4 +1,5 @@
-import { DELEGATED, type Clock, type Flow, type IdentityCredentials, type Medium, type SessionFlow, type SessionRecord } from '../model';
+import { DELEGATED, type Flow, type IdentityCredentials, type Medium, type SessionFlow, type SessionRecord } from '../model';
+import type { Clock } from '../sources';
 import { isBareHost } from '../hosts';
 import type { Storage } from './ports';
 import { ThreepidError } from './errors';

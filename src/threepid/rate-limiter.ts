@@ -1,6 +1,6 @@
 import type { BucketCounters } from './ports';
+import type { Clock } from '../sources';
 import { ThreepidError } from './errors';
-import type { Clock } from '../model';
 
 /** Synapse's `rc_*` shape: a bucket refilled at `perSecond`, holding `burstCount`. */
 export interface RateLimit {

@@ -1,5 +1,6 @@
 import type { ServiceSettings } from './settings';
-import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type Clock, type EmailPayload, type EmailTemplate, type Flow, type Medium, type RandomSource, type SessionFlow, type SmsPayload } from '../model';
+import type { Clock, RandomSource } from '../sources';
+import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type EmailPayload, type EmailTemplate, type Flow, type Medium, type SessionFlow, type SmsPayload } from '../model';
 import type { Storage } from './ports';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
@@ -43,8 +44,6 @@ export interface ServiceDeps {
 }
 
 export type { IdentityCredentials } from '../model';
-
-
 
 /**
  * The domain: starts validation sessions, checks submitted tokens, and tells

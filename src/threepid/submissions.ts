@@ -1,4 +1,5 @@
 import type { Medium, SessionFlow, SessionRecord } from '../model';
+import type { Clock } from '../sources';
 import type { ThreepidEvents } from '../observability/events';
 import type { Storage } from './ports';
 import { ThreepidError } from './errors';
@@ -6,7 +7,6 @@ import { OPAQUE_ID_PATTERN, type SubmitTokenRequest } from './request-body';
 import { MAX_FAILED_ATTEMPTS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
 import { secretMatches, type SessionLookup } from './session-lookup';
 import { hashSecret, hashesEqual } from './tokens';
-import type { Clock } from '../model';
 
 /** What the page an emailed link opens needs to know of its session. */
 export interface LinkSession {

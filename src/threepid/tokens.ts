@@ -1,38 +1,7 @@
-import { createCipheriv, createDecipheriv, hash, randomFillSync, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
 import type { Keyring } from '../keyring';
 
-export type { Clock, RandomSource } from '../model';
-import type { Clock, RandomSource } from '../model';
-
-/** Random bytes fetched from the CSPRNG this many at a time. */
-const POOL_BYTES = 4096;
-
-/**
- * The system CSPRNG, read a page at a time: one `randomBytes(16)` call cost
- * about 5 µs, most of it per call, and requestToken makes several. Every byte
- * is handed out once, as a copy, so no caller sees another's.
- */
-function pooledRandom(): RandomSource {
-  const pool = Buffer.alloc(POOL_BYTES);
-  let offset = POOL_BYTES;
-  return {
-    bytes(length) {
-      if (length > POOL_BYTES) return randomFillSync(Buffer.alloc(length));
-      if (offset + length > POOL_BYTES) {
-        randomFillSync(pool);
-        offset = 0;
-      }
-      const out = Buffer.from(pool.subarray(offset, offset + length));
-      // What was handed out is not kept in the pool.
-      pool.fill(0, offset, offset + length);
-      offset += length;
-      return out;
-    },
-  };
-}
-
-export const cryptoRandom: RandomSource = pooledRandom();
-export const systemClock: Clock = { now: () => Date.now() };
+import type { Clock, RandomSource } from '../sources';
 
 /**
  * A 128-bit random identifier in base64url: 22 characters, all inside the

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { Clock, Medium, RandomSource, IdentityCredentials } from '../model';
+import type { Clock, RandomSource } from '../sources';
+import type { Medium, IdentityCredentials } from '../model';
 import { ThreepidError } from './errors';
 import { OPAQUE_ID_PATTERN, optionalAccessTokenField, optionalStringField, requireObject, type JsonObject } from './request-body';
 import { hashesEqual, randomId } from './tokens';

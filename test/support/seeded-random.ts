@@ -1,4 +1,4 @@
-import type { RandomSource } from '../../src/threepid/tokens';
+import type { RandomSource } from '../../src/sources';
 
 /**
  * A reproducible {@link RandomSource} (mulberry32): the same seed gives the

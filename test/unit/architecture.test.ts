@@ -96,3 +96,8 @@ it('has a data model that imports nothing', () => {
   expect(graph.get('model.ts')).toEqual([]);
   expect(readFileSync(path.join(SRC, 'model.ts'), 'utf8')).not.toMatch(/^import /m);
 });
+
+it('keeps the sources of time and randomness, and the host-name form, free of imports from src/', () => {
+  expect(graph.get('sources.ts')).toEqual([]);
+  expect(graph.get('hosts.ts')).toEqual([]);
+});

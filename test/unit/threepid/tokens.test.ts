@@ -1,15 +1,6 @@
 import { Keyring } from '../../../src/keyring';
-import {
-  cryptoRandom,
-  hashesEqual,
-  hashSecret,
-  IdCodec,
-  randomId,
-  sortableDecode,
-  sortableEncode,
-  timeOrderedId,
-  type RandomSource,
-} from '../../../src/threepid/tokens';
+import { cryptoRandom, type RandomSource } from '../../../src/sources';
+import { hashesEqual, hashSecret, IdCodec, randomId, sortableDecode, sortableEncode, timeOrderedId } from '../../../src/threepid/tokens';
 import { OPAQUE_ID_PATTERN } from '../../../src/threepid/request-body';
 
 /** A clock stopped at `now`. */

@@ -1,8 +1,8 @@
 import { ThreepidError } from '../../../src/threepid/errors';
+import { cryptoRandom } from '../../../src/sources';
 import { parseThreepidAuth, StatelessUiaSessions } from '../../../src/threepid/uia';
 import { FakeClock } from '../../support/harness';
 import { thrown } from '../../support/thrown';
-import { cryptoRandom } from '../../../src/threepid/tokens';
 
 const creds = { sid: 'abc', client_secret: 'secret' };
 
