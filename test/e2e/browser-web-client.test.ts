@@ -120,8 +120,11 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
     return outcome.value;
   };
 
-  /** `user` registered through the email flow in the page (the registration test walks through it step by step). */
-  async function registered(user: ReturnType<typeof newcomer>): Promise<void> {
+  /**
+   * `user` registered through the email flow in the page; answers what each
+   * step answered (the registration test checks them).
+   */
+  async function registered(user: ReturnType<typeof newcomer>): Promise<{ challenge: Outcome & { ok: false }; requested: any; done: any }> {
     const challenge = await inPage('POST /register (no auth)', 'return client.registerRequest({ username: args.name, password: args.password });', user);
     if (challenge.ok) throw new Error('registration asked for no authentication');
     const requested = value(
@@ -133,7 +136,7 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
       ),
     );
     await confirmInBrowser(await linkTo(user.email), 'Confirm my email address');
-    value(
+    const done = value(
       await inPage(
         'POST /register (m.login.email.identity)',
         `const auth = { type: 'm.login.email.identity', threepid_creds: { sid: args.sid, client_secret: globalThis.registerSecret } };
@@ -141,6 +144,7 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
         { ...user, sid: requested.sid, session: challenge.data.session },
       ),
     );
+    return { challenge, requested, done };
   }
 
   /** Replaces the page's client with one logged in as `user`. */
@@ -165,30 +169,10 @@ describe('a web client on another origin (matrix-js-sdk in Chromium) through the
     const versions = value(await inPage('GET /versions', 'return client.getVersions();'));
     expect(versions.unstable_features['m.require_identity_server']).toBe(false);
 
-    const challenge = await inPage('POST /register (no auth)', 'return client.registerRequest({ username: args.name, password: args.password });', user);
+    const { challenge, requested, done } = await registered(user);
     expect(challenge).toMatchObject({ ok: false, httpStatus: 401 });
-    if (challenge.ok) throw new Error('unreachable');
     expect(challenge.data.flows).toEqual([{ stages: ['m.login.email.identity'] }, { stages: ['m.login.msisdn'] }]);
-
-    const requested = value(
-      await inPage(
-        'POST /register/email/requestToken',
-        `globalThis.registerSecret = client.generateClientSecret();
-         return client.requestRegisterEmailToken(args.email, globalThis.registerSecret, 1);`,
-        user,
-      ),
-    );
     expect(requested.submit_url).toBe(`${env.baseUrl}/_threepid/client/v1/email/submit_token`);
-    await confirmInBrowser(await linkTo(user.email), 'Confirm my email address');
-
-    const done = value(
-      await inPage(
-        'POST /register (m.login.email.identity)',
-        `const auth = { type: 'm.login.email.identity', threepid_creds: { sid: args.sid, client_secret: globalThis.registerSecret } };
-         return client.register(args.name, args.password, args.session, auth);`,
-        { ...user, sid: requested.sid, session: challenge.data.session },
-      ),
-    );
     expect(done).toEqual({ user_id: user.id, access_token: expect.any(String), device_id: expect.any(String), home_server: 'example.org' });
     // Both went through nginx with their preflights, each to the server that serves it.
     expectPreflight('/_matrix/client/v3/register/email/requestToken', env.sidecarAddress);
