@@ -18,28 +18,28 @@ export type Settings<T> = T extends readonly (infer U)[]
     ? { readonly [K in keyof T]: Settings<T[K]> }
     : T;
 
-export function isValidCidr(value: string): boolean {
-  try {
-    ipaddr.parseCIDR(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * A CIDR range as the addresses it is matched against are written: an
- * IPv4-mapped IPv6 range (`::ffff:10.0.0.5/128`) becomes its IPv4 range
- * (`10.0.0.5/32`), since a caller's `::ffff:` address is read as IPv4.
- * Anything else (and anything that does not parse) is returned as it is.
+ * A list of CIDR ranges, each checked (a bad one is reported under
+ * `key.index`, with the mapping's other problems) and written as the
+ * addresses it is matched against are: an IPv4-mapped IPv6 range
+ * (`::ffff:10.0.0.5/128`) becomes its IPv4 range (`10.0.0.5/32`), since a
+ * caller's `::ffff:` address is read as IPv4.
  */
-export function canonicalCidr(value: string): string {
-  if (!isValidCidr(value)) return value;
-  const [address, prefix] = ipaddr.parseCIDR(value);
-  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
-    return `${(address as ipaddr.IPv6).toIPv4Address().toString()}/${prefix - 96}`;
-  }
-  return value;
+export function cidrRanges(values: readonly string[], key: string, report: Report): string[] {
+  return values.map((value, index) => {
+    let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+    try {
+      range = ipaddr.parseCIDR(value);
+    } catch {
+      report(`${key}.${index}`, 'must be a CIDR range');
+      return value;
+    }
+    const [address, prefix] = range;
+    if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
+      return `${(address as ipaddr.IPv6).toIPv4Address().toString()}/${prefix - 96}`;
+    }
+    return value;
+  });
 }
 
 /** One problem with a config: the key (dotted path, empty for the whole file) and what is wrong. */

@@ -4,14 +4,14 @@ import { SECRET_ENV, secret, section, type Env, type Report, type Settings } fro
 /** `database`: SQLite (the default) or PostgreSQL. */
 export const DATABASE = section(
   z
-  .object({
-    engine: z.enum(['sqlite', 'postgres']).default('sqlite'),
-    path: z.string().min(1).default('data/threepid.sqlite'),
-    url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-    max_connections: z.number().int().min(1).max(1000).default(10),
-  })
-  .strict()
-  .default({}),
+    .object({
+      engine: z.enum(['sqlite', 'postgres']).default('sqlite'),
+      path: z.string().min(1).default('data/threepid.sqlite'),
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+      max_connections: z.number().int().min(1).max(1000).default(10),
+    })
+    .strict()
+    .default({}),
 );
 
 export function toDatabase(raw: z.output<typeof DATABASE>, env: Env, report: Report) {

@@ -32,40 +32,40 @@ const SYNAPSE_NOTIFICATION_SUBJECTS = [
 /** `email`: SMTP, the sender, and Synapse's names for the same settings. */
 export const EMAIL = section(
   z
-  .object({
-    smtp_host: z.string().min(1).optional(),
-    smtp_port: z.number().int().min(1).max(65535).optional(),
-    smtp_user: z.string().optional(),
-    smtp_pass: z.string().optional(),
-    require_transport_security: z.boolean().default(false),
-    force_tls: z.boolean().default(false),
-    notif_from: z.string().min(1).optional(),
-    app_name: z.string().min(1).default('Matrix'),
-    default_language: z.string().regex(LANGUAGE_TAG, 'must be a language tag such as "en", "de" or "pt-BR"').default('en'),
-    validation_token_lifetime: duration('1h'),
-    dev_mail_dir: z.string().min(1).default('data/mail'),
-    max_attempts: z.number().int().min(1).max(100).default(12),
-    enabled: z.boolean().default(true),
-    // Synapse's names for what this module does too.
-    enable_tls: z.boolean().default(true),
-    tlsname: z.string().min(1).optional(),
-    template_dir: z.string().min(1).optional(),
-    subjects: section(
-      z
-        .object({
-          email_validation: z.string().min(1).optional(),
-          password_reset: z.string().min(1).optional(),
-          ...optionalKeys(SYNAPSE_NOTIFICATION_SUBJECTS, z.string()),
-        })
-        .strict()
-        .default({}),
-    ),
-    // Synapse's notification keys: accepted (a pasted `email:` block
-    // works) and reported as doing nothing here.
-    ...optionalKeys(SYNAPSE_NOTIFICATION_KEYS, z.unknown()),
-  })
-  .strict()
-  .default({}),
+    .object({
+      smtp_host: z.string().min(1).optional(),
+      smtp_port: z.number().int().min(1).max(65535).optional(),
+      smtp_user: z.string().optional(),
+      smtp_pass: z.string().optional(),
+      require_transport_security: z.boolean().default(false),
+      force_tls: z.boolean().default(false),
+      notif_from: z.string().min(1).optional(),
+      app_name: z.string().min(1).default('Matrix'),
+      default_language: z.string().regex(LANGUAGE_TAG, 'must be a language tag such as "en", "de" or "pt-BR"').default('en'),
+      validation_token_lifetime: duration('1h'),
+      dev_mail_dir: z.string().min(1).default('data/mail'),
+      max_attempts: z.number().int().min(1).max(100).default(12),
+      enabled: z.boolean().default(true),
+      // Synapse's names for what this module does too.
+      enable_tls: z.boolean().default(true),
+      tlsname: z.string().min(1).optional(),
+      template_dir: z.string().min(1).optional(),
+      subjects: section(
+        z
+          .object({
+            email_validation: z.string().min(1).optional(),
+            password_reset: z.string().min(1).optional(),
+            ...optionalKeys(SYNAPSE_NOTIFICATION_SUBJECTS, z.string()),
+          })
+          .strict()
+          .default({}),
+      ),
+      // Synapse's notification keys: accepted (a pasted `email:` block
+      // works) and reported as doing nothing here.
+      ...optionalKeys(SYNAPSE_NOTIFICATION_KEYS, z.unknown()),
+    })
+    .strict()
+    .default({}),
 );
 
 type Email = z.output<typeof EMAIL>;

@@ -7,14 +7,14 @@ export const MIN_SHARED_SECRET_LENGTH = 32;
 /** `homeserver`: how the homeserver and the module trust each other (the internal API's JWTs), and where it is. */
 export const HOMESERVER = section(
   z
-  .object({
-    shared_secret: z.string().optional(),
-    base_url: z.string().url().optional(),
-    jwt_audience: z.string().min(1).optional(),
-    jwt_max_lifetime: duration('5m'),
-  })
-  .strict()
-  .default({}),
+    .object({
+      shared_secret: z.string().optional(),
+      base_url: z.string().url().optional(),
+      jwt_audience: z.string().min(1).optional(),
+      jwt_max_lifetime: duration('5m'),
+    })
+    .strict()
+    .default({}),
 );
 
 export function toHomeserver(raw: z.output<typeof HOMESERVER>, env: Env, report: Report) {
@@ -40,8 +40,10 @@ export const ACCOUNTS = section(
 );
 
 export function toAccounts(raw: z.output<typeof ACCOUNTS>) {
-  /** `/account/3pid/add` asks for the user's password (UIA `m.login.password`). */
-  return { requirePassword: raw.require_password };
+  return {
+    /** `/account/3pid/add` asks for the user's password (UIA `m.login.password`). */
+    requirePassword: raw.require_password,
+  };
 }
 
 export type HomeserverSettings = Settings<ReturnType<typeof toHomeserver>>;

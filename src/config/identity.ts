@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isBareHost } from '../hosts';
-import { canonicalCidr, duration, isValidCidr, section, type Report, type Settings } from './common';
+import { cidrRanges, duration, section, type Report, type Settings } from './common';
 
 /** `identity_server`: proxying requests that name an identity server (MSC2140) to the trusted ones. */
 export const IDENTITY_SERVER = section(
@@ -20,16 +20,13 @@ export function toIdentityServer(raw: z.output<typeof IDENTITY_SERVER>, report: 
   raw.trusted.forEach((host, index) => {
     if (!isBareHost(host)) report(`identity_server.trusted.${index}`, 'must be host or host:port');
   });
-  raw.ip_range_whitelist.forEach((cidr, index) => {
-    if (!isValidCidr(cidr)) report(`identity_server.ip_range_whitelist.${index}`, 'must be a CIDR range');
-  });
   return {
     /** Forward requests that carry `id_server` to that identity server (MSC2140). */
     proxy: raw.proxy,
     /** `host[:port]` of the identity servers that may be used, lower-cased. */
     trusted: raw.trusted.map((host) => host.toLowerCase()),
     allowHttp: raw.allow_http,
-    ipRangeWhitelist: raw.ip_range_whitelist.map(canonicalCidr),
+    ipRangeWhitelist: cidrRanges(raw.ip_range_whitelist, 'identity_server.ip_range_whitelist', report),
     timeoutMs: raw.timeout,
   };
 }
@@ -50,13 +47,10 @@ export const IDENTITY_SERVICE_API = section(
 );
 
 export function toIdentityServiceApi(raw: z.output<typeof IDENTITY_SERVICE_API>, report: Report) {
-  raw.allowed_callers.forEach((cidr, index) => {
-    if (!isValidCidr(cidr)) report(`identity_service_api.allowed_callers.${index}`, 'must be a CIDR range');
-  });
   return {
     enabled: raw.enabled,
     /** CIDR ranges of the socket addresses that are answered; others get 403. */
-    allowedCallers: raw.allowed_callers.map(canonicalCidr),
+    allowedCallers: cidrRanges(raw.allowed_callers, 'identity_service_api.allowed_callers', report),
   };
 }
 

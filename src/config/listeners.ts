@@ -26,13 +26,13 @@ const listener = (port: number, limits: { maxConnections: number; perIp: number 
 /** `listeners`: the public (client) and the internal listener. */
 export const LISTENERS = section(
   z
-  .object({
-    // The internal listener is the homeserver's alone: no caps by default.
-    client: listener(8090, { maxConnections: 1000, perIp: 100 }),
-    internal: listener(8091, { maxConnections: 0, perIp: 0 }),
-  })
-  .strict()
-  .default({}),
+    .object({
+      // The internal listener is the homeserver's alone: no caps by default.
+      client: listener(8090, { maxConnections: 1000, perIp: 100 }),
+      internal: listener(8091, { maxConnections: 0, perIp: 0 }),
+    })
+    .strict()
+    .default({}),
 );
 
 function toListener(raw: z.output<typeof LISTENERS>['client']): ListenerSettings {

@@ -65,4 +65,3 @@ export function templatesDir(
   }
   return named[0]?.[1];
 }
-

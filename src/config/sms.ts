@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { SECRET_ENV, duration, limitSettings, rateLimit, secret, section, withoutTrailingSlash, type Env, type Report, type Settings } from './common';
 
+const countryCodes = z.array(z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).default([]);
+
 /** `sms`: the sender (log, a generic HTTP gateway or Twilio), the countries served, and the abuse limits. */
 export const SMS = section(
   z
@@ -33,8 +35,8 @@ export const SMS = section(
           .strict()
           .optional(),
       ),
-      allowed_countries: z.array(z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).default([]),
-      denied_countries: z.array(z.string().regex(/^[A-Za-z]{2}$/, 'must be an ISO 3166-1 alpha-2 code')).default([]),
+      allowed_countries: countryCodes,
+      denied_countries: countryCodes,
       rc_per_number: rateLimit(0.001, 3),
       rc_per_prefix: rateLimit(0.01, 10),
       rc_per_ip: rateLimit(0.003, 5),

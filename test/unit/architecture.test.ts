@@ -72,7 +72,7 @@ function circles(): string[][] {
 }
 
 const UPPER = /^(threepid|http)\//;
-const ADAPTERS = /^(store|delivery|identity|homeserver)\/|^config(\.ts$|\/)/;
+const ADAPTERS = /^(store|delivery|identity|homeserver|config)\//;
 
 const MAX_LINES = 300;
 
