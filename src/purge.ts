@@ -1,6 +1,5 @@
 import type { Logger } from './logger';
 import type { Clock } from './sources';
-
 import type { Store } from './store/store';
 
 /** How often expired sessions and old outbox rows are purged. */

@@ -3,7 +3,6 @@ import { cryptoRandom } from '../sources';
 import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
-
 import { PermanentDeliveryError } from './errors';
 import type { MailMessage } from './mail-message';
 import { composeAlternative, parseSender, type Sender } from './mime';

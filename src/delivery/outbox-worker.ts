@@ -2,7 +2,6 @@ import type { Logger } from '../logger';
 import type { Clock, RandomSource } from '../sources';
 import type { Channel, OutboxMessage } from '../store/outbox';
 import type { Store } from '../store/store';
-
 import { PermanentDeliveryError } from './errors';
 
 /** Delivers one message of a channel; throws to fail (see {@link PermanentDeliveryError}). */

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { Clock } from '../sources';
-
 import { HomeserverUnavailable, type UserAuthority } from '../threepid/ports';
 
 export type { UserAuthority } from '../threepid/ports';

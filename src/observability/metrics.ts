@@ -4,7 +4,6 @@ import type { DeliveryOutcome } from '../delivery/outbox-worker';
 import type { Channel, OutboxStats } from '../store/outbox';
 import type { Store } from '../store/store';
 import type { Medium, SessionFlow } from '../store/sessions';
-
 import type { ThreepidEvents } from './events';
 
 /**

@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, hash, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
 import type { Keyring } from '../keyring';
-
 import type { Clock, RandomSource } from '../sources';
 
 /**
