@@ -16,7 +16,7 @@ import {
   type MatrixClient,
 } from 'matrix-js-sdk';
 import { startHostHomeserver } from '../../examples/host-homeserver/host';
-import { decodeHtmlEntities, eventually } from '../support/e2e-utils';
+import { decodeHtmlEntities } from '../support/e2e-utils';
 import { removeDir, tempDir } from '../support/harness';
 import type { RunningNginx } from '../support/nginx';
 import { SIDECAR_PATHS } from '../support/proxy-routes';
@@ -109,12 +109,6 @@ describe.each([
 
   const anonymous = () => createClient({ baseUrl: env.baseUrl });
   const loggedIn = (user: User) => createClient({ baseUrl: env.baseUrl, accessToken: user.token, userId: user.id });
-
-  /** The code in the latest text to `number`. */
-  const codeTo = async (number: string): Promise<string> => {
-    await eventually(() => gateway.messages.some((message) => message.to === number || `+${message.to}` === number), `a text to ${number}`);
-    return gateway.codeFor(number);
-  };
 
   /** `user` registered through the email flow and logged in (the first test walks through it step by step). */
   async function registered(user: User): Promise<User> {
@@ -260,7 +254,7 @@ describe.each([
     const phoneSecret = me.generateClientSecret();
     const phoneSession = await me.requestAdd3pidMsisdnToken('FR', '06 12 34 56 78', phoneSecret, 1);
     expect(phoneSession).toMatchObject({ msisdn: '33612345678', submit_url: `${env.baseUrl}/_threepid/client/v1/msisdn/submit_token` });
-    const code = await codeTo('+33612345678');
+    const code = await gateway.codeTo('+33612345678');
     const submitted = await me.submitMsisdnTokenOtherUrl(phoneSession.submit_url!, phoneSession.sid, phoneSecret, code);
     expect(submitted).toEqual({ success: true });
     await addThreePid(me, user, phoneSession.sid, phoneSecret);
@@ -295,7 +289,7 @@ describe.each([
     const client = anonymous();
     const secret = client.generateClientSecret();
     const requested = await client.requestRegisterMsisdnToken('FR', '06 98 76 54 32', secret, 1);
-    const code = await codeTo('+33698765432');
+    const code = await gateway.codeTo('+33698765432');
     expect(await client.submitMsisdnTokenOtherUrl(requested.submit_url!, requested.sid, secret, code)).toEqual({ success: true });
     const first = await refusal(client.registerRequest({ username: 'bob', password: 'bob password' }));
     const auth = { type: 'm.login.msisdn', threepid_creds: { sid: requested.sid, client_secret: secret } };

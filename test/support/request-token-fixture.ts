@@ -8,6 +8,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { RawConfig } from '../../src/config';
 import type { Flow } from '../../src/store/sessions';
+import { eventually } from './e2e-utils';
 import { CapturingLogger, removeDir, startModule, tempDir, type Running } from './harness';
 import { queryTestDatabase, testEngine } from './postgres';
 import { startSmtpSink, type SmtpSink } from './smtp';
@@ -155,11 +156,7 @@ export async function startFixture(raw: FixtureConfig = {}, extra: Parameters<ty
     async drained() {
       const pending = async () =>
         Number((await query<{ n: number | string }>("SELECT COUNT(*) AS n FROM threepid_outbox WHERE status = 'pending'"))[0].n);
-      const deadline = Date.now() + 10_000;
-      while ((await pending()) > 0) {
-        if (Date.now() > deadline) throw new Error('the outbox still holds pending messages after 10 s');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await eventually(async () => (await pending()) === 0, 'the outbox to hold no pending message');
     },
     async close() {
       await hs.close();

@@ -18,6 +18,8 @@ export interface SmsGateway {
   failNext(count: number, status: number): void;
   /** The six-digit code in the last message to `to` (E.164 with `+`). */
   codeFor(to: string): string;
+  /** The code in the latest text to `to`, once one has arrived (fails after `timeoutMs`). */
+  codeTo(to: string, timeoutMs?: number): Promise<string>;
   waitFor(count: number, timeoutMs?: number): Promise<GatewayMessage[]>;
   close(): Promise<void>;
 }
@@ -101,17 +103,29 @@ export async function startSmsGateway(): Promise<SmsGateway> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  function codeFor(to: string): string {
+    const message = [...messages].reverse().find((m) => m.to === to || `+${m.to}` === to);
+    const code = message && /\b(\d{6})\b/.exec(message.text)?.[1];
+    if (!code) throw new Error(`no code sent to ${to}`);
+    return code;
+  }
   return {
     url,
     messages,
     failNext(count, status) {
       failures = { count, status };
     },
-    codeFor(to) {
-      const message = [...messages].reverse().find((m) => m.to === to || `+${m.to}` === to);
-      const code = message && /\b(\d{6})\b/.exec(message.text)?.[1];
-      if (!code) throw new Error(`no code sent to ${to}`);
-      return code;
+    codeFor,
+    async codeTo(to, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          return codeFor(to);
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
     },
     async waitFor(count, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

@@ -36,6 +36,17 @@ export interface SmtpSink {
 export async function startSmtpSink(options: { port?: number; reject?: 550 | 451; startTls?: boolean } = {}): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
+  /** Resolves once `done()` holds, woken by each message that arrives; fails with `what()` after `timeoutMs`. */
+  const arrived = async (done: () => boolean, what: () => string, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      if (Date.now() > deadline) throw new Error(what());
+      await new Promise<void>((resolve) => {
+        waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+  };
   const server = new SMTPServer({
     authOptional: true,
     // startTls: STARTTLS offered, with smtp-server's own self-signed certificate.
@@ -95,27 +106,13 @@ export async function startSmtpSink(options: { port?: number; reject?: 550 | 451
       return mail;
     },
     async waitFor(count, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (messages.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} messages, got ${messages.length}`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
+      await arrived(() => messages.length >= count, () => `expected ${count} messages, got ${messages.length}`, timeoutMs);
       return messages.slice(0, count);
     },
     async nthTo(to, n, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const mine = messages.filter((mail) => mail.to.length === 1 && mail.to[0] === to);
-        if (mine.length >= n) return mine[n - 1];
-        if (Date.now() > deadline) throw new Error(`expected ${n} messages to ${to}, got ${mine.length}`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
+      const mine = () => messages.filter((mail) => mail.to.length === 1 && mail.to[0] === to);
+      await arrived(() => mine().length >= n, () => `expected ${n} messages to ${to}, got ${mine().length}`, timeoutMs);
+      return mine()[n - 1];
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
