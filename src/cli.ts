@@ -13,6 +13,7 @@ import { clientServerCors } from './http/cors';
 import { createLogger, type Logger } from './logger';
 import { createThreepidModule, TEMPLATE_FILES } from './module';
 import { pendingMigrations } from './store/database';
+import { tryPendingMigrations } from './store/migration-trial';
 
 function readConfig(file: string | undefined): Config {
   return file ? loadConfigFile(file, process.env) : parseConfig({}, process.env);
@@ -58,6 +59,10 @@ async function check(file: string | undefined): Promise<number> {
         ? `database: ${where}: no migration pending`
         : `database: ${where}: ${status.pending.length} migration(s) pending, applied at start: ${status.pending.join(', ')}`,
     );
+    if (status.exists && status.pending.length > 0) {
+      await tryPendingMigrations(config.database);
+      if (config.database.engine === 'sqlite') out(`database: ${where}: the pending migrations apply (tried on a copy in memory)`);
+    }
   } catch (err) {
     problem(`database: ${where}: ${(err as Error).message}`);
     failed = true;
@@ -115,8 +120,28 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * Until the listeners are up, an exit is a failed start: should the event
+ * loop run dry first (a thread that keeps nothing alive, say), the process
+ * says so and exits 1, never a silent 0 that `Restart=on-failure` ignores.
+ */
+function exitNonZeroUntilStarted(): () => void {
+  const ranDry = () => {
+    process.stderr.write('matrix-hs-threepid: the start did not finish\n');
+    process.exitCode = 1;
+  };
+  process.once('beforeExit', ranDry);
+  return () => process.off('beforeExit', ranDry);
+}
+
 async function run(file: string | undefined): Promise<void> {
+  const started = exitNonZeroUntilStarted();
   const logger = createLogger();
+  // SIGHUP's default action ends the process (status 129, the request in
+  // flight dropped), which systemd counts as a clean stop and never
+  // restarts. There is nothing to reopen (the log is stdout, the templates
+  // are read once at start), so it is logged and otherwise ignored.
+  process.on('SIGHUP', () => logger.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: nothing to reopen; restart to read changed templates'));
   const config = withSharedSecret(readConfig(file), logger);
   if (!config.email.smtp) {
     logger.warn({ dir: path.resolve(config.email.devMailDir) }, 'no SMTP configured: emails are written to files (development only)');
@@ -145,6 +170,7 @@ async function run(file: string | undefined): Promise<void> {
     },
     'internal listener ready',
   );
+  started();
 
   // SIGTERM: stop accepting, let requests in flight finish, leave unsent
   // mail in the outbox for the next start, close the database.

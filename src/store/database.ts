@@ -66,8 +66,9 @@ async function openSqlite(file: string, logger: Logger = silentLogger): Promise<
     checkpointer = entry
       ? new WalCheckpointer(sqlite, path.resolve(file), {
           entry,
-          onFallback: (reason) =>
-            logger.error({ reason }, 'SQLite checkpoint thread failed; SQLite checkpoints inside commits again'),
+          onFallback: (reason, restartInMs) =>
+            logger.error({ reason, restart_in_ms: restartInMs }, 'SQLite checkpoint thread died; SQLite checkpoints inside commits until it is restarted'),
+          onRecovery: () => logger.info({}, 'SQLite checkpoint thread restarted; commits no longer checkpoint'),
         })
       : undefined;
   } catch (err) {

@@ -4,16 +4,35 @@ import type BetterSqlite3 from 'better-sqlite3';
 
 /** How often the background thread copies the write-ahead log into the database. */
 export const CHECKPOINT_INTERVAL_MS = 100;
-/** After a checkpoint resets the log, its file is cut back to this size. */
-const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * The first commit after a complete checkpoint cuts the log's file back to
+ * this size, should a burst have made it larger: the size SQLite's own
+ * checkpoints (every 1,000 pages) would keep it at, so the bound is the same
+ * whether the thread or the writer checkpoints.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
 /** How long stopping waits for the thread to let go of the file before ending it. */
 const STOP_TIMEOUT_MS = 5_000;
+/** A thread that died is started again after this long, doubling each time it dies again before a checkpoint. */
+const FIRST_RESTART_DELAY_MS = 1_000;
+const MAX_RESTART_DELAY_MS = 60_000;
 
 /** What the last checkpoint found: frames in the log, and how many of them are in the database. */
 export interface CheckpointResult {
   readonly log: number;
   readonly checkpointed: number;
+}
+
+export interface WalCheckpointerOptions {
+  intervalMs?: number;
+  /** The thread died (why, and in how many ms it is started again); SQLite checkpoints inside commits meanwhile. */
+  onFallback?: (reason: string, restartInMs: number) => void;
+  /** A restarted thread ran a checkpoint: commits no longer checkpoint themselves. */
+  onRecovery?: () => void;
+  entry?: string;
+  /** The delay before the first restart (tests shorten it). */
+  restartDelayMs?: number;
 }
 
 /**
@@ -23,55 +42,42 @@ export interface CheckpointResult {
  * commit: under load it blocked the event loop for about a third of every
  * requestToken's time.
  *
- * Should the thread fail, the connection goes back to SQLite's own
- * checkpoints, so the log never grows without bound.
+ * Should the thread die (a full disk fails its checkpoint), the connection
+ * goes back to SQLite's own checkpoints, so the log never grows without
+ * bound, and the thread is started again with a growing delay; its first
+ * checkpoint hands checkpoints back to it.
  */
 export class WalCheckpointer {
-  private readonly worker: Worker;
+  private worker: Worker | undefined;
+  private exited: Promise<void> = Promise.resolve();
   private stopped = false;
   private failed = false;
-  private readonly onFallback: ((reason: string) => void) | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly firstRestartDelayMs: number;
+  private restartDelayMs: number;
   private readonly listeners = new Set<(result: CheckpointResult) => void>();
-  private readonly exited: Promise<void>;
+  private readonly workerData: { driver: string; file: string; intervalMs: number };
+  private readonly entry: string;
 
   constructor(
     private readonly connection: BetterSqlite3.Database,
     file: string,
-    options: { intervalMs?: number; onFallback?: (reason: string) => void; entry?: string } = {},
+    private readonly options: WalCheckpointerOptions = {},
   ) {
-    this.onFallback = options.onFallback;
     // The thread's own file (`dist/threads/wal-checkpoint.js`), never this
     // module's: in a bundled host that would be the host's bundle.
     const entry = options.entry ?? threadEntryFile('wal-checkpoint');
     if (!entry) throw new Error('the checkpoint thread\'s file (dist/threads/wal-checkpoint.js) is missing');
-    this.worker = new Worker(entry, {
-      workerData: {
-        driver: require.resolve('better-sqlite3'),
-        file,
-        intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS,
-      },
-      // It allocates almost nothing: keep its heap (and the process's memory) small.
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
-    });
-    // The thread never keeps the process alive on its own.
-    this.worker.unref();
-    this.worker.on('message', (message: { type: string } & CheckpointResult) => {
-      if (message.type !== 'checkpoint') return;
-      for (const listener of this.listeners) listener({ log: message.log, checkpointed: message.checkpointed });
-    });
-    this.worker.on('error', (err) => this.fallBack(err.message));
-    this.exited = new Promise((resolve) =>
-      this.worker.on('exit', (code) => {
-        if (!this.stopped) this.fallBack(`exited (${code})`);
-        resolve();
-      }),
-    );
+    this.entry = entry;
+    this.workerData = { driver: require.resolve('better-sqlite3'), file, intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS };
+    this.firstRestartDelayMs = this.restartDelayMs = options.restartDelayMs ?? FIRST_RESTART_DELAY_MS;
+    this.startThread();
     // Only once the thread exists does the writer stop checkpointing itself.
     connection.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     connection.pragma('wal_autocheckpoint = 0');
   }
 
-  /** True once the thread has failed and SQLite checkpoints inline again. */
+  /** True while the thread is dead and SQLite checkpoints inline. */
   get inline(): boolean {
     return this.failed;
   }
@@ -90,29 +96,79 @@ export class WalCheckpointer {
    * file of the database is touched once it has returned.
    */
   async stop(): Promise<void> {
+    const worker = this.worker;
     if (!this.stopped) {
       this.stopped = true;
-      if (!this.failed) this.worker.postMessage('stop');
+      clearTimeout(this.restartTimer);
+      worker?.postMessage('stop');
     }
+    if (!worker) return;
+    // While running, the thread keeps no process alive; while stopping, it
+    // must: a host with nothing else to wait for would otherwise exit
+    // before this resolves, and a failed start would end with status 0.
+    worker.ref();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.exited,
       new Promise<void>((resolve) => {
-        timer = setTimeout(() => void this.worker.terminate().then(() => resolve()), STOP_TIMEOUT_MS);
-        timer.unref();
+        timer = setTimeout(() => void worker.terminate().then(() => resolve()), STOP_TIMEOUT_MS);
       }),
     ]);
     clearTimeout(timer);
   }
 
-  private fallBack(reason: string): void {
-    if (this.failed || this.stopped) return;
-    this.failed = true;
+  private startThread(): void {
+    const worker = new Worker(this.entry, {
+      workerData: this.workerData,
+      // It allocates almost nothing: keep its heap (and the process's memory) small.
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
+    });
+    this.worker = worker;
+    worker.unref();
+    let reason: string | undefined;
+    worker.on('message', (message: { type: string; reason?: string } & CheckpointResult) => {
+      if (message.type === 'died') reason = message.reason;
+      if (message.type !== 'checkpoint') return;
+      this.recovered();
+      for (const listener of this.listeners) listener({ log: message.log, checkpointed: message.checkpointed });
+    });
+    worker.on('error', (err: Partial<Error> & { code?: string }) => (reason ??= err.message ?? err.code ?? String(err)));
+    this.exited = new Promise((resolve) =>
+      worker.on('exit', (code) => {
+        if (this.worker === worker) this.worker = undefined;
+        if (!this.stopped) this.died(reason ?? `exited (${code})`);
+        resolve();
+      }),
+    );
+  }
+
+  private died(reason: string): void {
+    if (!this.failed) {
+      this.failed = true;
+      this.setAutocheckpoint(1000);
+    }
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(delay * 2, MAX_RESTART_DELAY_MS);
+    this.restartTimer = setTimeout(() => {
+      if (!this.stopped) this.startThread();
+    }, delay);
+    this.restartTimer.unref();
+    this.options.onFallback?.(reason, delay);
+  }
+
+  private recovered(): void {
+    this.restartDelayMs = this.firstRestartDelayMs;
+    if (!this.failed) return;
+    this.failed = false;
+    this.setAutocheckpoint(0);
+    this.options.onRecovery?.();
+  }
+
+  private setAutocheckpoint(pages: number): void {
     try {
-      this.connection.pragma('wal_autocheckpoint = 1000');
+      this.connection.pragma(`wal_autocheckpoint = ${pages}`);
     } catch {
       // The connection is already closed: nothing left to protect.
     }
-    this.onFallback?.(reason);
   }
 }

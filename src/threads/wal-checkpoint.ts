@@ -25,21 +25,31 @@ function run(port: NonNullable<typeof parentPort>, data: ThreadData): void {
   db.pragma('busy_timeout = 5000');
   let doneAtVersion = -1;
   let reported = '';
-  const timer = setInterval(() => {
-    const version = db.pragma('data_version', { simple: true }) as number;
-    if (version === doneAtVersion) return;
-    const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
-    if (result.busy === 0 && result.checkpointed === result.log) doneAtVersion = version;
-    const now = `${result.log}/${result.checkpointed}`;
-    if (now === reported) return;
-    reported = now;
-    port.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed });
-  }, data.intervalMs);
-  port.on('message', (message: unknown) => {
-    if (message !== 'stop') return;
+  const end = () => {
     clearInterval(timer);
     db.close();
     port.close();
+  };
+  const timer = setInterval(() => {
+    try {
+      const version = db.pragma('data_version', { simple: true }) as number;
+      if (version === doneAtVersion) return;
+      const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+      if (result.busy === 0 && result.checkpointed === result.log) doneAtVersion = version;
+      const now = `${result.log}/${result.checkpointed}`;
+      if (now === reported) return;
+      reported = now;
+      port.postMessage({ type: 'checkpoint', log: result.log, checkpointed: result.checkpointed });
+    } catch (err) {
+      // A driver error loses its message on the way out of a thread: say
+      // why here (SQLITE_FULL on a full disk), and end; the host restarts it.
+      const { code, message } = err as { code?: string; message?: string };
+      port.postMessage({ type: 'died', reason: code ? `${code}: ${message}` : String(message ?? err) });
+      end();
+    }
+  }, data.intervalMs);
+  port.on('message', (message: unknown) => {
+    if (message === 'stop') end();
   });
 }
 

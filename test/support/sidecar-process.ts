@@ -14,6 +14,8 @@ export interface SidecarProcess {
   readonly internalUrl: string;
   /** What the process wrote so far (JSON log lines, then anything on stderr). */
   output(): string;
+  /** Sends the process a signal. */
+  kill(signal: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -71,5 +73,5 @@ export async function startSidecarProcess(
     await stop();
     throw err;
   }
-  return { url, internalUrl, output: () => output, stop };
+  return { url, internalUrl, output: () => output, kill: (signal) => void child.kill(signal), stop };
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { openSqliteDatabase } from '../../../src/store/database';
-import { WalCheckpointer, type CheckpointResult } from '../../../src/store/wal-checkpointer';
+import { WAL_SIZE_LIMIT_BYTES, WalCheckpointer, type CheckpointResult } from '../../../src/store/wal-checkpointer';
 import { eventually } from '../../support/e2e-utils';
 
 describe('WalCheckpointer', () => {
@@ -103,6 +103,29 @@ describe('WalCheckpointer', () => {
     }
     connection.close();
     expect(existsSync(`${file}-wal`)).toBe(false);
+  });
+
+  it('cuts the log back to 4 MiB at the first commit after a burst was checkpointed', async () => {
+    const file = path.join(dir, 'db.sqlite');
+    const connection = openWal(file);
+    const checkpointer = new WalCheckpointer(connection, file, { intervalMs: 20 });
+    try {
+      const results: CheckpointResult[] = [];
+      checkpointer.onCheckpoint((result) => results.push(result));
+      // One commit of ~12 MiB: the log has to hold all of it at once.
+      const insert = connection.prepare('INSERT INTO t (body) VALUES (?)');
+      connection.transaction(() => {
+        for (let i = 0; i < 3_000; i++) insert.run('x'.repeat(4_000));
+      })();
+      expect(statSync(`${file}-wal`).size).toBeGreaterThan(2 * WAL_SIZE_LIMIT_BYTES);
+      await eventually(() => results.some((r) => r.log > 2_000 && r.checkpointed === r.log), 'the burst to be checkpointed');
+      insert.run('after the burst');
+      expect(WAL_SIZE_LIMIT_BYTES).toBe(4 * 1024 * 1024);
+      expect(statSync(`${file}-wal`).size).toBeLessThanOrEqual(WAL_SIZE_LIMIT_BYTES);
+    } finally {
+      await checkpointer.stop();
+      connection.close();
+    }
   });
 
   it('gives checkpoints back to SQLite when its thread fails', async () => {
