@@ -73,6 +73,12 @@ module.exports = {
         '/e2e/no-address-in-logs\\.test',
         '/regressions/malformed-text\\.test',
         '/regressions/jwt-lifetime\\.test',
+        // The process's life (start, close, signals) and SQLite's own
+        // checkpoint thread: nothing of PostgreSQL in them.
+        '/regressions/failed-start-exit-status\\.test',
+        '/regressions/close-right-after-start\\.test',
+        '/regressions/sighup-keeps-running\\.test',
+        '/regressions/checkpoint-thread-full-disk\\.test',
       ],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
       globalSetup: '<rootDir>/test/support/postgres-global-setup.ts',
