@@ -34,19 +34,30 @@ const UPSTREAM_TIMEOUT_MS = 5_000;
 /**
  * The sidecar's `/versions`: the homeserver's own answer (cached for a
  * minute) with the flag merged in, or its own list when there is no
- * homeserver to ask or it does not answer.
+ * homeserver to ask or it does not answer within `upstreamTimeoutMs`.
+ * Callers that come while the homeserver is being asked wait for that one
+ * request: however many clients come, one upstream request is open at a time.
  */
 export class VersionsSource {
   private cached: { body: VersionsBody; until: number } | undefined;
+  private pending: Promise<VersionsBody> | undefined;
 
   constructor(
     private readonly homeserverBaseUrl: string | undefined,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    private readonly upstreamTimeoutMs: number = UPSTREAM_TIMEOUT_MS,
   ) {}
 
   async get(): Promise<VersionsBody> {
     if (this.cached && this.now() < this.cached.until) return this.cached.body;
+    this.pending ??= this.refresh().finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async refresh(): Promise<VersionsBody> {
     const upstream = this.homeserverBaseUrl ? await this.fetchUpstream(this.homeserverBaseUrl) : undefined;
     const body = withThreepidVersions(upstream ?? { versions: [...OWN_VERSIONS], unstable_features: {} });
     const fallback = upstream === undefined && this.homeserverBaseUrl !== undefined;
@@ -57,7 +68,7 @@ export class VersionsSource {
   private async fetchUpstream(baseUrl: string): Promise<VersionsBody | undefined> {
     try {
       const response = await fetch(`${baseUrl}/_matrix/client/versions`, {
-        signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
+        signal: AbortSignal.timeout(this.upstreamTimeoutMs),
         redirect: 'error',
       });
       const body = (await response.json()) as VersionsBody;
