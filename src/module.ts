@@ -196,7 +196,9 @@ async function assemble(parts: {
   );
   const authority =
     options.userAuthority ??
-    (config.homeserver.baseUrl ? new HomeserverUserAuthority(config.homeserver.baseUrl, clock) : undefined);
+    (config.homeserver.baseUrl
+      ? new HomeserverUserAuthority(config.homeserver.baseUrl, clock, { forwardClientIp: config.homeserver.forwardClientIp })
+      : undefined);
   const accountRouter = authority
     ? servedAlsoUnder(config.publicBasePath, createAccountRouter(
         new AccountService({
@@ -205,9 +207,14 @@ async function assemble(parts: {
           authority,
           clock,
           requirePassword: config.accounts.requirePassword,
+          passwordChecks: {
+            perUser: limiterFactory('rc_password_check_per_user', config.passwordCheckLimits.perUser),
+            perIp: limiterFactory('rc_password_check_per_ip', config.passwordCheckLimits.perIp),
+          },
           uiaSessions: new StatelessUiaSessions(config.homeserver.sharedSecret ?? random.bytes(32).toString('base64'), clock, random),
         }),
         logger,
+        config.trustedProxies,
       ))
     : undefined;
   const internalRouter = config.homeserver.sharedSecret

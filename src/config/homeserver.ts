@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, secret, section, withoutTrailingSlash, type Env, type Report, type Settings } from './common';
+import { duration, limitSettings, rateLimit, secret, section, withoutTrailingSlash, type Env, type Report, type Settings } from './common';
 
 /** Shortest `homeserver.shared_secret` accepted: 32 characters. */
 export const MIN_SHARED_SECRET_LENGTH = 32;
@@ -12,6 +12,7 @@ export const HOMESERVER = section(
       base_url: z.string().url().optional(),
       jwt_audience: z.string().min(1).optional(),
       jwt_max_lifetime: duration('5m'),
+      forward_client_ip: z.boolean().default(true),
     })
     .strict()
     .default({}),
@@ -28,6 +29,8 @@ export function toHomeserver(raw: z.output<typeof HOMESERVER>, env: Env, report:
     jwtAudience: raw.jwt_audience,
     /** Internal JWTs whose `exp` is further ahead than this are refused. */
     jwtMaxLifetimeMs: raw.jwt_max_lifetime,
+    /** The password check and whoami carry the client's IP in `X-Forwarded-For`. */
+    forwardClientIp: raw.forward_client_ip,
   };
 }
 
@@ -44,6 +47,18 @@ export function toAccounts(raw: z.output<typeof ACCOUNTS>) {
     /** `/account/3pid/add` asks for the user's password (UIA `m.login.password`). */
     requirePassword: raw.require_password,
   };
+}
+
+/** `rc_password_check`: token buckets spent by each password the module checks, per user and per client IP. */
+export const RC_PASSWORD_CHECK = section(
+  z
+    .object({ per_user: rateLimit(0.003, 5), per_ip: rateLimit(0.003, 5) })
+    .strict()
+    .default({}),
+);
+
+export function toPasswordCheckLimits(raw: z.output<typeof RC_PASSWORD_CHECK>) {
+  return { perUser: limitSettings(raw.per_user), perIp: limitSettings(raw.per_ip) };
 }
 
 export type HomeserverSettings = Settings<ReturnType<typeof toHomeserver>>;

@@ -5,7 +5,7 @@ import proxyaddr from 'proxy-addr';
 import { ConfigError, limitSettings, rateLimit, withoutTrailingSlash, type ConfigIssue, type Env, type Report, type Settings } from './common';
 import { DATABASE, toDatabase } from './database';
 import { EMAIL, ignoredEmailKeys, toEmail } from './email';
-import { ACCOUNTS, HOMESERVER, toAccounts, toHomeserver } from './homeserver';
+import { ACCOUNTS, HOMESERVER, RC_PASSWORD_CHECK, toAccounts, toHomeserver, toPasswordCheckLimits } from './homeserver';
 import { IDENTITY_SERVER, IDENTITY_SERVICE_API, toIdentityServer, toIdentityServiceApi } from './identity';
 import { LISTENERS, toListeners } from './listeners';
 import { OUTBOX, toOutbox } from './outbox';
@@ -48,6 +48,7 @@ const rawSchema = z
     next_link_domain_whitelist: z.array(z.string().regex(hostPattern, 'must be a host name')).nullable().default(null),
     request_token_inhibit_3pid_errors: z.boolean().default(false),
     rc_3pid_validation: rateLimit(0.003, 5),
+    rc_password_check: RC_PASSWORD_CHECK,
     trusted_proxies: z
       .array(
         z
@@ -85,6 +86,8 @@ function fromParsed(c: Parsed, env: Env, report: Report) {
     nextLinkDomainWhitelist: c.next_link_domain_whitelist?.map((host) => host.toLowerCase()) ?? null,
     inhibit3pidErrors: c.request_token_inhibit_3pid_errors,
     rateLimit: limitSettings(c.rc_3pid_validation),
+    /** Each password checked with the homeserver (`/account/3pid/add`), per user and per client IP. */
+    passwordCheckLimits: toPasswordCheckLimits(c.rc_password_check),
     trustedProxies: c.trusted_proxies,
     homeserver: toHomeserver(c.homeserver, env, report),
     /** Shown on the pages and in HTML emails. */

@@ -1,6 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from '../logger';
-import type { AccountService } from '../threepid/accounts';
+import type { AccountService, RequestOrigin } from '../threepid/accounts';
+import { clientIpResolver, rateLimitKey } from './client-ip';
 import { errorMiddleware, methodNotAllowed } from './errors';
 import { jsonBody } from './json-body';
 
@@ -11,11 +12,17 @@ function accessToken(req: Request): string | undefined {
 
 /**
  * `GET /account/3pid`, `POST /account/3pid/add`, `/delete` and `/unbind`
- * (r0 and v3), for a homeserver that keeps no 3PIDs itself.
+ * (r0 and v3), for a homeserver that keeps no 3PIDs itself. The client's IP
+ * is found as for requestToken: `X-Forwarded-For` only from `trustedProxies`.
  */
-export function createAccountRouter(accounts: AccountService, logger: Logger): Router {
+export function createAccountRouter(accounts: AccountService, logger: Logger, trustedProxies: readonly string[] = []): Router {
   const router = Router();
-  const user = (req: Request) => accounts.authenticate(accessToken(req));
+  const clientIp = clientIpResolver(trustedProxies);
+  const origin = (req: Request): RequestOrigin => {
+    const ip = clientIp(req);
+    return { clientIp: ip, rateLimitKey: rateLimitKey(ip) };
+  };
+  const user = (req: Request) => accounts.authenticate(accessToken(req), origin(req));
 
   for (const version of ['r0', 'v3']) {
     const base = `/_matrix/client/${version}/account/3pid`;
@@ -31,7 +38,7 @@ export function createAccountRouter(accounts: AccountService, logger: Logger): R
     router
       .route(`${base}/add`)
       .post(jsonBody, async (req: Request, res: Response) => {
-        await accounts.add(await user(req), req.body);
+        await accounts.add(await user(req), req.body, origin(req));
         res.json({});
       })
       .all(methodNotAllowed);

@@ -1,20 +1,36 @@
 import type { Medium } from '../model';
 import type { Clock } from '../sources';
-import { HomeserverUnavailable, type BindingRecord, type Storage, type UserAuthority } from './ports';
+import { HomeserverRateLimited, HomeserverUnavailable, type BindingRecord, type Storage, type UserAuthority } from './ports';
 import { canonicalAddress, parseMedium } from './bindings';
 import { ThreepidError, isThreepidError } from './errors';
 import { opaqueIdField, requireFields, requireObject, stringField } from './request-body';
+import type { Limiter } from './rate-limiter';
 import type { ThreepidService } from './service';
 import { StatelessUiaSessions, UiaRequired } from './uia';
 
 const PASSWORD_STAGE = 'm.login.password';
+
+/** Where a request comes from: the client's IP as the module found it, and the key its per-IP limits count under. */
+export interface RequestOrigin {
+  readonly clientIp: string;
+  readonly rateLimitKey: string;
+}
+
+/** How often a password may be checked: per user, and per client IP (`rc_password_check`). */
+export interface PasswordCheckLimiters {
+  readonly perUser: Limiter;
+  readonly perIp: Limiter;
+}
 
 /**
  * The account endpoints of the client-server API that concern 3PIDs
  * (`/account/3pid`, `/add`, `/delete`, `/unbind`), over the module's own
  * 3PID directory. Adding needs the user's password again (a stolen access
  * token must not be enough to attach an address that can then reset the
- * password), through a one-stage UIA the module runs itself.
+ * password), through a one-stage UIA the module runs itself. Each password
+ * check spends a token per user and per IP first: the homeserver's own login
+ * limits would otherwise be the only ones, and they count the module as one
+ * client.
  */
 export class AccountService {
   private readonly uia: StatelessUiaSessions;
@@ -27,15 +43,16 @@ export class AccountService {
       clock: Clock;
       uiaSessions: StatelessUiaSessions;
       requirePassword: boolean;
+      passwordChecks: PasswordCheckLimiters;
     },
   ) {
     this.uia = deps.uiaSessions;
   }
 
   /** The user behind an access token, or `M_UNKNOWN_TOKEN`. */
-  async authenticate(accessToken: string | undefined): Promise<string> {
+  async authenticate(accessToken: string | undefined, origin?: RequestOrigin): Promise<string> {
     if (!accessToken) throw new ThreepidError('M_MISSING_TOKEN', 'An access token is required');
-    const userId = await askHomeserver(() => this.deps.authority.userIdForAccessToken(accessToken));
+    const userId = await askHomeserver(() => this.deps.authority.userIdForAccessToken(accessToken, origin?.clientIp));
     if (!userId) throw new ThreepidError('M_UNKNOWN_TOKEN', 'Unknown access token');
     return userId;
   }
@@ -45,9 +62,9 @@ export class AccountService {
   }
 
   /** `POST /account/3pid/add`: UIA, then the validated session's address becomes the user's. */
-  async add(userId: string, input: unknown): Promise<void> {
+  async add(userId: string, input: unknown, origin: RequestOrigin): Promise<void> {
     const body = requireObject(input);
-    if (this.deps.requirePassword) await this.requirePassword(userId, body.auth);
+    if (this.deps.requirePassword) await this.requirePassword(userId, body.auth, origin);
     requireFields(body, ['sid', 'client_secret']);
     const sid = opaqueIdField(body, 'sid');
     const clientSecret = opaqueIdField(body, 'client_secret');
@@ -91,7 +108,7 @@ export class AccountService {
     }
   }
 
-  private async requirePassword(userId: string, authInput: unknown): Promise<void> {
+  private async requirePassword(userId: string, authInput: unknown, origin: RequestOrigin): Promise<void> {
     const challenge = (extra: Record<string, unknown> = {}) =>
       new UiaRequired({ flows: [{ stages: [PASSWORD_STAGE] }], params: {}, session: this.uia.start(userId), ...extra });
     if (authInput === undefined || authInput === null) throw challenge();
@@ -106,17 +123,27 @@ export class AccountService {
       throw challenge({ errcode: 'M_FORBIDDEN', error: 'You can only authenticate as yourself' });
     }
     const password = auth.password;
-    if (!(await askHomeserver(() => this.deps.authority.checkPassword(userId, password)))) {
+    // Before the password leaves the module: a refused guess costs the homeserver nothing.
+    await this.deps.passwordChecks.perIp.take(origin.rateLimitKey);
+    await this.deps.passwordChecks.perUser.take(userId);
+    if (!(await askHomeserver(() => this.deps.authority.checkPassword(userId, password, origin.clientIp)))) {
       throw challenge({ errcode: 'M_FORBIDDEN', error: 'Invalid password' });
     }
   }
 }
 
-/** A homeserver that cannot be asked fails the request (500 `M_UNKNOWN`), with its reason. */
+/**
+ * A homeserver that cannot be asked fails the request (500 `M_UNKNOWN`), with
+ * its reason; one that asks to be left alone for a while is relayed as
+ * `M_LIMIT_EXCEEDED`, with its wait when it gave one.
+ */
 async function askHomeserver<T>(question: () => Promise<T>): Promise<T> {
   try {
     return await question();
   } catch (err) {
+    if (err instanceof HomeserverRateLimited) {
+      throw new ThreepidError('M_LIMIT_EXCEEDED', 'Too many requests', err.retryAfterMs === undefined ? {} : { retry_after_ms: err.retryAfterMs });
+    }
     if (err instanceof HomeserverUnavailable) throw new ThreepidError('M_UNKNOWN', err.message);
     throw err;
   }

@@ -116,10 +116,10 @@ export class IdentityCallRefused extends Error {
  * throws {@link HomeserverUnavailable} when it cannot get an answer.
  */
 export interface UserAuthority {
-  /** The user ID an access token belongs to, or null for an unknown token. */
-  userIdForAccessToken(accessToken: string): Promise<string | null>;
-  /** Whether `password` is the user's password. */
-  checkPassword(userId: string, password: string): Promise<boolean>;
+  /** The user ID an access token belongs to, or null for an unknown token. `clientIp`: who asks, as the module found it. */
+  userIdForAccessToken(accessToken: string, clientIp?: string): Promise<string | null>;
+  /** Whether `password` is the user's password. `clientIp`: who asks, as the module found it. */
+  checkPassword(userId: string, password: string, clientIp?: string): Promise<boolean>;
 }
 
 /** The homeserver could not be asked, or gave an answer that makes no sense. */
@@ -127,5 +127,13 @@ export class HomeserverUnavailable extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'HomeserverUnavailable';
+  }
+}
+
+/** The homeserver refused to answer for now (its `429`): try again after `retryAfterMs`, when it said. */
+export class HomeserverRateLimited extends Error {
+  constructor(readonly retryAfterMs: number | undefined) {
+    super('The homeserver is rate-limiting these requests');
+    this.name = 'HomeserverRateLimited';
   }
 }

@@ -1,50 +1,16 @@
-import express from 'express';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { startBareHomeserver, type BareHomeserver } from '../support/bare-homeserver';
 import { post, removeDir, startModule, tempDir, type Running } from '../support/harness';
 import { linkIn, startSmtpSink, type SmtpSink } from '../support/smtp';
 import { expectMatrixError, expectResponseMatchesSpec } from '../support/spec';
 
 const FILE = 'client-server/administrative_contact.yaml';
 
-/** A homeserver that knows nothing of 3PIDs: whoami, login, logout. */
-async function startBareHomeserver() {
-  const tokens = new Map([['alice-token', '@alice:example.org'], ['bob-token', '@bob:example.org']]);
-  const passwords = new Map([['@alice:example.org', 'alice-pw'], ['@bob:example.org', 'bob-pw']]);
-  const calls = { whoami: 0, login: 0, logout: 0 };
-  const app = express();
-  app.use(express.json());
-  app.get('/_matrix/client/v3/account/whoami', (req, res) => {
-    calls.whoami += 1;
-    const user = tokens.get((req.get('authorization') ?? '').replace('Bearer ', ''));
-    if (!user) return void res.status(401).json({ errcode: 'M_UNKNOWN_TOKEN', error: 'Unknown token' });
-    res.json({ user_id: user });
-  });
-  app.post('/_matrix/client/v3/login', (req, res) => {
-    calls.login += 1;
-    const user = req.body.identifier?.user;
-    if (passwords.get(user) !== req.body.password) return void res.status(403).json({ errcode: 'M_FORBIDDEN', error: 'Invalid password' });
-    const token = `temp-${calls.login}`;
-    tokens.set(token, user);
-    res.json({ user_id: user, access_token: token, device_id: 'D' });
-  });
-  app.post('/_matrix/client/v3/logout', (req, res) => {
-    calls.logout += 1;
-    tokens.delete((req.get('authorization') ?? '').replace('Bearer ', ''));
-    res.json({});
-  });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls, tokens, close: () => new Promise<void>((r) => server.close(() => r())) };
-}
-
 describe('account 3PID endpoints served by the module for a homeserver that keeps none', () => {
   let smtp: SmtpSink;
   let dir: string;
   let hs: Running;
-  let homeserver: Awaited<ReturnType<typeof startBareHomeserver>>;
+  let homeserver: BareHomeserver;
 
   beforeEach(async () => {
     smtp = await startSmtpSink();
