@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { RawConfig } from '../../src/config';
 import { startBareHomeserver, type BareHomeserver } from '../support/bare-homeserver';
 import { post, removeDir, startModule, tempDir, type Running } from '../support/harness';
+import { testEngine } from '../support/postgres';
 import { expectMatrixError, expectResponseMatchesSpec } from '../support/spec';
 
 const FILE = 'client-server/administrative_contact.yaml';
@@ -76,6 +77,28 @@ it('refuses a user’s password check past rc_password_check.per_user without as
   // Bob, from the same address, has his own budget.
   expect((await addWithPassword(module, 'bob', 'wrong')).body.errcode).toBe('M_FORBIDDEN');
   expect(homeserver.calls.login).toBe(4);
+});
+
+(testEngine() === 'postgres' ? it : it.skip)('counts a user’s password checks once across replicas sharing PostgreSQL', async () => {
+  const limits = { rc_password_check: { per_user: { per_second: 0.001, burst_count: 3 }, per_ip: UNLIMITED } };
+  const first = await start(limits);
+  const second = await startModule({
+    database: { path: path.join(dir, 'threepid.sqlite') },
+    email: { dev_mail_dir: path.join(dir, 'mail') },
+    homeserver: { base_url: homeserver.url },
+    ...limits,
+  });
+  try {
+    await addWithPassword(first, 'alice', 'guess-1');
+    await addWithPassword(second, 'alice', 'guess-2');
+    await addWithPassword(first, 'alice', 'guess-3');
+    expect(homeserver.calls.login).toBe(3);
+    expectRateLimited(await addWithPassword(second, 'alice', 'guess-4'));
+    expectRateLimited(await addWithPassword(first, 'alice', 'guess-5'));
+    expect(homeserver.calls.login).toBe(3);
+  } finally {
+    await second.close();
+  }
 });
 
 it('refuses a client IP’s password checks past rc_password_check.per_ip, whichever user they are for', async () => {
