@@ -38,7 +38,8 @@ export function createAccountRouter(accounts: AccountService, logger: Logger, tr
     router
       .route(`${base}/add`)
       .post(jsonBody, async (req: Request, res: Response) => {
-        await accounts.add(await user(req), req.body, origin(req));
+        const from = origin(req);
+        await accounts.add(await accounts.authenticate(accessToken(req), from), req.body, from);
         res.json({});
       })
       .all(methodNotAllowed);
