@@ -1,4 +1,4 @@
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 
 /** A key's id: what a sealed payload names to say which key opens it. */
 export const KEY_ID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
@@ -41,6 +41,8 @@ export interface RingKey {
   readonly payloadKey: Buffer;
   /** AES-256 key for the permutation that makes stored identifiers opaque outside. */
   readonly idKey: Buffer;
+  /** HMAC-SHA-256 key for the stored forms of tokens and client secrets (imported once: the hot path only MACs). */
+  readonly secretMacKey: KeyObject;
 }
 
 function derive(secret: Buffer, use: string): Buffer {
@@ -50,7 +52,10 @@ function derive(secret: Buffer, use: string): Buffer {
 /**
  * The module's keys. The first seals everything new; the others are kept
  * only to open what they sealed before a rotation (and to read identifiers
- * handed out before it). Keys are never stored in the database.
+ * handed out, and check tokens and client secrets stored, before it). Keys
+ * are never stored in the database. The ring lists them newest first, as
+ * the rotation steps leave it: what depends on an older key is told by
+ * that order (see the key report).
  */
 export class Keyring {
   readonly keys: readonly RingKey[];
@@ -61,7 +66,12 @@ export class Keyring {
     this.keys = lines.map(({ id, secret }) => {
       if (ids.has(id)) throw new Error(`key id "${id}" appears twice`);
       ids.add(id);
-      return Object.freeze({ id, payloadKey: derive(secret, 'outbox payload v1'), idKey: derive(secret, 'identifier v1') });
+      return Object.freeze({
+        id,
+        payloadKey: derive(secret, 'outbox payload v1'),
+        idKey: derive(secret, 'identifier v1'),
+        secretMacKey: createSecretKey(derive(secret, 'secret mac v1')),
+      });
     });
   }
 

@@ -34,7 +34,7 @@ import { BindingService } from './threepid/bindings';
 import { IdentityServerClient } from './identity/client';
 import { IdentityProxy } from './threepid/identity-proxy';
 import { ThreepidService } from './threepid/service';
-import { IdCodec } from './threepid/tokens';
+import { IdCodec, SecretMacs } from './threepid/tokens';
 import { loadOutboxKeyring } from './secret-file';
 import { AesGcmSealer } from './store/sealing';
 import type { OpenDatabase } from './store/database';
@@ -92,7 +92,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   // mail transport.
   const undo: Array<() => unknown> = [];
   try {
-    return await assemble({ options, logger, clock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), undo });
+    return await assemble({ options, logger, clock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), secrets: new SecretMacs(keyring), undo });
   } catch (err) {
     for (const step of undo.reverse()) await step();
     if (ownsDatabase) await store.destroy().catch(() => undefined);
@@ -111,9 +111,10 @@ async function assemble(parts: {
   opened: OpenDatabase;
   store: Store;
   ids: IdCodec;
+  secrets: SecretMacs;
   undo: Array<() => unknown>;
 }): Promise<ThreepidModule> {
-  const { options, logger, clock, random, templates, ownsDatabase, opened, store, ids, undo } = parts;
+  const { options, logger, clock, random, templates, ownsDatabase, opened, store, ids, secrets, undo } = parts;
   const { config } = options;
   const metrics = new Metrics(store, clock, options.processMetrics ?? true);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
@@ -176,6 +177,7 @@ async function assemble(parts: {
     clock,
     random,
     ids,
+    secrets,
     directory: options.directory ?? bindings,
     onEnqueued: () => worker.wake(),
     identityProxy,

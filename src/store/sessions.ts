@@ -30,9 +30,9 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
 export class SessionStore implements SessionRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** The newest session not yet validated for this secret, address and flow. */
+  /** The newest session not yet validated for this secret (any of its stored forms), address and flow. */
   async findOpenSession(key: {
-    clientSecretHash: string;
+    clientSecretHashes: readonly string[];
     medium: Medium;
     address: string;
     flow: SessionFlow;
@@ -40,7 +40,7 @@ export class SessionStore implements SessionRepository {
     const row = await this.db
       .selectFrom('threepid_sessions')
       .selectAll()
-      .where('client_secret_hash', '=', key.clientSecretHash)
+      .where('client_secret_hash', 'in', key.clientSecretHashes)
       .where('medium', '=', key.medium)
       .where('address', '=', key.address)
       .where('flow', '=', key.flow)

@@ -15,8 +15,13 @@ export type NewSession = Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 
 
 /** Validation sessions. Holds no rules: the domain decides, this reads and writes. */
 export interface SessionRepository {
-  /** The newest session not yet validated for this secret, address and flow. */
-  findOpenSession(key: { clientSecretHash: string; medium: Medium; address: string; flow: SessionFlow }): Promise<SessionRecord | undefined>;
+  /** The newest session not yet validated for this secret (any of its stored forms), address and flow. */
+  findOpenSession(key: {
+    clientSecretHashes: readonly string[];
+    medium: Medium;
+    address: string;
+    flow: SessionFlow;
+  }): Promise<SessionRecord | undefined>;
   getSession(sid: string): Promise<SessionRecord | undefined>;
   /** `'conflict'` when another request opened the same session first. */
   insertSession(session: NewSession): Promise<'inserted' | 'conflict'>;

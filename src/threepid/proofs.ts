@@ -6,7 +6,7 @@ import { ThreepidError } from './errors';
 import { proxiedSessionKey, type IdentityProxy } from './identity-proxy';
 import { OPAQUE_ID_PATTERN } from './request-body';
 import { DELEGATED_READ_WINDOW_MS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
-import { secretMatches, type SessionLookup } from './session-lookup';
+import type { SessionLookup } from './session-lookup';
 import { parseThreepidAuth } from './uia';
 
 /** A 3PID proven by a validated session. */
@@ -110,7 +110,7 @@ export class Proofs {
     // Each session answers only the API that started it: a delegated session
     // only getValidated3pid, and that API no other session.
     const otherApi = onlyFlow === undefined ? session?.flow === DELEGATED : session?.flow !== onlyFlow;
-    if (!session || !secretMatches(session, clientSecret) || otherApi) {
+    if (!session || !this.lookup.secretMatches(session, clientSecret) || otherApi) {
       throw new ThreepidError('M_NO_VALID_SESSION', 'No session matches this sid and client_secret');
     }
     if (session.consumedAt !== null) throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');

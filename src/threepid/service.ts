@@ -18,7 +18,7 @@ import { EMAIL_VALIDATE_PATH, submitTokenPath } from './paths';
 import { LostRace, raceSafe } from './race';
 import { RateLimiter, type Limiter, type LimiterFactory } from './rate-limiter';
 import { parseTokenRequestBase, requireObject, type SubmitTokenRequest } from './request-body';
-import { hashSecret, randomId, timeOrderedId, type IdCodec } from './tokens';
+import { randomId, timeOrderedId, type IdCodec, type SecretMacs } from './tokens';
 
 export { DELEGATED_READ_WINDOW_MS, EXPIRED_SESSION_GRACE_MS, MAX_FAILED_ATTEMPTS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
 export type { ValidatedThreepid } from './proofs';
@@ -33,6 +33,8 @@ export interface ServiceDeps {
   readonly random: RandomSource;
   /** Stored (time-ordered) session keys ↔ the opaque sids clients see. */
   readonly ids: IdCodec;
+  /** The stored forms of tokens and client secrets (keyed: a copy of the database confirms nothing). */
+  readonly secrets: SecretMacs;
   /** Called after a message was committed to the outbox, to wake the worker. */
   readonly onEnqueued: () => void;
   /** Proxy mode: forwards requests that name an identity server. */
@@ -66,7 +68,7 @@ export class ThreepidService {
       email: deps.config.email.enabled ? emailRules : undefined,
       msisdn: deps.config.sms.enabled ? msisdnRules : undefined,
     };
-    const lookup = new SessionLookup(deps.store, deps.ids);
+    const lookup = new SessionLookup(deps.store, deps.ids, deps.secrets);
     this.submissions = new TokenSubmissions({ store: deps.store, clock: deps.clock, config: deps.config, events: this.events, lookup });
     this.proofs = new Proofs({ store: deps.store, clock: deps.clock, identityProxy: deps.identityProxy, lookup });
   }
@@ -142,7 +144,7 @@ export class ThreepidService {
         medium,
         address,
         body,
-        clientSecretHash: hashSecret(decoy ? randomId(this.deps.random) : request.clientSecret),
+        clientSecretHash: this.deps.secrets.mac(decoy ? randomId(this.deps.random) : request.clientSecret),
         sendAttempt: request.sendAttempt,
       });
       return { sid, responseFields: parsed.responseFields };
@@ -190,18 +192,19 @@ export class ThreepidService {
     decoy: boolean;
     language: string;
   }): Promise<string> {
-    const { clock, random, config, store } = this.deps;
-    const clientSecretHash = hashSecret(input.clientSecret);
-    const key = { clientSecretHash, medium: input.rules.medium, address: input.address, flow: input.flow };
+    const { clock, random, config, store, secrets } = this.deps;
+    const key = { clientSecretHash: secrets.mac(input.clientSecret), medium: input.rules.medium, address: input.address, flow: input.flow };
+    // Under every key of the ring: a repeat after a rotation finds its session (send_attempt idempotency).
+    const lookupKey = { ...key, clientSecretHashes: secrets.storedForms(input.clientSecret) };
     const enqueued = await raceSafe(() => store.transaction(async (tx) => {
       const now = clock.now();
-      const existing = await tx.sessions.findOpenSession(key);
+      const existing = await tx.sessions.findOpenSession(lookupKey);
       if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, sent: false, created: false };
 
       const token = input.rules.newToken(random);
       const fields = {
         // A decoy's token is never sent: nobody can validate it.
-        tokenHash: hashSecret(input.decoy ? randomId(random) : token),
+        tokenHash: secrets.mac(input.decoy ? randomId(random) : token),
         sendAttempt: input.sendAttempt,
         expiresAt: now + this.tokenLifetime(input.rules.medium),
         nextLink: input.nextLink,

@@ -1,12 +1,13 @@
 import type { SessionRecord } from '../model';
 import type { Storage } from './ports';
-import { hashSecret, hashesEqual, type IdCodec } from './tokens';
+import type { IdCodec, SecretMacs } from './tokens';
 
-/** Finds our own sessions by the sids clients hold. */
+/** Finds our own sessions by the sids clients hold, and checks what clients say of them. */
 export class SessionLookup {
   constructor(
     private readonly store: Storage,
     private readonly ids: IdCodec,
+    private readonly secrets: SecretMacs,
   ) {}
 
   /** Our own session behind a sid a client gives (see {@link IdCodec}). */
@@ -17,8 +18,12 @@ export class SessionLookup {
     }
     return undefined;
   }
-}
 
-export function secretMatches(session: SessionRecord, clientSecret: string): boolean {
-  return hashesEqual(session.clientSecretHash, hashSecret(clientSecret));
+  secretMatches(session: SessionRecord, clientSecret: string): boolean {
+    return this.secrets.matches(session.clientSecretHash, clientSecret);
+  }
+
+  tokenMatches(session: SessionRecord, token: string): boolean {
+    return this.secrets.matches(session.tokenHash, token);
+  }
 }

@@ -5,8 +5,8 @@ import type { Storage } from './ports';
 import { ThreepidError } from './errors';
 import { OPAQUE_ID_PATTERN, type SubmitTokenRequest } from './request-body';
 import { MAX_FAILED_ATTEMPTS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
-import { secretMatches, type SessionLookup } from './session-lookup';
-import { hashSecret, hashesEqual } from './tokens';
+import type { SessionLookup } from './session-lookup';
+import { hashesEqual } from './tokens';
 
 /** What the page an emailed link opens needs to know of its session. */
 export interface LinkSession {
@@ -56,11 +56,11 @@ export class TokenSubmissions {
   async submitToken(request: SubmitTokenRequest, medium?: Medium): Promise<SubmittedToken> {
     const { store, clock } = this.deps;
     const session = await this.lookup.find(request.sid);
-    if (!session || !secretMatches(session, request.clientSecret) || (medium && session.medium !== medium)) {
+    if (!session || !this.lookup.secretMatches(session, request.clientSecret) || (medium && session.medium !== medium)) {
       throw new ThreepidError('M_INVALID_PARAM', 'No session matches this sid and client_secret');
     }
     const now = clock.now();
-    const tokenMatches = hashesEqual(session.tokenHash, hashSecret(request.token));
+    const tokenMatches = this.lookup.tokenMatches(session, request.token);
     if (session.validatedAt !== null) {
       if (!tokenMatches) throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
       return submitted(session);
@@ -103,7 +103,7 @@ export class TokenSubmissions {
   async linkSession(sid: string, clientSecret: string): Promise<LinkSession | undefined> {
     if (!OPAQUE_ID_PATTERN.test(sid) || !OPAQUE_ID_PATTERN.test(clientSecret)) return undefined;
     const session = await this.lookup.find(sid);
-    if (!session || session.idServer !== null || !secretMatches(session, clientSecret)) return undefined;
+    if (!session || session.idServer !== null || !this.lookup.secretMatches(session, clientSecret)) return undefined;
     return { flow: session.flow, language: session.language, expired: this.deps.clock.now() > session.expiresAt };
   }
 }

@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv, hash, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
-import type { Keyring } from '../keyring';
+import { createCipheriv, createDecipheriv, createHmac, hash, timingSafeEqual, type Cipher, type Decipher } from 'node:crypto';
+import type { Keyring, RingKey } from '../keyring';
 import type { Clock, RandomSource } from '../sources';
 
 /**
@@ -99,16 +99,58 @@ export class IdCodec {
   }
 }
 
+const MAC_FORMAT = 'v1';
+
 /**
- * Hashes a token, or a client_secret, for storage. Tokens carry 128 random
- * bits, so a fast unsalted hash is enough: there is nothing to brute-force,
- * and the hot path stays cheap.
+ * The stored forms of tokens and client secrets: HMAC-SHA-256 under a key
+ * derived from the keyring (never in the database), written
+ * `v1.<key id>.<base64url mac>`. A plain hash would not do: an SMS code has
+ * 10^6 values and a client secret is whatever the client chose, so a copy
+ * of the database and a plain hash give them away offline in a second. The
+ * key id lets a value stored under an older key of the ring still be
+ * checked after a rotation.
  */
-export function hashSecret(secret: string): string {
+export class SecretMacs {
+  constructor(private readonly keyring: Keyring) {}
+
+  /** The stored form of `secret`, under the current key. */
+  mac(secret: string): string {
+    return macUnder(this.keyring.current, secret);
+  }
+
+  /**
+   * Every stored form `secret` may have, to look a row up by equality:
+   * under each key of the ring (the current one first), then the plain
+   * SHA-256 that rows written before MACs hold until they are purged.
+   */
+  storedForms(secret: string): string[] {
+    return [...this.keyring.keys.map((key) => macUnder(key, secret)), legacyHash(secret)];
+  }
+
+  /**
+   * Whether `stored` is a stored form of `secret`, compared in constant
+   * time. False for a value under a key no longer in the ring, and for an
+   * empty one (a session an identity server runs has no token here).
+   */
+  matches(stored: string, secret: string): boolean {
+    const parts = stored.split('.');
+    if (parts.length === 1) return stored !== '' && hashesEqual(stored, legacyHash(secret));
+    const [format, keyId] = parts;
+    const key = parts.length === 3 && format === MAC_FORMAT ? this.keyring.find(keyId) : undefined;
+    return key !== undefined && hashesEqual(stored, macUnder(key, secret));
+  }
+}
+
+function macUnder(key: RingKey, secret: string): string {
+  return `${MAC_FORMAT}.${key.id}.${createHmac('sha256', key.secretMacKey).update(secret, 'utf8').digest('base64url')}`;
+}
+
+/** What rows written before MACs hold: an unkeyed SHA-256. Only ever compared with, never written. */
+function legacyHash(secret: string): string {
   return hash('sha256', secret, 'base64url');
 }
 
-/** Compares two hashes from {@link hashSecret} in constant time. */
+/** Compares two stored forms (or two MACs) in constant time. */
 export function hashesEqual(a: string, b: string): boolean {
   const left = Buffer.from(a, 'utf8');
   const right = Buffer.from(b, 'utf8');

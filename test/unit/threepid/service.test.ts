@@ -6,7 +6,7 @@ import type { Flow, Medium } from '../../../src/store/sessions';
 import { Store } from '../../../src/store/store';
 import { AesGcmSealer } from '../../../src/store/sealing';
 import { Keyring } from '../../../src/keyring';
-import { IdCodec } from '../../../src/threepid/tokens';
+import { IdCodec, SecretMacs } from '../../../src/threepid/tokens';
 import type { ThreepidDirectory } from '../../../src/threepid/directory';
 import { ThreepidError, type Errcode } from '../../../src/threepid/errors';
 import {
@@ -58,6 +58,7 @@ describe('ThreepidService over the store (SQLite, and PostgreSQL on the postgres
   let service: ThreepidService;
   const keyring = Keyring.ephemeral();
   const ids = new IdCodec(keyring);
+  const secrets = new SecretMacs(keyring);
   const sealer = new AesGcmSealer(keyring);
 
   beforeEach(async () => {
@@ -78,6 +79,7 @@ describe('ThreepidService over the store (SQLite, and PostgreSQL on the postgres
       clock,
       random: new SeededRandom(42),
       ids,
+      secrets,
       onEnqueued: () => enqueued++,
     });
   });

@@ -1,6 +1,7 @@
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { Keyring } from '../../../src/keyring';
 import { cryptoRandom, type RandomSource } from '../../../src/sources';
-import { hashesEqual, hashSecret, IdCodec, randomId, sortableDecode, sortableEncode, timeOrderedId } from '../../../src/threepid/tokens';
+import { hashesEqual, IdCodec, SecretMacs, randomId, sortableDecode, sortableEncode, timeOrderedId } from '../../../src/threepid/tokens';
 import { OPAQUE_ID_PATTERN } from '../../../src/threepid/request-body';
 
 /** A clock stopped at `now`. */
@@ -48,35 +49,66 @@ describe('randomId', () => {
   });
 });
 
-describe('hashSecret', () => {
-  it('is SHA-256 in base64url (stable across runs and versions)', () => {
-    expect(hashSecret('abc')).toBe('ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0');
-    expect(hashSecret('')).toBe('47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU');
+describe('SecretMacs', () => {
+  const ringA = new Keyring([{ id: 'a', secret: Buffer.alloc(32, 1) }]);
+  const rotated = new Keyring([{ id: 'b', secret: Buffer.alloc(32, 2) }, { id: 'a', secret: Buffer.alloc(32, 1) }]);
+  const plainSha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('base64url');
+
+  it('stores HMAC-SHA-256 under a key derived from the ring, naming the key (stable across runs and versions)', () => {
+    const macs = new SecretMacs(ringA);
+    expect(macs.mac('123456')).toMatch(/^v1\.a\.[A-Za-z0-9_-]{43}$/);
+    expect(macs.mac('123456')).toBe(macs.mac('123456'));
+    expect(macs.mac('123456')).not.toBe(macs.mac('123457'));
+    expect(macs.mac('123456')).not.toContain(plainSha256('123456'));
+    const derived = hkdfSync('sha256', Buffer.alloc(32, 1), Buffer.alloc(0), 'matrix-hs-threepid secret mac v1', 32);
+    expect(macs.mac('abc')).toBe(`v1.a.${createHmac('sha256', Buffer.from(derived)).update('abc').digest('base64url')}`);
   });
 
-  it('gives the same hash for the same secret and different ones otherwise', () => {
-    expect(hashSecret('client-secret-1')).toBe(hashSecret('client-secret-1'));
-    expect(hashSecret('client-secret-1')).not.toBe(hashSecret('client-secret-2'));
+  it('is keyed: another key gives another value for the same secret', () => {
+    expect(new SecretMacs(rotated).mac('123456').slice(5)).not.toBe(new SecretMacs(ringA).mac('123456').slice(5));
   });
 
-  it('hashes the UTF-8 bytes', () => {
-    expect(hashSecret('é')).not.toBe(hashSecret('e\u0301'));
-    expect(hashSecret('é')).toHaveLength(43);
+  it('matches what the same secret was stored as, under any key still in the ring, and nothing else', () => {
+    const stored = new SecretMacs(ringA).mac('123456');
+    const macs = new SecretMacs(rotated);
+    expect(macs.mac('123456')).toMatch(/^v1\.b\./);
+    expect(macs.matches(stored, '123456')).toBe(true);
+    expect(macs.matches(stored, '123457')).toBe(false);
+    expect(macs.matches(macs.mac('123456'), '123456')).toBe(true);
+    // The key it names is gone.
+    expect(new SecretMacs(new Keyring([{ id: 'b', secret: Buffer.alloc(32, 2) }])).matches(stored, '123456')).toBe(false);
+    // Another key under the same id.
+    expect(new SecretMacs(new Keyring([{ id: 'a', secret: Buffer.alloc(32, 3) }])).matches(stored, '123456')).toBe(false);
+  });
+
+  it('still matches rows stored before MACs (a plain SHA-256), and never an empty or malformed value', () => {
+    const macs = new SecretMacs(rotated);
+    expect(macs.matches(plainSha256('client-secret-1'), 'client-secret-1')).toBe(true);
+    expect(macs.matches(plainSha256('client-secret-1'), 'client-secret-2')).toBe(false);
+    expect(macs.matches('', '')).toBe(false);
+    expect(macs.matches('v1.b', '123456')).toBe(false);
+    expect(macs.matches(`v2.b.${macs.mac('x').slice(5)}`, 'x')).toBe(false);
+    expect(macs.matches(`${macs.mac('x')}.extra`, 'x')).toBe(false);
+  });
+
+  it('lists every stored form for lookups: each key of the ring, the current first, then the plain hash', () => {
+    const forms = new SecretMacs(rotated).storedForms('s3cret');
+    expect(forms).toEqual([new SecretMacs(rotated).mac('s3cret'), new SecretMacs(ringA).mac('s3cret'), plainSha256('s3cret')]);
   });
 });
 
 describe('hashesEqual', () => {
-  it('is true for equal hashes', () => {
-    expect(hashesEqual(hashSecret('x'), hashSecret('x'))).toBe(true);
+  it('is true for equal values', () => {
+    expect(hashesEqual('v1.a.abcdef', 'v1.a.abcdef')).toBe(true);
   });
 
-  it('is false for different hashes of the same length', () => {
-    expect(hashesEqual(hashSecret('x'), hashSecret('y'))).toBe(false);
+  it('is false for different values of the same length', () => {
+    expect(hashesEqual('v1.a.abcdef', 'v1.a.abcdeg')).toBe(false);
   });
 
   it('is false (and does not throw) for different lengths', () => {
-    expect(hashesEqual(hashSecret('x'), hashSecret('x').slice(1))).toBe(false);
-    expect(hashesEqual('', hashSecret('x'))).toBe(false);
+    expect(hashesEqual('v1.a.abcdef', 'v1.a.abcde')).toBe(false);
+    expect(hashesEqual('', 'x')).toBe(false);
   });
 });
 
