@@ -11,7 +11,8 @@ Options:
   --config FILE  the YAML configuration (default: the file named by
                  MATRIX_HS_THREEPID_CONFIG, else the built-in defaults)
   --check        validate the configuration and report every problem, list
-                 the database migrations still to apply, then exit
+                 the database migrations still to apply and say which older
+                 outbox keys stored rows still need, then exit
                  (0: no problem; 1: a problem); starts nothing
   --help, -h     print this and exit
   --version      print the version and exit

@@ -11,6 +11,7 @@ import { createApp } from './http/app';
 import { createListener } from './http/listener';
 import { clientServerCors } from './http/cors';
 import { createLogger, type Logger } from './logger';
+import { keyReport } from './key-report';
 import { createThreepidModule, TEMPLATE_FILES } from './module';
 import { pendingMigrations } from './store/database';
 import { tryPendingMigrations } from './store/migration-trial';
@@ -26,8 +27,9 @@ function version(): string {
 
 /**
  * `--check`: validates the config (every problem, each naming its key), the
- * templates it names, and the database (reachable, which migrations are
- * pending), creating and starting nothing. Returns the exit code.
+ * templates it names, the database (reachable, which migrations are
+ * pending) and the outbox keys (which older ones something stored still
+ * needs), creating and starting nothing. Returns the exit code.
  */
 async function check(file: string | undefined): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -51,6 +53,7 @@ async function check(file: string | undefined): Promise<number> {
     failed = true;
   }
   const where = config.database.engine === 'sqlite' ? config.database.path : 'postgres';
+  let readKeys = false;
   try {
     const status = await pendingMigrations(config.database);
     if (!status.exists) out(`database: ${where} does not exist yet; it is created at start`);
@@ -63,8 +66,16 @@ async function check(file: string | undefined): Promise<number> {
       await tryPendingMigrations(config.database);
       if (config.database.engine === 'sqlite') out(`database: ${where}: the pending migrations apply (tried on a copy in memory)`);
     }
+    // Which keys stored rows still need: read only off a database at the current schema.
+    readKeys = status.exists && status.pending.length === 0;
   } catch (err) {
     problem(`database: ${where}: ${(err as Error).message}`);
+    failed = true;
+  }
+  try {
+    if (readKeys) for (const line of await keyReport(config, Date.now())) out(line);
+  } catch (err) {
+    problem(err instanceof ConfigError ? err.message : `keys: ${(err as Error).message}`);
     failed = true;
   }
   return failed ? 1 : 0;

@@ -162,6 +162,15 @@ export async function pendingMigrations(settings: DatabaseSettings): Promise<Mig
     const all = Object.keys(await new SqlFileMigrationProvider('sqlite').getMigrations());
     return { exists: false, pending: all };
   }
+  return { exists: true, pending: await readDatabase(settings, (db) => migrationCheck(db, settings.engine)()) };
+}
+
+/**
+ * Runs `read` on the database the config names, changing nothing: a SQLite
+ * file is opened read-only (and must exist), PostgreSQL over one connection.
+ * @throws Error when the database cannot be reached or read.
+ */
+export async function readDatabase<T>(settings: DatabaseSettings, read: (db: Kysely<Database>) => Promise<T>): Promise<T> {
   const db =
     settings.engine === 'sqlite'
       ? new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(settings.path, { readonly: true, fileMustExist: true }) }) })
@@ -169,7 +178,7 @@ export async function pendingMigrations(settings: DatabaseSettings): Promise<Mig
           dialect: new PostgresDialect({ pool: new Pool({ connectionString: settings.url, max: 1, connectionTimeoutMillis: 10_000 }) }),
         });
   try {
-    return { exists: true, pending: await migrationCheck(db, settings.engine)() };
+    return await read(db);
   } finally {
     await db.destroy();
   }
