@@ -79,6 +79,10 @@ module.exports = {
         '/regressions/close-right-after-start\\.test',
         '/regressions/sighup-keeps-running\\.test',
         '/regressions/checkpoint-thread-full-disk\\.test',
+        // These bring their own database (a PostgreSQL server they restart
+        // or stop, a SQLite file they fill or lock): once is enough.
+        '/regressions/postgres-restart-under-load\\.test',
+        '/regressions/postgres-hangs\\.test',
       ],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
       globalSetup: '<rootDir>/test/support/postgres-global-setup.ts',

@@ -114,3 +114,28 @@ export interface RequestContext {
    */
   readonly language?: string;
 }
+
+/**
+ * Why the database cannot serve a request right now: it does not answer
+ * (`unreachable`, `timeout`), another writer holds it past the busy timeout
+ * (`busy`), or it has no room to write (`full`, an I/O error included). A
+ * passing condition, not a bug: clients are told to try again later.
+ */
+export type UnavailableReason = 'unreachable' | 'timeout' | 'busy' | 'full';
+
+/**
+ * The database failed in a way that says nothing about the request. The
+ * store raises it in place of the driver's error (kept as `cause`), so no
+ * layer above the store knows a driver's codes.
+ */
+export class StoreUnavailable extends Error {
+  constructor(
+    readonly reason: UnavailableReason,
+    /** The driver's own code and message, for the operator's log. */
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`database unavailable (${reason}): ${detail}`, options);
+    this.name = 'StoreUnavailable';
+  }
+}

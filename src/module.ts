@@ -242,7 +242,7 @@ async function assemble(parts: {
     internalRouter,
     identityServiceRouter,
     accountRouter,
-    opsRouter: createOpsRouter(readinessCheck(store.db, store.engine), metrics, logger),
+    opsRouter: createOpsRouter(readinessCheck(store.db, store.engine), metrics, logger, () => opened.health?.problem()),
     metrics,
     checkThreepidAuth: (auth, flow, consume) => service.checkThreepidAuth(auth, flow, consume),
     getValidated: (sid, clientSecret, creds) => service.getValidated(sid, clientSecret, creds),

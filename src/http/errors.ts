@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { IdentityServerError } from '../model';
+import { IdentityServerError, StoreUnavailable, type UnavailableReason } from '../model';
 import type { Logger } from '../logger';
 import { ThreepidError, type Errcode } from '../threepid/errors';
 import { routeTemplate } from './observe';
@@ -31,6 +31,18 @@ export const ERRCODE_STATUS: Readonly<Record<Errcode, number>> = Object.freeze({
   M_FORBIDDEN: 403,
   M_TERMS_NOT_SIGNED: 403,
   M_UNKNOWN: 500,
+});
+
+/**
+ * A database that cannot serve is not the request's fault: `503 M_UNKNOWN`,
+ * with a `Retry-After` (seconds) by how soon it may pass.
+ */
+export const UNAVAILABLE_STATUS = 503;
+export const UNAVAILABLE_RETRY_AFTER_S: Readonly<Record<UnavailableReason, number>> = Object.freeze({
+  busy: 1,
+  timeout: 5,
+  unreachable: 5,
+  full: 30,
 });
 
 export function sendMatrixError(res: Response, status: number, errcode: Errcode, error: string, extra = {}): void {
@@ -91,6 +103,12 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (err instanceof ThreepidError) {
       logger.debug({ errcode: err.errcode, route: routeTemplate(req) }, 'request refused');
       return sendMatrixError(res, ERRCODE_STATUS[err.errcode], err.errcode, err.message, err.extra);
+    }
+    if (err instanceof StoreUnavailable) {
+      // The driver's code and message (SQLITE_FULL, 57P01…): what the operator must see.
+      logger.warn({ reason: err.reason, cause: err.detail, route: routeTemplate(req) }, 'database unavailable');
+      res.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_S[err.reason]));
+      return sendMatrixError(res, UNAVAILABLE_STATUS, 'M_UNKNOWN', 'The database is unavailable; try again later');
     }
     const parsed = parserError(err as { type?: string });
     if (parsed) return sendMatrixError(res, parsed[0], parsed[1], parsed[2]);

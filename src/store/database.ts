@@ -4,6 +4,9 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type KyselyConfig, type SqliteDatabase } from 'kysely';
 import { Pool } from 'pg';
 import type { DatabaseSettings } from '../config';
+import { GuardedPostgresDialect, guardedPool, type PostgresTimeouts } from './postgres-pool';
+import { GuardedSqliteDialect } from './sqlite-driver';
+import { WriteHealth } from './write-health';
 import { silentLogger, type Logger } from '../logger';
 import { existsSync } from 'node:fs';
 import { migrateToLatest, migrationCheck, SqlFileMigrationProvider, type Engine } from './migrations';
@@ -15,17 +18,22 @@ import type { Database } from './schema';
 export interface OpenDatabase {
   readonly db: Kysely<Database>;
   readonly engine: Engine;
+  /** Whether writes succeed lately (absent for a database the host passed in). */
+  readonly health?: WriteHealth;
 }
 
-async function migrated(db: Kysely<Database>, engine: Engine): Promise<OpenDatabase> {
+async function migrated(db: Kysely<Database>, engine: Engine, health?: WriteHealth): Promise<OpenDatabase> {
   try {
     await migrateToLatest(db, engine);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  return { db, engine };
+  return { db, engine, health };
 }
+
+/** How long a SQLite write waits for another connection's write lock, unless configured. */
+const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * Opens (creating if needed) the SQLite database at `file`, in WAL mode, and
@@ -35,7 +43,7 @@ export async function openSqliteDatabase(file: string): Promise<Kysely<Database>
   return (await openSqlite(file)).db;
 }
 
-async function openSqlite(file: string, logger: Logger = silentLogger): Promise<OpenDatabase> {
+async function openSqlite(file: string, logger: Logger = silentLogger, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): Promise<OpenDatabase> {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const sqlite = new BetterSqlite3(file);
   try {
@@ -43,7 +51,9 @@ async function openSqlite(file: string, logger: Logger = silentLogger): Promise<
     // With WAL, NORMAL survives a crash of the process; a power loss can drop
     // the last commits, but a session and its outbox message always go together.
     sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('busy_timeout = 5000');
+    // No wait inside SQLite, which would block the event loop: the dialect
+    // waits for the write lock between tries (sqlite-driver.ts).
+    sqlite.pragma('busy_timeout = 0');
     // 16 MiB of page cache (SQLite's default is 2 MiB): with a million
     // sessions, inserts into the indexes on random keys (sid, the secret's
     // hash) otherwise read most of their pages back from the file.
@@ -78,7 +88,13 @@ async function openSqlite(file: string, logger: Logger = silentLogger): Promise<
   // Kysely closes the driver without waiting for it: the thread is stopped
   // (awaited, without blocking the event loop) by destroy() before that.
   const database = withStatementCache(sqlite, () => void checkpointer?.stop());
-  return migrated(new SqliteKysely({ dialect: new SqliteDialect({ database }) }, async () => checkpointer?.stop()), 'sqlite');
+  const health = new WriteHealth();
+  const dialect = new GuardedSqliteDialect({ database }, sqlite, {
+    busyTimeoutMs,
+    health,
+    onWaitingForLock: () => logger.warn({ busy_timeout_ms: busyTimeoutMs }, 'another connection holds the SQLite write lock; waiting for it'),
+  });
+  return migrated(new SqliteKysely({ dialect }, async () => checkpointer?.stop()), 'sqlite', health);
 }
 
 /** A SQLite handle whose destroy() first waits for the checkpoint thread to let go of the file. */
@@ -131,16 +147,25 @@ export async function openPostgresDatabase(url: string, maxConnections = 10): Pr
   return (await openPostgres(url, maxConnections)).db;
 }
 
-async function openPostgres(url: string, maxConnections: number): Promise<OpenDatabase> {
-  const pool = new Pool({ connectionString: url, max: maxConnections });
-  // An idle client losing its connection must not crash the process: the pool replaces it.
-  pool.on('error', () => undefined);
-  return migrated(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
+async function openPostgres(url: string, maxConnections: number, timeouts?: PostgresTimeouts, logger: Logger = silentLogger): Promise<OpenDatabase> {
+  // Migrations run on connections of their own, without the statement and
+  // query timeouts: building an index on a large table may take minutes.
+  const migrations = guardedPool(url, 2, timeouts && { ...timeouts, statementTimeoutMs: 0, queryTimeoutMs: 0 }, logger);
+  const migrator = new Kysely<Database>({ dialect: new GuardedPostgresDialect({ pool: migrations.kyselyPool }) });
+  try {
+    await migrateToLatest(migrator, 'postgres');
+  } finally {
+    await migrator.destroy();
+  }
+  const health = new WriteHealth();
+  const { kyselyPool } = guardedPool(url, maxConnections, timeouts, logger, health);
+  return { db: new Kysely<Database>({ dialect: new GuardedPostgresDialect({ pool: kyselyPool }) }), engine: 'postgres', health };
 }
 
 /** Opens the database the config names. */
 export function openDatabase(settings: DatabaseSettings, logger?: Logger): Promise<OpenDatabase> {
-  return settings.engine === 'postgres' ? openPostgres(settings.url, settings.maxConnections) : openSqlite(settings.path, logger);
+  if (settings.engine === 'sqlite') return openSqlite(settings.path, logger, settings.busyTimeoutMs);
+  return openPostgres(settings.url, settings.maxConnections, settings.timeouts, logger);
 }
 
 /** What `--check` reports about the database. */

@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,8 @@ import type { Kysely } from 'kysely';
 import { Client } from 'pg';
 import { openPostgresDatabase, openSqliteDatabase } from '../../src/store/database';
 import type { Database } from '../../src/store/schema';
+
+const execFileAsync = promisify(execFile);
 
 /** The engine the e2e tests run on: the jest project sets it. */
 export function testEngine(): 'sqlite' | 'postgres' {
@@ -29,6 +32,12 @@ export interface PostgresServer {
   /** Admin URL: postgres://postgres@127.0.0.1:PORT/postgres */
   url: string;
   stop(): void;
+  /** `pg_ctl -m fast restart`: every connection is ended (57P01), and the server is back when this returns. */
+  restart(): Promise<void>;
+  /** SIGSTOP to the postmaster and every backend: connections stay open and nothing answers. */
+  suspend(): void;
+  /** SIGCONT to whatever {@link suspend} stopped. */
+  resume(): void;
 }
 
 /**
@@ -52,14 +61,35 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   const data = path.join(dir, 'data');
   run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
   const port = await freePort();
-  run('pg_ctl', [
-    '-D', data, '-l', path.join(dir, 'server.log'), '-w', 'start',
-    '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300`,
-  ]);
+  const startOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=300`;
+  run('pg_ctl', ['-D', data, '-l', path.join(dir, 'server.log'), '-w', 'start', '-o', startOptions]);
+  const postmasterPid = () => Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  let suspended: number[] = [];
+  const resume = () => {
+    for (const pid of suspended) process.kill(pid, 'SIGCONT');
+    suspended = [];
+  };
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    // Without blocking the event loop: a test's requests keep going meanwhile.
+    async restart() {
+      const args = ['-D', data, '-l', path.join(dir, 'server.log'), '-m', 'fast', '-w', 'restart', '-o', startOptions];
+      const pgCtl = path.join(bindir, 'pg_ctl');
+      await (asPostgres ? execFileAsync('runuser', ['-u', 'postgres', '--', pgCtl, ...args]) : execFileAsync(pgCtl, args));
+    },
+    suspend() {
+      // The postmaster first: stopped, it forks no backend the list would miss.
+      const postmaster = postmasterPid();
+      process.kill(postmaster, 'SIGSTOP');
+      suspended = [postmaster];
+      const backends = execFileSync('pgrep', ['-P', String(postmaster)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+      for (const pid of backends) process.kill(pid, 'SIGSTOP');
+      suspended.push(...backends);
+    },
+    resume,
     stop() {
       try {
+        resume();
         run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
       } finally {
         rmSync(dir, { recursive: true, force: true });

@@ -16,6 +16,8 @@ export interface SidecarProcess {
   output(): string;
   /** Sends the process a signal. */
   kill(signal: NodeJS.Signals): void;
+  /** False once the process has exited (or was killed). */
+  running(): boolean;
   stop(): Promise<void>;
 }
 
@@ -73,5 +75,5 @@ export async function startSidecarProcess(
     await stop();
     throw err;
   }
-  return { url, internalUrl, output: () => output, kill: (signal) => void child.kill(signal), stop };
+  return { url, internalUrl, output: () => output, running, kill: (signal) => void child.kill(signal), stop };
 }
