@@ -83,6 +83,8 @@ module.exports = {
         // or stop, a SQLite file they fill or lock): once is enough.
         '/regressions/postgres-restart-under-load\\.test',
         '/regressions/postgres-hangs\\.test',
+        '/regressions/sqlite-disk-full\\.test',
+        '/regressions/sqlite-locked-by-another-process\\.test',
       ],
       setupFiles: ['<rootDir>/test/support/use-postgres.ts'],
       globalSetup: '<rootDir>/test/support/postgres-global-setup.ts',
