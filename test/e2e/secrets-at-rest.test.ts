@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { hash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -161,10 +162,26 @@ describe('nothing that confirms a session is readable at rest', () => {
     return hits;
   }
 
-  it('sealed (the default): no token, client secret or code is in any file', async () => {
+  /**
+   * Where the plain SHA-256 of a secret or code is stored: as good as the
+   * code itself to whoever tries the 10^6 codes (test/regressions/sms-code-offline-guess.test.ts
+   * does it). 43 characters do not turn up by chance: every file is searched.
+   */
+  function hashesFound(secrets: Secrets, files: Awaited<ReturnType<typeof databaseFiles>>): string[] {
+    const hits: string[] = [];
+    for (const { name, bytes } of files) {
+      for (const secret of [...secrets.long, ...secrets.codes]) {
+        if (foundIn(bytes, hash('sha256', secret, 'base64url'), false)) hits.push(`sha256 of ${secret} in ${path.basename(name)}`);
+      }
+    }
+    return hits;
+  }
+
+  it('sealed (the default): no token, client secret or code is in any file, nor its plain hash', async () => {
     const { secrets, files } = await sessionsSentAndCheckpointed();
     expect(files.length).toBeGreaterThan(0);
     expect(found(secrets, files)).toEqual([]);
+    expect(hashesFound(secrets, files)).toEqual([]);
   }, 60_000);
 
   it('control: with payloads stored in clear, the same search finds tokens and codes', async () => {
