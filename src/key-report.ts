@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import type { Config } from './config';
 import type { Keyring } from './keyring';
-import { silentLogger } from './logger';
+import { silentLogger, type Logger } from './logger';
 import { loadOutboxKeyring, secretFilePath } from './secret-file';
 import { readDatabase } from './store/database';
 import { pendingMessagesSealedUnder, sessionsStoredUnder } from './store/key-usage';
@@ -53,6 +53,21 @@ export function describeOlderKeyUse(use: OlderKeyUse): string {
   }
   if (use.pendingMessages > 0) needs.push(`${use.pendingMessages} message(s) sealed with it wait to be sent`);
   return needs.length > 0 ? `keys: "${use.id}" is still needed: ${needs.join('; ')}` : `keys: "${use.id}" is no longer needed: it may be removed`;
+}
+
+/** At start, with more than one key in the ring: a log line per older key, saying whether it is still needed. */
+export async function logOlderKeyUse(db: Kysely<Database>, keyring: Keyring, now: number, logger: Logger): Promise<void> {
+  if (keyring.keys.length < 2) return;
+  for (const use of await olderKeysInUse(db, keyring, now)) {
+    const fields = {
+      key: use.id,
+      sessions: use.sessions,
+      until: use.sessionsUntil === null ? null : new Date(use.sessionsUntil).toISOString(),
+      pending_messages: use.pendingMessages,
+    };
+    if (use.sessions + use.pendingMessages > 0) logger.info(fields, 'an older outbox key is still needed: keep it in the ring');
+    else logger.info(fields, 'an older outbox key is no longer needed: it may be removed');
+  }
 }
 
 /**

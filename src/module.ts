@@ -36,6 +36,7 @@ import { IdentityProxy } from './threepid/identity-proxy';
 import { ThreepidService } from './threepid/service';
 import { IdCodec, SecretMacs } from './threepid/tokens';
 import { loadOutboxKeyring } from './secret-file';
+import { logOlderKeyUse } from './key-report';
 import { AesGcmSealer } from './store/sealing';
 import type { OpenDatabase } from './store/database';
 import type { ThreepidModule, ThreepidModuleOptions } from './module-api';
@@ -92,6 +93,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   // mail transport.
   const undo: Array<() => unknown> = [];
   try {
+    await logOlderKeyUse(opened.db, keyring, clock.now(), logger);
     return await assemble({ options, logger, clock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), secrets: new SecretMacs(keyring), undo });
   } catch (err) {
     for (const step of undo.reverse()) await step();

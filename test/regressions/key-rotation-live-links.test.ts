@@ -4,7 +4,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { stringify as toYaml } from 'yaml';
 import { eventually, queryDb } from '../support/e2e-utils';
-import { post, removeDir, SHARED_SECRET, startModule, tempDir, type Running } from '../support/harness';
+import { CapturingLogger, post, removeDir, SHARED_SECRET, startModule, tempDir, type Running } from '../support/harness';
 import { postgresDatabaseFor, queryTestDatabase, testEngine } from '../support/postgres';
 import { linkIn, startSmtpSink, type SmtpSink } from '../support/smtp';
 
@@ -42,11 +42,14 @@ describe('rotating the outbox keys keeps live links working', () => {
     removeDir(dir);
   });
 
-  async function startWith(keys: string[]): Promise<Running> {
+  /** Starts the module on `keys`; answers what it logged. */
+  async function startWith(keys: string[]): Promise<CapturingLogger> {
     await hs?.close();
-    hs = await startModule({ database: { path: file }, email: { smtp_host: '127.0.0.1', smtp_port: smtp.port }, outbox: { keys } });
-    return hs;
+    const logger = new CapturingLogger();
+    hs = await startModule({ database: { path: file }, email: { smtp_host: '127.0.0.1', smtp_port: smtp.port }, outbox: { keys } }, { logger });
+    return logger;
   }
+  const keyLines = (logger: CapturingLogger) => logger.lines.filter((line) => line.message?.includes('older outbox key'));
 
   /** `node dist/cli.js --check` on a config with these keys and the same database: its stdout. */
   async function check(keys: string[]): Promise<string> {
@@ -101,7 +104,7 @@ describe('rotating the outbox keys keeps live links working', () => {
 
     // Step 1, then step 2.
     await startWith([K1, K2]);
-    await startWith([K2, K1]);
+    const stepTwo = await startWith([K2, K1]);
     // The old README's condition holds: nothing sealed with k1 is pending.
     const [pendingUnderK1] = await queryDb<{ n: number | string }>(file, "SELECT count(*) AS n FROM threepid_outbox WHERE status = 'pending' AND payload LIKE 'v1.k1.%'");
     expect(Number(pendingUnderK1.n)).toBe(0);
@@ -111,6 +114,14 @@ describe('rotating the outbox keys keeps live links working', () => {
     const report = await check([K2, K1]);
     expect(report).toContain('keys: "k2" is current\n');
     expect(report).toContain(`keys: "k1" is still needed: 1 session(s) may use it until ${until(open.createdAt + 25 * HOUR_MS)}`);
+    // The start says so too.
+    expect(keyLines(stepTwo)).toEqual([
+      {
+        level: 'info',
+        fields: { key: 'k1', sessions: 1, until: until(open.createdAt + 25 * HOUR_MS), pending_messages: 0 },
+        message: 'an older outbox key is still needed: keep it in the ring',
+      },
+    ]);
 
     // Removed now, as the old README allowed, the link a minute old fails.
     await startWith([K2]);
@@ -138,5 +149,6 @@ describe('rotating the outbox keys keeps live links working', () => {
     await execute('UPDATE threepid_sessions SET expires_at = ? WHERE address = ?', Date.now() - 1, 'rotation@example.org');
     const after = await check([K2, K1]);
     expect(after).toContain('keys: "k1" is no longer needed: it may be removed');
+    expect(keyLines(await startWith([K2, K1])).map((line) => line.message)).toEqual(['an older outbox key is no longer needed: it may be removed']);
   }, 120_000);
 });
