@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Engine } from './migrations';
 import type { Database } from './schema';
 
@@ -20,10 +20,8 @@ export class RateLimitStore implements BucketCounters {
    */
   async update<T>(key: string, decide: (current: BucketState | undefined) => { next: BucketState; result: T }): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
-      let query = trx.selectFrom('threepid_rate_limits').select(['tokens', 'updated_at']).where('key', '=', key);
-      if (this.engine === 'postgres') query = query.forUpdate();
-      const row = await query.executeTakeFirst();
-      const { next, result } = decide(row && { tokens: Number(row.tokens), updatedAt: Number(row.updated_at) });
+      const current = this.engine === 'postgres' ? await lockedBucket(trx, key) : await bucket(trx, key);
+      const { next, result } = decide(current);
       await trx
         .insertInto('threepid_rate_limits')
         .values({ key, tokens: next.tokens, updated_at: next.updatedAt })
@@ -37,5 +35,37 @@ export class RateLimitStore implements BucketCounters {
   async deleteIdleSince(before: number): Promise<number> {
     const result = await this.db.deleteFrom('threepid_rate_limits').where('updated_at', '<', before).executeTakeFirst();
     return Number(result.numDeletedRows);
+  }
+}
+
+async function bucket(trx: Transaction<Database>, key: string): Promise<BucketState | undefined> {
+  const row = await trx.selectFrom('threepid_rate_limits').select(['tokens', 'updated_at']).where('key', '=', key).executeTakeFirst();
+  return row && { tokens: Number(row.tokens), updatedAt: Number(row.updated_at) };
+}
+
+/**
+ * The bucket, locked until the transaction ends. `FOR UPDATE` locks only a
+ * row that exists: a key's first takes would all read "no bucket" and each
+ * spend a full one. So the row is made first; of racing inserts one wins,
+ * the others wait for it and then lock its row. Only the winner's insert
+ * returns the key: the bucket is new, and its placeholder values mean nothing.
+ */
+async function lockedBucket(trx: Transaction<Database>, key: string): Promise<BucketState | undefined> {
+  for (;;) {
+    const created = await trx
+      .insertInto('threepid_rate_limits')
+      .values({ key, tokens: 0, updated_at: 0 })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .returning('key')
+      .executeTakeFirst();
+    if (created) return undefined;
+    const row = await trx
+      .selectFrom('threepid_rate_limits')
+      .select(['tokens', 'updated_at'])
+      .where('key', '=', key)
+      .forUpdate()
+      .executeTakeFirst();
+    if (row) return { tokens: Number(row.tokens), updatedAt: Number(row.updated_at) };
+    // Purged between the two statements (it had refilled): make it again.
   }
 }

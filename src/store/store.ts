@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { BindingStore } from './bindings';
 import type { Engine } from './migrations';
 import { OutboxStore } from './outbox';
@@ -30,6 +30,12 @@ export class Store implements Storage {
   /** Runs `work` in one transaction: all of its writes land, or none. */
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {
     return this.db.transaction().execute((trx) => work(new Store(trx, this.engine, this.sealer)));
+  }
+
+  async lockUntilCommit(name: string): Promise<void> {
+    // SQLite runs one transaction at a time already: Kysely gives it one connection.
+    if (this.engine !== 'postgres') return;
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`matrix-hs-threepid:${name}`}))`.execute(this.db);
   }
 
   destroy(): Promise<void> {

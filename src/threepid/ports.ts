@@ -86,6 +86,12 @@ export interface Storage {
   readonly bindings: BindingRepository;
   /** Runs `work` in one transaction: all of its writes land, or none. */
   transaction<T>(work: (storage: Storage) => Promise<T>): Promise<T>;
+  /**
+   * Inside `transaction`: waits for the lock named `name`, which every
+   * replica shares, and holds it until the transaction ends. What was
+   * committed under it before is visible once it is held.
+   */
+  lockUntilCommit(name: string): Promise<void>;
 }
 
 /**

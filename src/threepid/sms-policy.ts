@@ -49,8 +49,14 @@ export class SmsPolicy {
     if (clientIp !== undefined) await this.perIp.take(clientIp);
   }
 
-  /** The global cap: refuses once `daily_limit` codes went out in the last 24 hours. */
+  /**
+   * The global cap: refuses once `daily_limit` codes went out in the last 24
+   * hours. Runs in the transaction that enqueues the code, under a lock every
+   * replica shares: two counts taken side by side would both see room for
+   * the last code, and both send one.
+   */
   async checkDailyCap(store: Storage, now: number): Promise<void> {
+    await store.lockUntilCommit('sms_daily_cap');
     const sent = await store.outbox.countCreatedSince('sms', now - DAY_MS);
     if (sent.count >= this.settings.dailyLimit) {
       this.events.rateLimited('sms_daily');
