@@ -47,7 +47,7 @@ export type {
   ThreepidBindingsTable,
   RateLimitsTable,
 } from './store/schema';
-export { cryptoRandom, systemClock, type Clock, type RandomSource } from './sources';
+export { cryptoRandom, processMonotonicClock, systemClock, type Clock, type MonotonicClock, type RandomSource } from './sources';
 export type { BindingService } from './threepid/bindings';
 export type { Metrics } from './observability/metrics';
 export type { Channel } from './store/outbox';

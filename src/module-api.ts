@@ -1,5 +1,5 @@
 import type { Router } from 'express';
-import type { Clock, RandomSource } from './sources';
+import type { Clock, MonotonicClock, RandomSource } from './sources';
 import type { Kysely } from 'kysely';
 import type { Config } from './config';
 import type { MailTransport } from './delivery/mail-transport';
@@ -42,6 +42,8 @@ export interface ThreepidModuleOptions {
   readonly databaseEngine?: Engine;
   readonly logger?: Logger;
   readonly clock?: Clock;
+  /** What durations inside the process (in-memory rate limits, the whoami cache) are measured by. */
+  readonly monotonicClock?: MonotonicClock;
   readonly random?: RandomSource;
   /**
    * Who owns an access token and whether a password is right, for the

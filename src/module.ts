@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { cryptoRandom, systemClock, type Clock, type RandomSource } from './sources';
+import { cryptoRandom, processMonotonicClock, systemClock, type Clock, type MonotonicClock, type RandomSource } from './sources';
 import { EMAIL_TEMPLATE_FILES, EmailSender } from './delivery/email-sender';
 import { createFileTransport, createSmtpTransport } from './delivery/mail-transport';
 import type { EmailPayload, SmsPayload } from './delivery/messages';
@@ -67,6 +67,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const { config } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
+  const monotonicClock = options.monotonicClock ?? processMonotonicClock;
   const random = options.random ?? cryptoRandom;
 
   if (config.ignoredKeys.length > 0) {
@@ -94,7 +95,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const undo: Array<() => unknown> = [];
   try {
     await logOlderKeyUse(opened.db, keyring, clock.now(), logger);
-    return await assemble({ options, logger, clock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), secrets: new SecretMacs(keyring), undo });
+    return await assemble({ options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), secrets: new SecretMacs(keyring), undo });
   } catch (err) {
     for (const step of undo.reverse()) await step();
     if (ownsDatabase) await store.destroy().catch(() => undefined);
@@ -107,6 +108,7 @@ async function assemble(parts: {
   options: ThreepidModuleOptions;
   logger: Logger;
   clock: Clock;
+  monotonicClock: MonotonicClock;
   random: RandomSource;
   templates: Templates;
   ownsDatabase: boolean;
@@ -116,14 +118,14 @@ async function assemble(parts: {
   secrets: SecretMacs;
   undo: Array<() => unknown>;
 }): Promise<ThreepidModule> {
-  const { options, logger, clock, random, templates, ownsDatabase, opened, store, ids, secrets, undo } = parts;
+  const { options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids, secrets, undo } = parts;
   const { config } = options;
   const metrics = new Metrics(store, clock, options.processMetrics ?? true);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
   const makeLimiter: LimiterFactory =
     opened.engine === 'postgres'
       ? (namespace, limit) => new DatabaseRateLimiter(store.rateLimits, namespace, limit, clock)
-      : (_namespace, limit) => new RateLimiter(limit, clock);
+      : (_namespace, limit) => new RateLimiter(limit, monotonicClock);
   const limiterFactory: LimiterFactory = (namespace, limit) => countRefusals(makeLimiter(namespace, limit), namespace, (rule) => metrics.rateLimited(rule));
 
   const transport =
@@ -201,7 +203,10 @@ async function assemble(parts: {
   const authority =
     options.userAuthority ??
     (config.homeserver.baseUrl
-      ? new HomeserverUserAuthority(config.homeserver.baseUrl, clock, { forwardClientIp: config.homeserver.forwardClientIp })
+      ? new HomeserverUserAuthority(config.homeserver.baseUrl, clock, {
+          forwardClientIp: config.homeserver.forwardClientIp,
+          monotonicClock,
+        })
       : undefined);
   const accountRouter = authority
     ? servedAlsoUnder(config.publicBasePath, createAccountRouter(

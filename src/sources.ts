@@ -1,9 +1,10 @@
 /**
  * Where time and randomness come from. Everything that reads the time or
- * draws random bytes takes a Clock or a RandomSource, so that tests can
- * inject a fake clock and a seeded source; these are the real ones.
+ * draws random bytes takes a Clock, a MonotonicClock or a RandomSource, so
+ * that tests can inject fakes and a seeded source; these are the real ones.
  */
 import { randomFillSync } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 
 /** Where randomness comes from; tests inject a seeded one. */
 export interface RandomSource {
@@ -13,6 +14,15 @@ export interface RandomSource {
 /** Where time comes from, in milliseconds since the epoch; tests inject a fake. */
 export interface Clock {
   now(): number;
+}
+
+/**
+ * Where durations inside one process are measured: milliseconds from an
+ * arbitrary origin, which no clock step (NTP, an operator's `date -s`)
+ * moves. Meaningless to another process; tests inject a fake.
+ */
+export interface MonotonicClock {
+  monotonicNow(): number;
 }
 
 /** Random bytes fetched from the CSPRNG this many at a time. */
@@ -44,3 +54,4 @@ function pooledRandom(): RandomSource {
 
 export const cryptoRandom: RandomSource = pooledRandom();
 export const systemClock: Clock = { now: () => Date.now() };
+export const processMonotonicClock: MonotonicClock = { monotonicNow: () => performance.now() };

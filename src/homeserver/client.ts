@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Clock } from '../sources';
+import { processMonotonicClock, type Clock, type MonotonicClock } from '../sources';
 import { HomeserverRateLimited, HomeserverUnavailable, type UserAuthority } from '../threepid/ports';
 
 export type { UserAuthority } from '../threepid/ports';
@@ -15,6 +15,8 @@ export interface HomeserverUserAuthorityOptions {
    * apart instead of all of them as the module's. Default true.
    */
   readonly forwardClientIp?: boolean;
+  /** What the whoami cache's minute is measured by. Default: the process's monotonic clock. */
+  readonly monotonicClock?: MonotonicClock;
 }
 
 /**
@@ -27,6 +29,7 @@ export interface HomeserverUserAuthorityOptions {
 export class HomeserverUserAuthority implements UserAuthority {
   private readonly cache = new Map<string, { userId: string | null; until: number }>();
   private readonly forwardClientIp: boolean;
+  private readonly monotonicClock: MonotonicClock;
 
   constructor(
     private readonly baseUrl: string,
@@ -34,12 +37,13 @@ export class HomeserverUserAuthority implements UserAuthority {
     options: HomeserverUserAuthorityOptions = {},
   ) {
     this.forwardClientIp = options.forwardClientIp ?? true;
+    this.monotonicClock = options.monotonicClock ?? processMonotonicClock;
   }
 
   async userIdForAccessToken(accessToken: string, clientIp?: string): Promise<string | null> {
     const key = createHash('sha256').update(accessToken).digest('base64url');
     const hit = this.cache.get(key);
-    if (hit && hit.until > this.clock.now()) return hit.userId;
+    if (hit && hit.until > this.monotonicClock.monotonicNow()) return hit.userId;
     const response = await this.call({ method: 'GET', path: '/_matrix/client/v3/account/whoami', accessToken, clientIp });
     let userId: string | null = null;
     if (response.ok) {
@@ -52,7 +56,7 @@ export class HomeserverUserAuthority implements UserAuthority {
       throw await refusal(response, 'whoami', this.clock);
     }
     if (this.cache.size >= CACHE_MAX_ENTRIES) this.cache.clear();
-    this.cache.set(key, { userId, until: this.clock.now() + CACHE_MS });
+    this.cache.set(key, { userId, until: this.monotonicClock.monotonicNow() + CACHE_MS });
     return userId;
   }
 

@@ -1,5 +1,5 @@
 import type { BucketCounters } from './ports';
-import type { Clock } from '../sources';
+import type { Clock, MonotonicClock } from '../sources';
 import { ThreepidError } from './errors';
 
 /** Synapse's `rc_*` shape: a bucket refilled at `perSecond`, holding `burstCount`. */
@@ -35,35 +35,70 @@ function refusal(retryAfterMs: number): ThreepidError {
   return new ThreepidError('M_LIMIT_EXCEEDED', 'Too many requests', { retry_after_ms: retryAfterMs });
 }
 
-/** How many keys are kept before full buckets are swept. */
-const SWEEP_THRESHOLD = 10_000;
+/**
+ * The most buckets one rule keeps in memory. One costs 230 bytes keyed by
+ * an IP, up to 450 by a 254-character address: 23 to 45 MB per rule.
+ */
+export const MEMORY_BUCKET_CEILING = 100_000;
+
+/** Least recently touched buckets looked at per take, to forget those that are full again. */
+const SWEEP_PER_TAKE = 2;
 
 /**
  * Token buckets keyed by strings (an IP, an address), in memory: each
  * process limits what passes through it. The default with SQLite.
+ *
+ * A bucket is forgotten only once it is full again, when it is the same as
+ * no bucket: forgetting one that is not would hand its key a fresh burst.
+ * So when the ceiling's worth of buckets are all still refilling, a key without one is
+ * refused until the oldest is full; nobody's limit is ever loosened.
  */
 export class RateLimiter implements Limiter {
+  /** In the order they were last touched, the least recent first. */
   private readonly buckets = new Map<string, Bucket>();
 
   constructor(
     private readonly limit: RateLimit,
-    private readonly clock: Clock,
+    private readonly clock: MonotonicClock,
   ) {}
 
   take(key: string): void {
-    const now = this.clock.now();
-    const { next, retryAfterMs } = spendToken(this.buckets.get(key), this.limit, now);
+    const now = this.clock.monotonicNow();
+    this.forgetRefilled(now);
+    const current = this.buckets.get(key);
+    if (current === undefined && this.buckets.size >= MEMORY_BUCKET_CEILING) throw refusal(this.untilRoom(now));
+    const { next, retryAfterMs } = spendToken(current, this.limit, now);
+    // Set anew, the key moves to the end: the map stays in order of last touch.
+    this.buckets.delete(key);
     this.buckets.set(key, next);
     if (retryAfterMs !== undefined) throw refusal(retryAfterMs);
-    if (this.buckets.size > SWEEP_THRESHOLD) this.sweep(now);
   }
 
-  /** Forgets keys whose buckets have refilled: they behave as new ones. */
-  private sweep(now: number): void {
+  /**
+   * Forgets the least recently touched buckets while they are full, a few
+   * per take: a take adds one bucket at most, so they never pile up. Every
+   * bucket is full `burst_count / per_second` after its last touch, so one
+   * still refilling at the front holds back only buckets touched since.
+   */
+  private forgetRefilled(now: number): void {
+    let swept = 0;
     for (const [key, bucket] of this.buckets) {
-      const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
-      if (bucket.tokens + elapsed * this.limit.perSecond >= this.limit.burstCount) this.buckets.delete(key);
+      if (swept === SWEEP_PER_TAKE) return;
+      if (this.millisUntilFull(bucket, now) > 0) return;
+      this.buckets.delete(key);
+      swept += 1;
     }
+  }
+
+  /** How long until the least recently touched bucket is full and can be forgotten. */
+  private untilRoom(now: number): number {
+    const oldest = this.buckets.values().next().value as Bucket;
+    return Math.max(1, Math.ceil(this.millisUntilFull(oldest, now)));
+  }
+
+  private millisUntilFull(bucket: Bucket, now: number): number {
+    const elapsedMs = Math.max(0, now - bucket.updatedAt);
+    return ((this.limit.burstCount - bucket.tokens) / this.limit.perSecond) * 1000 - elapsedMs;
   }
 }
 

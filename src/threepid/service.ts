@@ -1,5 +1,5 @@
 import type { ServiceSettings } from './settings';
-import type { Clock, RandomSource } from '../sources';
+import { processMonotonicClock, type Clock, type MonotonicClock, type RandomSource } from '../sources';
 import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type EmailPayload, type EmailTemplate, type Flow, type Medium, type SessionFlow, type SmsPayload } from '../model';
 import type { Storage } from './ports';
 import type { ThreepidDirectory } from './directory';
@@ -30,6 +30,8 @@ export interface ServiceDeps {
   readonly store: Storage;
   readonly directory: ThreepidDirectory;
   readonly clock: Clock;
+  /** What the in-memory rate limits measure refills by. Default: the process's monotonic clock. */
+  readonly monotonicClock?: MonotonicClock;
   readonly random: RandomSource;
   /** Stored (time-ordered) session keys ↔ the opaque sids clients see. */
   readonly ids: IdCodec;
@@ -61,7 +63,7 @@ export class ThreepidService {
 
   constructor(private readonly deps: ServiceDeps) {
     this.events = deps.events ?? noEvents;
-    const limiter: LimiterFactory = deps.limiterFactory ?? ((_namespace, limit) => new RateLimiter(limit, deps.clock));
+    const limiter: LimiterFactory = deps.limiterFactory ?? ((_namespace, limit) => new RateLimiter(limit, deps.monotonicClock ?? processMonotonicClock));
     this.limiter = limiter('rc_3pid_validation', deps.config.rateLimit);
     this.smsPolicy = new SmsPolicy(deps.config.sms, limiter, this.events);
     this.mediums = {

@@ -71,6 +71,12 @@ const UIA_SESSION_LIFETIME_MS = 15 * 60_000;
  * UIA sessions for the module's own password stage, kept in no database:
  * the session ID carries its start time, its user and an HMAC over both, so
  * any replica can check it.
+ *
+ * That start time is on the wall clock, on purpose: a monotonic reading
+ * means nothing to another replica or after a restart. A clock step moves
+ * a session's end by the step, which costs little: the session proves
+ * nothing by itself (the password is checked on every try), and one that
+ * ends early, or seems to start in the future, only gets a new challenge.
  */
 export class StatelessUiaSessions {
   constructor(

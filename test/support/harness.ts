@@ -9,18 +9,30 @@ import { parseConfig, type RawConfig } from '../../src/config';
 import { createApp } from '../../src/http/app';
 import { clientServerCors } from '../../src/http/cors';
 import type { Logger } from '../../src/logger';
+import type { Clock, MonotonicClock } from '../../src/sources';
 import { postgresDatabaseFor, testEngine } from './postgres';
 import { createThreepidModule, type ThreepidModule, type ThreepidModuleOptions } from '../../src/module';
 
 export const SHARED_SECRET = 'test-shared-secret-that-is-long-enough-0123456789';
 
-/** A clock tests move by hand. */
-export class FakeClock {
+/**
+ * A clock tests move by hand, wall and monotonic alike: `advance` is time
+ * passing; `step` moves the wall clock alone, as NTP or `date -s` does.
+ */
+export class FakeClock implements Clock, MonotonicClock {
+  private monotonic = 0;
   constructor(public ms = Date.UTC(2026, 0, 1)) {}
   now(): number {
     return this.ms;
   }
+  monotonicNow(): number {
+    return this.monotonic;
+  }
   advance(ms: number): void {
+    this.ms += ms;
+    this.monotonic += ms;
+  }
+  step(ms: number): void {
     this.ms += ms;
   }
 }
@@ -93,7 +105,9 @@ export async function startModule(
       ...raw,
       database,
     });
-    module = await createThreepidModule({ processMetrics: false, ...extra, config, logger });
+    // A FakeClock stands for all of the module's time, durations included.
+    const monotonicClock = extra.monotonicClock ?? (extra.clock instanceof FakeClock ? extra.clock : undefined);
+    module = await createThreepidModule({ processMetrics: false, ...extra, monotonicClock, config, logger });
   } catch (err) {
     // A config the test meant to be refused must not leave the listeners open (jest would never exit).
     for (const server of [clientServer, internalServer]) server.close();
