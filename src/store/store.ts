@@ -33,7 +33,7 @@ export class Store implements Storage {
   }
 
   async lockUntilCommit(name: string): Promise<void> {
-    // SQLite runs one transaction at a time already: Kysely gives it one connection.
+    // SQLite runs one transaction at a time already, holding the write lock from its start (`BEGIN IMMEDIATE`).
     if (this.engine !== 'postgres') return;
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`matrix-hs-threepid:${name}`}))`.execute(this.db);
   }
