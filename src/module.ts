@@ -145,16 +145,18 @@ async function assemble(parts: {
     logger,
     maxAttempts: { email: config.email.maxAttempts, sms: config.sms.maxAttempts },
     leaseMs: config.outbox.leaseMs,
-    batchSize: config.outbox.batchSize,
+    sendTimeoutMs: config.outbox.sendTimeoutMs,
+    concurrency: config.outbox.concurrency,
     senders: {
       // The Message-ID is the message's opaque outside id: it says nothing of when it was made.
-      email: (payload, id) => emailSender.send(payload as EmailPayload, ids.external(id)),
-      sms: (payload) => smsSender.send(payload as SmsPayload),
+      email: (payload, id, signal) => emailSender.send(payload as EmailPayload, ids.external(id), signal),
+      sms: (payload, _id, signal) => smsSender.send(payload as SmsPayload, signal),
     },
     onOutcome: (outcome: DeliveryOutcome, channel: Channel) => {
       deliveryCounts[outcome] += 1;
       metrics.delivery(outcome, channel);
     },
+    onLeaseLost: (what, channel) => metrics.leaseLost(what, channel),
   });
 
   const bindings = new BindingService(store, clock);

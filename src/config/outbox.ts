@@ -7,7 +7,10 @@ export const OUTBOX = section(
   z
     .object({
       lease: duration('1m'),
-      batch_size: z.number().int().min(1).max(1000).default(50),
+      send_timeout: duration('45s'),
+      concurrency: z.number().int().min(1).max(1000).default(8),
+      /** Messages claimed per round, before messages were claimed as sends end: accepted in old configs, and ignored. */
+      batch_size: z.number().int().min(1).max(1000).optional(),
       keys: z.array(z.string().min(1)).min(1).optional(),
       key_file: z.string().min(1).optional(),
     })
@@ -37,10 +40,14 @@ function outboxKeys(raw: Outbox, env: Env, report: Report): { keys?: readonly st
 }
 
 export function toOutbox(raw: Outbox, env: Env, report: Report) {
+  if (raw.lease <= raw.send_timeout) report('outbox.lease', 'must be longer than outbox.send_timeout: a send must end before its lease does');
   return {
     /** How long a claimed message is reserved for its sender; then any replica may retry it. */
     leaseMs: raw.lease,
-    batchSize: raw.batch_size,
+    /** How long one send may take in all before it counts as a temporary failure (its connection dropped). */
+    sendTimeoutMs: raw.send_timeout,
+    /** Messages of one channel in flight at once. */
+    concurrency: raw.concurrency,
     ...outboxKeys(raw, env, report),
   };
 }

@@ -49,7 +49,7 @@ export class EmailSender {
    * recording it) carries the same ID, so mail systems and people can see
    * it is the same one.
    */
-  async send(payload: EmailPayload, outboxId: string): Promise<void> {
+  async send(payload: EmailPayload, outboxId: string, signal?: AbortSignal): Promise<void> {
     const view = { ...this.brand, link: payload.link };
     const name = `email/${payload.template}`;
     const language = payload.language ?? this.config.email.defaultLanguage;
@@ -66,6 +66,6 @@ export class EmailSender {
       html: this.templates.render(`${name}.html`, language, view),
       // The body's language: a language folder without this email falls back to English.
       language: text.language,
-    });
+    }, signal);
   }
 }

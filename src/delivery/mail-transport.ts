@@ -9,6 +9,7 @@ import { composeAlternative, parseSender, type Sender } from './mime';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { DevMessageFiles } from './dev-files';
+import { SmtpLanes } from './smtp-lanes';
 
 /** The message as nodemailer's composer takes it: the language as a header. */
 function composerInput(message: MailMessage) {
@@ -21,11 +22,15 @@ function composerInput(message: MailMessage) {
  * (the server refused the recipient for good) is a {@link PermanentDeliveryError}.
  */
 export interface MailTransport {
-  send(message: MailMessage): Promise<void>;
+  /** `signal` aborts when the outbox's send deadline passes: the connection carrying the message is dropped. */
+  send(message: MailMessage, signal?: AbortSignal): Promise<void>;
   close(): void;
 }
 
 type SmtpSettings = NonNullable<Config['email']['smtp']>;
+
+/** SMTP connections at once: each carries one message at a time. */
+const SMTP_CONNECTIONS = 4;
 
 /**
  * SMTP through nodemailer, pooled. `force_tls` is TLS from the first byte
@@ -39,39 +44,44 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
     if (parsed?.from !== from) parsed = { from, sender: parseSender(from) };
     return parsed.sender;
   };
-  const transporter = nodemailer.createTransport({
-    host: smtp.host,
-    port: smtp.port,
-    secure: smtp.forceTls,
-    requireTLS: smtp.requireTransportSecurity,
-    // Synapse's `enable_tls: false`: plain SMTP even when STARTTLS is offered.
-    ignoreTLS: smtp.enableTls === false,
-    auth: smtp.user !== undefined ? { user: smtp.user, pass: smtp.pass ?? '' } : undefined,
-    pool: true,
-    maxConnections: 4,
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 30_000,
-    // nodemailer writes the end of DATA (".\r\n") apart from the message;
-    // with Nagle's algorithm that small write waits for the server's delayed
-    // ACK (~40 ms), which held each pooled connection to ~20 messages a
-    // second, so sockets are made without it. A socket must be handed over
-    // before it has connected: one whose connection failed before nodemailer
-    // had it was an error its pool never heard of, and with the server down
-    // every pooled slot then stayed taken for good.
-    // (`noDelay` is a socket option tls.connect passes on; its type leaves it out.)
-    tls: { noDelay: true, ...(smtp.tlsName ? { servername: smtp.tlsName } : {}) } as ConnectionOptions,
-    getSocket: (_options, callback) => {
-      // TLS from the first byte: nodemailer's own TLS socket, told not to delay by `tls` above.
-      if (smtp.forceTls) return callback(null, false);
-      // Handed over while still connecting, in the same tick: nodemailer's
-      // handlers are on it before it can fail, so a refused connection
-      // reaches the pool as any connection error does.
-      callback(null, { connection: connect({ host: smtp.host, port: smtp.port, noDelay: true }) });
-    },
-  });
+  const lanes = new SmtpLanes(SMTP_CONNECTIONS, (onSocket) =>
+    nodemailer.createTransport({
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.forceTls,
+      requireTLS: smtp.requireTransportSecurity,
+      // Synapse's `enable_tls: false`: plain SMTP even when STARTTLS is offered.
+      ignoreTLS: smtp.enableTls === false,
+      auth: smtp.user !== undefined ? { user: smtp.user, pass: smtp.pass ?? '' } : undefined,
+      // One connection per lane, kept open between messages.
+      pool: true,
+      maxConnections: 1,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 30_000,
+      // nodemailer writes the end of DATA (".\r\n") apart from the message;
+      // with Nagle's algorithm that small write waits for the server's delayed
+      // ACK (~40 ms), which held each pooled connection to ~20 messages a
+      // second, so sockets are made without it. A socket must be handed over
+      // before it has connected: one whose connection failed before nodemailer
+      // had it was an error its pool never heard of, and with the server down
+      // every pooled slot then stayed taken for good.
+      // (`noDelay` is a socket option tls.connect passes on; its type leaves it out.)
+      tls: { noDelay: true, ...(smtp.tlsName ? { servername: smtp.tlsName } : {}) } as ConnectionOptions,
+      getSocket: (_options, callback) => {
+        // Handed over while still connecting, in the same tick: nodemailer's
+        // handlers are on it before it can fail, so a refused connection
+        // reaches the pool as any connection error does. With `force_tls`
+        // nodemailer starts TLS on it before the first byte. The lane keeps
+        // it, to cut it off when a send passes its deadline.
+        const connection = connect({ host: smtp.host, port: smtp.port, noDelay: true });
+        onSocket(connection);
+        callback(null, { connection });
+      },
+    }),
+  );
   return {
-    async send(message) {
+    async send(message, signal) {
       const sender = senderOf(message.from);
       try {
         // Built whole first, then handed over as one buffer: streamed, each
@@ -79,10 +89,10 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
         // an email's CPU went to those writes).
         const direct = sender && composeAlternative(message, sender, new Date(), cryptoRandom.bytes(12).toString('hex'));
         if (direct && sender) {
-          await transporter.sendMail({ envelope: { from: sender.address, to: [message.to] }, raw: direct });
+          await lanes.send({ envelope: { from: sender.address, to: [message.to] }, raw: direct }, signal);
         } else {
           const mime = new MailComposer(composerInput(message)).compile();
-          await transporter.sendMail({ envelope: mime.getEnvelope(), raw: await mime.build() });
+          await lanes.send({ envelope: mime.getEnvelope(), raw: await mime.build() }, signal);
         }
       } catch (err) {
         const { responseCode: code, command } = err as { responseCode?: number; command?: string };
@@ -95,7 +105,7 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
         throw err;
       }
     },
-    close: () => transporter.close(),
+    close: () => lanes.close(),
   };
 }
 

@@ -2,10 +2,14 @@ import type { Logger } from '../logger';
 import type { Clock, RandomSource } from '../sources';
 import type { Channel, OutboxMessage } from '../store/outbox';
 import type { Store } from '../store/store';
-import { PermanentDeliveryError } from './errors';
+import { PermanentDeliveryError, SendDeadlineError } from './errors';
+import { SENT_WRITE_RETRY_MS, SentRecorder } from './sent-recorder';
 
-/** Delivers one message of a channel; throws to fail (see {@link PermanentDeliveryError}). */
-export type ChannelSender = (payload: unknown, messageId: string) => Promise<void>;
+/**
+ * Delivers one message of a channel; throws to fail (see {@link PermanentDeliveryError}).
+ * `signal` aborts when the send's deadline passes: the sender drops its connection.
+ */
+export type ChannelSender = (payload: unknown, messageId: string, signal: AbortSignal) => Promise<void>;
 
 export interface OutboxWorkerOptions {
   readonly store: Store;
@@ -15,44 +19,73 @@ export interface OutboxWorkerOptions {
   readonly logger: Logger;
   /** Attempts before a message is given up on, per channel. */
   readonly maxAttempts: Readonly<Record<Channel, number>>;
-  /** Messages claimed per round. */
-  readonly batchSize?: number;
-  /** How long a claim lasts: a message whose sender died becomes due again after it. */
+  /** Messages of one channel in flight at once; more are claimed as these end. */
+  readonly concurrency?: number;
+  /** How long a claim lasts: a message whose sender died becomes due again after it. Longer than `sendTimeoutMs`. */
   readonly leaseMs?: number;
+  /** How long one send may take in all; then it is a temporary failure. */
+  readonly sendTimeoutMs?: number;
   /** Counts outcomes, for the operator's view. */
   readonly onOutcome?: (outcome: DeliveryOutcome, channel: Channel) => void;
+  /** Counts outcomes that ended after their lease had (see {@link LostLease}). */
+  readonly onLeaseLost?: (what: LostLease, channel: Channel) => void;
   /** Pauses before each new try of a failed "sent" write; one try more than pauses. */
   readonly sentWriteRetryMs?: readonly number[];
 }
 
 export type DeliveryOutcome = 'sent' | 'retried' | 'failed';
 
+/**
+ * A send that ended after its lease: `sent_recorded` (sent, and recorded,
+ * as no one else had finished it), `sent_twice` (another claim had already
+ * sent it), `outcome_dropped` (a failure not written: another claim holds
+ * the message now).
+ */
+export type LostLease = 'sent_recorded' | 'sent_twice' | 'outcome_dropped';
+
 const FIRST_RETRY_MS = 5_000;
 const MAX_RETRY_MS = 30 * 60_000;
-/** How long stop() waits for the round in flight. */
+/** How long stop() waits for the sends in flight. */
 const STOP_WAIT_MS = 10_000;
 /** Even with nothing due, look again this often: another process may have written. */
 const IDLE_POLL_MS = 30_000;
+const DEFAULTS = { concurrency: 8, leaseMs: 60_000, sendTimeoutMs: 45_000 };
+
+/** One channel's share of the worker: its sends in flight, and whether it is claiming. */
+interface Lane {
+  inFlight: number;
+  claiming: boolean;
+  again: boolean;
+}
 
 /**
  * The outbox worker: claims due messages, sends them, and records the
  * outcome — sent (payload cleared), retried later with exponential backoff
- * and jitter, or failed for good. It is woken when a message is enqueued and
- * otherwise sleeps until the next one is due; it never busy-polls.
+ * and jitter, or failed for good. Each channel claims and sends on its own,
+ * up to `concurrency` messages at once, claiming more as each send ends, so
+ * a slow email never holds a text. Every send has a deadline shorter than
+ * its lease, so a healthy replica never outlives the lease it sends under.
+ * It is woken when a message is enqueued and otherwise sleeps until the
+ * next one is due; it never busy-polls.
  */
 export class OutboxWorker {
   private readonly sent: SentRecorder;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private wakeAgain = false;
+  private readonly lanes = new Map<Channel, Lane>();
+  private readonly busy = new Set<Promise<unknown>>();
+  private readonly concurrency: number;
+  private readonly leaseMs: number;
+  private readonly sendTimeoutMs: number;
+  private timer: { handle: NodeJS.Timeout; at: number } | undefined;
   private retryNow = false;
   private stopped = true;
 
   constructor(private readonly options: OutboxWorkerOptions) {
-    this.sent = new SentRecorder(
-      (ids) => options.store.outbox.markSent(ids, options.clock.now()),
-      options.sentWriteRetryMs ?? SENT_WRITE_RETRY_MS,
-    );
+    this.concurrency = options.concurrency ?? DEFAULTS.concurrency;
+    this.leaseMs = options.leaseMs ?? DEFAULTS.leaseMs;
+    this.sendTimeoutMs = options.sendTimeoutMs ?? Math.min(DEFAULTS.sendTimeoutMs, this.leaseMs / 2);
+    if (this.sendTimeoutMs >= this.leaseMs) throw new Error('the outbox lease must be longer than the send deadline');
+    for (const channel of Object.keys(options.maxAttempts) as Channel[]) this.lanes.set(channel, { inFlight: 0, claiming: false, again: false });
+    this.sent = new SentRecorder((claims) => options.store.outbox.markSent(claims, options.clock.now()), options.sentWriteRetryMs ?? SENT_WRITE_RETRY_MS);
   }
 
   start(): void {
@@ -60,82 +93,100 @@ export class OutboxWorker {
     this.wake();
   }
 
-  /** Runs a round now (or right after the current one). */
+  /** Claims what is due now, on every channel (or right after the claim in flight). */
   wake(): void {
     if (this.stopped) return;
-    if (this.running) {
-      this.wakeAgain = true;
-      return;
-    }
     this.clearTimer();
-    this.running = this.drain()
-      .catch((err: unknown) => {
-        this.options.logger.error({ err: (err as Error).message }, 'outbox round failed; retrying soon');
-        return FIRST_RETRY_MS as number | null;
-      })
-      .then((delay) => {
-        this.running = undefined;
-        if (this.wakeAgain) {
-          this.wakeAgain = false;
-          this.wake();
-        } else {
-          this.schedule(delay);
-        }
-      });
+    for (const channel of this.lanes.keys()) this.pump(channel);
   }
 
-  /** Runs a round now in which every pending message is due, whatever its backoff. */
+  /** Claims now as if every pending message were due, whatever its backoff. */
   flush(): void {
     this.retryNow = true;
     this.wake();
   }
 
   /**
-   * Stops after the round in flight; unsent messages stay in the outbox. A
-   * round that has not ended after `waitMs` (a send that never answers) is
-   * left behind, so that shutting down cannot hang: its messages are still
-   * leased, and are sent again once the lease ends.
+   * Stops claiming and waits for the sends in flight; unsent messages stay
+   * in the outbox. Sends that have not ended after `waitMs` are left behind,
+   * so that shutting down cannot hang: their messages are still leased, and
+   * are sent again once the lease ends.
    */
   async stop(waitMs = STOP_WAIT_MS): Promise<void> {
     this.stopped = true;
     this.clearTimer();
-    if (!this.running) return;
     let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      this.running.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), waitMs))),
-    ]);
+    const idle = async () => {
+      while (this.busy.size > 0) await Promise.allSettled([...this.busy]);
+      return false;
+    };
+    const gaveUp = await Promise.race([idle(), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), waitMs)))]);
     clearTimeout(timer);
     if (gaveUp) this.options.logger.warn({ waited_ms: waitMs }, 'outbox round still running at stop; its messages stay leased');
   }
 
-  /** Sends everything due now; answers how long to sleep before the next due message. */
-  private async drain(): Promise<number | null> {
-    const { store, clock } = this.options;
-    const batchSize = this.options.batchSize ?? 50;
-    const leaseMs = this.options.leaseMs ?? 60_000;
+  private track(work: Promise<unknown>): void {
+    this.busy.add(work);
+    void work.finally(() => this.busy.delete(work));
+  }
+
+  /** Claims for `channel` until its lane is full or nothing is due; one claim at a time per channel. */
+  private pump(channel: Channel): void {
+    const lane = this.lanes.get(channel)!;
+    if (lane.claiming) {
+      lane.again = true;
+      return;
+    }
+    lane.claiming = true;
+    lane.again = false;
+    const claiming = this.claimInto(channel, lane)
+      .catch((err: unknown) => {
+        this.options.logger.error({ channel, err: (err as Error).message }, 'outbox claim failed; retrying soon');
+        this.schedule(FIRST_RETRY_MS);
+      })
+      .finally(() => {
+        lane.claiming = false;
+        if (lane.again) this.pump(channel);
+      });
+    this.track(claiming);
+  }
+
+  private async claimInto(channel: Channel, lane: Lane): Promise<void> {
+    const { store, clock, random } = this.options;
     if (this.retryNow) {
       this.retryNow = false;
       await store.outbox.makePendingDue(clock.now());
     }
-    for (;;) {
-      if (this.stopped) return null;
-      const now = clock.now();
-      const batch = await store.outbox.claimDue(now, batchSize, now + leaseMs);
-      await Promise.all(batch.map((message) => this.deliver(message)));
-      if (batch.length < batchSize) break;
+    while (!this.stopped && lane.inFlight < this.concurrency) {
+      const limit = this.concurrency - lane.inFlight;
+      const token = random.bytes(12).toString('hex');
+      const claimed = await store.outbox.claimDue({ channel, now: clock.now(), limit, leaseMs: this.leaseMs, token });
+      for (const message of claimed) {
+        lane.inFlight += 1;
+        this.track(
+          this.deliver(message).finally(() => {
+            lane.inFlight -= 1;
+            if (!this.stopped) this.pump(channel);
+          }),
+        );
+      }
+      if (claimed.length < limit) break;
     }
-    const due = await store.outbox.nextDueAt();
-    return due === null ? null : Math.max(0, due - clock.now());
+    // A full lane is woken by its next send that ends.
+    if (this.stopped || lane.inFlight >= this.concurrency) return;
+    this.schedule(await store.outbox.nextDueIn(channel, clock.now()));
   }
 
   private async deliver(message: OutboxMessage): Promise<void> {
     const { logger } = this.options;
     const sender = this.options.senders[message.channel];
     const attempt = message.attempts + 1;
+    const claim = { id: message.id, token: message.claim };
     if (message.unreadable !== undefined) {
       // Never sent garbled, never retried: no retry can make it readable.
-      await this.options.store.outbox.markFailed(message.id, this.options.clock.now(), 'payload cannot be opened');
+      if (!(await this.options.store.outbox.markFailed(claim, this.options.clock.now(), 'payload cannot be opened'))) {
+        return this.leaseLost('outcome_dropped', message);
+      }
       logger.error(
         { id: message.id, channel: message.channel, attempt, reason: message.unreadable },
         'message given up on: its payload cannot be opened (was its key removed from outbox.keys too early?)',
@@ -145,34 +196,65 @@ export class OutboxWorker {
     }
     try {
       if (!sender) throw new PermanentDeliveryError(`no sender configured for ${message.channel}`);
-      await sender(message.payload, message.id);
+      await this.withinDeadline((signal) => sender(message.payload, message.id, signal));
     } catch (err) {
-      await this.recordFailure(message, attempt, err);
+      await this.recordFailure(message, attempt, err).catch((writeErr: unknown) => {
+        logger.error({ id: message.id, channel: message.channel, err: describe(writeErr) }, 'delivery failure not recorded; retried once the lease ends');
+      });
       return;
     }
+    let mark;
     try {
-      await this.sent.record(message.id);
+      mark = await this.sent.record(claim);
     } catch (err) {
       // Sent, but not recorded: it is no delivery failure, so it is not
       // rescheduled; it stays leased, and is sent again once the lease ends.
       logger.error({ id: message.id, channel: message.channel, err: describe(err) }, 'message sent but not recorded; it will be sent again');
       return;
     }
+    if (mark === 'withoutLease') this.leaseLost('sent_recorded', message);
+    if (mark === 'alreadyFinished') this.leaseLost('sent_twice', message);
     logger.info({ id: message.id, channel: message.channel, attempt }, 'message delivered');
     this.options.onOutcome?.('sent', message.channel);
+  }
+
+  /** Runs `send`, aborting it once the send deadline passes; a send past it fails as a temporary error. */
+  private async withinDeadline(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => {
+        const err = new SendDeadlineError(this.sendTimeoutMs);
+        controller.abort(err);
+        reject(err);
+      }, this.sendTimeoutMs);
+      // The send's own connection keeps the process up while it is needed.
+      timer.unref();
+    });
+    try {
+      await Promise.race([send(controller.signal), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private leaseLost(what: LostLease, message: OutboxMessage): void {
+    this.options.logger.warn({ id: message.id, channel: message.channel, outcome: what }, 'outbox lease ran out before the send ended');
+    this.options.onLeaseLost?.(what, message.channel);
   }
 
   /** A failed send: given up on (permanent, or out of attempts) or rescheduled with backoff. */
   private async recordFailure(message: OutboxMessage, attempt: number, err: unknown): Promise<void> {
     const { store, clock, logger } = this.options;
     const reason = describe(err);
+    const claim = { id: message.id, token: message.claim };
     if (err instanceof PermanentDeliveryError || attempt >= this.options.maxAttempts[message.channel]) {
-      await store.outbox.markFailed(message.id, clock.now(), reason);
+      if (!(await store.outbox.markFailed(claim, clock.now(), reason))) return this.leaseLost('outcome_dropped', message);
       logger.error({ id: message.id, channel: message.channel, attempt, reason }, 'message given up on');
       this.options.onOutcome?.('failed', message.channel);
     } else {
       const delay = this.backoff(attempt);
-      await store.outbox.reschedule(message.id, clock.now() + delay, reason);
+      if (!(await store.outbox.reschedule(claim, clock.now() + delay, reason))) return this.leaseLost('outcome_dropped', message);
       logger.warn({ id: message.id, channel: message.channel, attempt, reason, retry_in_ms: delay }, 'delivery failed; will retry');
       this.options.onOutcome?.('retried', message.channel);
     }
@@ -185,63 +267,30 @@ export class OutboxWorker {
     return Math.round(base * (0.8 + 0.4 * jitter));
   }
 
+  /** Wakes after `delay` (null: nothing pending), unless a wake-up is already set sooner. */
   private schedule(delay: number | null): void {
     if (this.stopped) return;
+    const wait = Math.min(delay ?? IDLE_POLL_MS, IDLE_POLL_MS);
+    const at = performance.now() + wait;
+    if (this.timer && this.timer.at <= at) return;
     this.clearTimer();
-    this.timer = setTimeout(() => this.wake(), Math.min(delay ?? IDLE_POLL_MS, IDLE_POLL_MS));
-    this.timer.unref();
+    const handle = setTimeout(() => {
+      this.timer = undefined;
+      this.wake();
+    }, wait);
+    handle.unref();
+    this.timer = { handle, at };
   }
 
   private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearTimeout(this.timer.handle);
     this.timer = undefined;
   }
 }
 
-/**
- * Marks messages sent in groups: every send that ends in the same turn of
- * the event loop is recorded by one UPDATE, in one commit. A message is
- * only counted sent once its group is written.
- */
-class SentRecorder {
-  private ids: string[] = [];
-  private written: Promise<void> | undefined;
-
-  constructor(
-    private readonly write: (ids: readonly string[]) => Promise<void>,
-    private readonly pausesMs: readonly number[],
-  ) {}
-
-  record(id: string): Promise<void> {
-    this.ids.push(id);
-    this.written ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      const ids = this.ids;
-      this.ids = [];
-      this.written = undefined;
-      return this.writeWithRetries(ids);
-    });
-    return this.written;
-  }
-
-  /** The write is idempotent: a busy database or a dropped connection gets a few more tries. */
-  private async writeWithRetries(ids: readonly string[]): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.write(ids);
-      } catch (err) {
-        if (attempt >= this.pausesMs.length) throw err;
-        await new Promise((resolve) => setTimeout(resolve, this.pausesMs[attempt]));
-      }
-    }
-  }
-}
-
-/** Pauses before the retries of a failed "sent" write, by default. */
-const SENT_WRITE_RETRY_MS = [50, 250, 1_000];
-
 /** An error's message without anything that could carry a payload (tokens, links). */
 function describe(err: unknown): string {
-  if (err instanceof PermanentDeliveryError) return err.message;
+  if (err instanceof PermanentDeliveryError || err instanceof SendDeadlineError) return err.message;
   const e = err as { code?: string; responseCode?: number; message?: string };
   if (e.responseCode) return `SMTP ${e.responseCode}`;
   if (e.code) return e.code;

@@ -12,12 +12,22 @@ export interface SmsMessage {
   readonly text: string;
 }
 
-/** The port every SMS provider sits behind. Throw {@link PermanentDeliveryError} for failures not worth retrying. */
+/**
+ * The port every SMS provider sits behind. Throw {@link PermanentDeliveryError}
+ * for failures not worth retrying. `signal` aborts when the outbox's send
+ * deadline passes: drop the request then.
+ */
 export interface SmsTransport {
-  send(message: SmsMessage): Promise<void>;
+  send(message: SmsMessage, signal?: AbortSignal): Promise<void>;
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
+
+/** The request's own timeout, and the outbox's deadline when there is one. */
+function requestSignal(signal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  return signal ? AbortSignal.any([timeout, signal]) : timeout;
+}
 
 /**
  * Maps an HTTP answer from a gateway to the outbox's retry rules: 2xx is
@@ -57,14 +67,14 @@ export function createHttpSmsTransport(settings: NonNullable<Config['sms']['http
     return value;
   };
   return {
-    async send(message) {
+    async send(message, signal) {
       const body = render(settings.body, { to: message.to.replace(/^\+/, ''), text: message.text });
       const response = await fetch(settings.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...settings.headers },
         body: JSON.stringify(body),
         redirect: 'error',
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: requestSignal(signal),
       });
       await checkGatewayAnswer(response, 'SMS gateway');
     },
@@ -81,7 +91,7 @@ export function createTwilioSmsTransport(settings: NonNullable<Config['sms']['tw
   const url = `${settings.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
   const authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')}`;
   return {
-    async send(message) {
+    async send(message, signal) {
       const form = new URLSearchParams({ To: message.to, Body: message.text });
       if (settings.messagingServiceSid) form.set('MessagingServiceSid', settings.messagingServiceSid);
       else form.set('From', settings.from as string);
@@ -90,7 +100,7 @@ export function createTwilioSmsTransport(settings: NonNullable<Config['sms']['tw
         headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
         body: form,
         redirect: 'error',
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: requestSignal(signal),
       });
       await checkGatewayAnswer(response, 'Twilio');
     },
@@ -121,9 +131,9 @@ export class SmsSender {
     private readonly transport: SmsTransport,
   ) {}
 
-  send(payload: SmsPayload): Promise<void> {
+  send(payload: SmsPayload, signal?: AbortSignal): Promise<void> {
     const view = { app_name: this.config.email.appName, server_name: this.config.serverName, code: payload.code };
     const language = payload.language ?? this.config.email.defaultLanguage;
-    return this.transport.send({ to: `+${payload.to}`, text: this.templates.render('sms/code.txt', language, view).trim() });
+    return this.transport.send({ to: `+${payload.to}`, text: this.templates.render('sms/code.txt', language, view).trim() }, signal);
   }
 }

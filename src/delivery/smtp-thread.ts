@@ -30,6 +30,12 @@ interface SendRequest {
   readonly message: MailMessage;
 }
 
+/** The send's deadline passed on the module's side: drop its connection. */
+interface AbortRequest {
+  readonly type: 'abort';
+  readonly id: number;
+}
+
 /** A failure as it crosses threads: enough for the outbox's retry rules and its log line. */
 interface SendFailure {
   readonly permanent: boolean;
@@ -84,13 +90,25 @@ export class ThreadedMailTransport implements MailTransport {
     return entry ? new ThreadedMailTransport(entry, smtp, logger) : undefined;
   }
 
-  send(message: MailMessage): Promise<void> {
+  send(message: MailMessage, signal?: AbortSignal): Promise<void> {
     if (this.closed) return Promise.reject(new Error('mail transport closed'));
-    if (this.inProcess) return this.inProcess.send(message);
+    if (this.inProcess) return this.inProcess.send(message, signal);
+    signal?.throwIfAborted();
     const { worker, pending } = this.start();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      const onAbort = () => {
+        if (!pending.delete(id)) return;
+        if (pending.size === 0) worker.unref();
+        worker.postMessage({ type: 'abort', id } satisfies AbortRequest);
+        reject(signal?.reason);
+      };
+      const answered = () => signal?.removeEventListener('abort', onAbort);
+      pending.set(id, {
+        resolve: () => (answered(), resolve()),
+        reject: (err) => (answered(), reject(err)),
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
       worker.ref();
       worker.postMessage({ type: 'send', id, message } satisfies SendRequest);
     });
@@ -163,21 +181,26 @@ export function runSmtpThread(): void {
   if (!port || (workerData as { kind?: string } | null)?.kind !== THREAD_KIND) return;
   const { smtp } = workerData as { smtp: SmtpSettings };
   const transport = createSmtpTransport(smtp);
-  let inFlight = 0;
+  const inFlight = new Map<number, AbortController>();
   let closing = false;
   const finish = () => {
-    if (!closing || inFlight > 0) return;
+    if (!closing || inFlight.size > 0) return;
     transport.close();
     port.close();
   };
-  port.on('message', (request: SendRequest | { type: 'close' }) => {
+  port.on('message', (request: SendRequest | AbortRequest | { type: 'close' }) => {
     if (request.type === 'close') {
       closing = true;
       finish();
       return;
     }
-    inFlight += 1;
-    transport.send(request.message).then(
+    if (request.type === 'abort') {
+      inFlight.get(request.id)?.abort();
+      return;
+    }
+    const controller = new AbortController();
+    inFlight.set(request.id, controller);
+    transport.send(request.message, controller.signal).then(
       () => port.postMessage({ id: request.id } satisfies SendResult),
       (err: unknown) => {
         const e = err as { message?: string; code?: unknown; responseCode?: unknown };
@@ -190,7 +213,7 @@ export function runSmtpThread(): void {
         port.postMessage({ id: request.id, failure } satisfies SendResult);
       },
     ).finally(() => {
-      inFlight -= 1;
+      inFlight.delete(request.id);
       finish();
     });
   });

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../sources';
-import type { DeliveryOutcome } from '../delivery/outbox-worker';
+import type { DeliveryOutcome, LostLease } from '../delivery/outbox-worker';
 import type { Channel, OutboxStats } from '../store/outbox';
 import type { Store } from '../store/store';
 import type { Medium, SessionFlow } from '../store/sessions';
@@ -18,6 +18,7 @@ export class Metrics implements ThreepidEvents {
   private readonly sessions: Counter<'medium' | 'flow' | 'event'>;
   private readonly messages: Counter<'channel' | 'outcome'>;
   private readonly limited: Counter<'rule'>;
+  private readonly lostLeases: Counter<'channel' | 'outcome'>;
 
   /** @internal The module builds it; hosts get it as `ThreepidModule.metrics`. */
   constructor(store: Store, clock: Clock, withProcessMetrics = true) {
@@ -52,6 +53,12 @@ export class Metrics implements ThreepidEvents {
       name: 'threepid_rate_limited_total',
       help: 'Requests refused by a rate limit, by rule',
       labelNames: ['rule'],
+      registers,
+    });
+    this.lostLeases = new Counter({
+      name: 'threepid_outbox_lost_leases_total',
+      help: 'Sends that ended after their outbox lease, by channel and what came of them (sent_recorded, sent_twice, outcome_dropped)',
+      labelNames: ['channel', 'outcome'],
       registers,
     });
     // A scrape collects every metric at once: both outbox gauges share the
@@ -103,6 +110,10 @@ export class Metrics implements ThreepidEvents {
 
   delivery(outcome: DeliveryOutcome, channel: Channel): void {
     this.messages.inc({ channel, outcome });
+  }
+
+  leaseLost(outcome: LostLease, channel: Channel): void {
+    this.lostLeases.inc({ channel, outcome });
   }
 
   rateLimited(rule: string): void {

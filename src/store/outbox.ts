@@ -1,9 +1,11 @@
-import type { Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { databaseNow, type Claim, type SentRecords } from './claims';
 import type { Engine } from './migrations';
 import type { Database } from './schema';
 import { UnreadablePayload, type PayloadSealer } from './sealing';
 
 export type { Channel } from '../model';
+export type { Claim, SentRecords } from './claims';
 import type { Outbox } from '../threepid/ports';
 import type { Channel } from '../model';
 
@@ -11,6 +13,8 @@ import type { Channel } from '../model';
 export interface OutboxMessage {
   readonly id: string;
   readonly channel: Channel;
+  /** The token of the claim that holds it: outcomes are written under it. */
+  readonly claim: string;
   /** Undefined when the stored payload cannot be opened (see `unreadable`). */
   readonly payload: unknown;
   /** Why the payload cannot be opened (its key is not in the keyring…): the message must not be sent. */
@@ -57,19 +61,25 @@ export class OutboxStore implements Outbox {
   }
 
   /**
-   * Claims up to `limit` due messages until `leaseUntil`: nobody else picks
-   * them up before then, and if this process dies they become due again.
+   * Claims up to `limit` due messages of `channel` for `leaseMs` of the
+   * database's clock (a process's clock may be stepped; the replicas share
+   * the database's): nobody else picks them up before then, and if this
+   * process dies they become due again. `token` names this claim: only it
+   * can record the messages' outcome. `now` (the process's clock) says which
+   * messages are due, as it did when they were written.
    */
-  async claimDue(now: number, limit: number, leaseUntil: number): Promise<OutboxMessage[]> {
+  async claimDue(claim: { channel: Channel; now: number; limit: number; leaseMs: number; token: string }): Promise<OutboxMessage[]> {
+    const dbNow = databaseNow(this.engine);
     return this.db.transaction().execute(async (trx) => {
       let query = trx
         .selectFrom('threepid_outbox')
         .select(['id', 'channel', 'payload', 'attempts', 'created_at'])
         .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .where('locked_until', '<=', now)
+        .where('channel', '=', claim.channel)
+        .where('next_attempt_at', '<=', claim.now)
+        .where('locked_until', '<=', dbNow)
         .orderBy('next_attempt_at')
-        .limit(limit);
+        .limit(claim.limit);
       // Replicas claiming at once each take different rows instead of waiting
       // on each other. SQLite has one writer at a time and needs no lock hint.
       if (this.engine === 'postgres') query = query.forUpdate().skipLocked();
@@ -77,31 +87,34 @@ export class OutboxStore implements Outbox {
       if (rows.length === 0) return [];
       await trx
         .updateTable('threepid_outbox')
-        .set({ locked_until: leaseUntil })
+        .set({ locked_until: sql<number>`${dbNow} + ${claim.leaseMs}`, claim_token: claim.token })
         .where(
           'id',
           'in',
           rows.map((row) => row.id),
         )
         .execute();
-      return rows.map((row) => {
-        let payload: unknown;
-        let unreadable: string | undefined;
-        try {
-          if (row.payload === null) throw new UnreadablePayload('payload is missing');
-          payload = JSON.parse(this.sealer.open(row.id, row.payload)) as unknown;
-        } catch (err) {
-          unreadable = err instanceof UnreadablePayload ? err.message : 'payload is not valid JSON';
-        }
-        return Object.freeze({
-          id: row.id,
-          channel: row.channel as Channel,
-          payload,
-          ...(unreadable === undefined ? {} : { unreadable }),
-          attempts: Number(row.attempts),
-          createdAt: Number(row.created_at),
-        });
-      });
+      return rows.map((row) => this.opened(row, claim.token));
+    });
+  }
+
+  private opened(row: { id: string; channel: string; payload: string | null; attempts: number; created_at: number }, claim: string): OutboxMessage {
+    let payload: unknown;
+    let unreadable: string | undefined;
+    try {
+      if (row.payload === null) throw new UnreadablePayload('payload is missing');
+      payload = JSON.parse(this.sealer.open(row.id, row.payload)) as unknown;
+    } catch (err) {
+      unreadable = err instanceof UnreadablePayload ? err.message : 'payload is not valid JSON';
+    }
+    return Object.freeze({
+      id: row.id,
+      channel: row.channel as Channel,
+      claim,
+      payload,
+      ...(unreadable === undefined ? {} : { unreadable }),
+      attempts: Number(row.attempts),
+      createdAt: Number(row.created_at),
     });
   }
 
@@ -150,62 +163,91 @@ export class OutboxStore implements Outbox {
     return { count: Number(row?.count ?? 0), oldestCreatedAt: row?.oldest == null ? null : Number(row.oldest) };
   }
 
-  /** When the next pending message can be claimed, or null when none is pending. */
-  async nextDueAt(): Promise<number | null> {
+  /**
+   * How long until the next pending message of `channel` can be claimed (0:
+   * now), or null when none is pending. Its backoff is in the process's clock (`now`), a
+   * lease in the database's.
+   */
+  async nextDueIn(channel: Channel, now: number): Promise<number | null> {
     // A message another replica has claimed is due again only when its lease
     // ends; counting it as due now would make this worker spin until then.
+    const leaseLeft = sql<number>`locked_until - ${databaseNow(this.engine)}`;
+    const backoffLeft = sql<number>`next_attempt_at - ${now}`;
     const row = await this.db
       .selectFrom('threepid_outbox')
-      .select((eb) =>
-        eb.fn
-          .min(
-            eb
-              .case()
-              .when('locked_until', '>', eb.ref('next_attempt_at'))
-              .then(eb.ref('locked_until'))
-              .else(eb.ref('next_attempt_at'))
-              .end(),
-          )
-          .as('due'),
-      )
+      .select(sql<number | string | null>`min(case when ${leaseLeft} > ${backoffLeft} then ${leaseLeft} else ${backoffLeft} end)`.as('due'))
       .where('status', '=', 'pending')
+      .where('channel', '=', channel)
       .executeTakeFirst();
-    return row?.due == null ? null : Number(row.due);
+    return row?.due == null ? null : Math.max(0, Number(row.due));
   }
 
-  /** Delivered: the payload (which holds the token) is cleared. One statement for all of `ids`. */
-  async markSent(ids: readonly string[], now: number): Promise<void> {
-    if (ids.length === 0) return;
-    await this.db
+  /**
+   * Delivered: the payload (which holds the token) is cleared. One statement
+   * for all of `claims`, each written only while its claim still holds the
+   * message. A message whose lease ran out was sent all the same: it is
+   * recorded sent if it is still pending, so that no replica sends it again,
+   * and reported as `alreadyFinished` if another claim recorded it first.
+   */
+  async markSent(claims: readonly Claim[], now: number): Promise<SentRecords> {
+    if (claims.length === 0) return { held: [], withoutLease: [], alreadyFinished: [] };
+    const sent = (eb: ExpressionBuilder<Database, 'threepid_outbox'>) => ({
+      status: 'sent',
+      payload: null,
+      attempts: eb('attempts', '+', 1),
+      finished_at: now,
+      last_error: null,
+    });
+    const held = await this.db
       .updateTable('threepid_outbox')
-      .set((eb) => ({
-        status: 'sent',
-        payload: null,
-        attempts: eb('attempts', '+', 1),
-        finished_at: now,
-        last_error: null,
-      }))
-      .where('id', 'in', ids)
+      .set(sent)
+      .where('status', '=', 'pending')
+      .where((eb) => eb.or(claims.map((claim) => eb.and([eb('id', '=', claim.id), eb('claim_token', '=', claim.token)]))))
+      .returning('id')
       .execute();
+    const heldIds = new Set(held.map((row) => row.id));
+    const lost = claims.filter((claim) => !heldIds.has(claim.id));
+    if (lost.length === 0) return { held: [...heldIds], withoutLease: [], alreadyFinished: [] };
+    // Rare: a lease ran out, or an earlier try of this write committed unanswered.
+    const rows = await this.db.selectFrom('threepid_outbox').select(['id', 'status', 'claim_token']).where('id', 'in', lost.map((claim) => claim.id)).execute();
+    const withoutLease: string[] = [];
+    const alreadyFinished: string[] = [];
+    for (const claim of lost) {
+      const row = rows.find((found) => found.id === claim.id);
+      if (row?.status === 'sent' && row.claim_token === claim.token) heldIds.add(claim.id);
+      else if (row?.status === 'pending') withoutLease.push(claim.id);
+      else alreadyFinished.push(claim.id);
+    }
+    if (withoutLease.length > 0) {
+      const recovered = await this.db.updateTable('threepid_outbox').set(sent).where('status', '=', 'pending').where('id', 'in', withoutLease).returning('id').execute();
+      // Finished by another claim between the two statements.
+      alreadyFinished.push(...withoutLease.filter((id) => !recovered.some((row) => row.id === id)));
+      return { held: [...heldIds], withoutLease: recovered.map((row) => row.id), alreadyFinished };
+    }
+    return { held: [...heldIds], withoutLease, alreadyFinished };
   }
 
-  /** A temporary failure: try again at `nextAttemptAt`. */
-  async reschedule(id: string, nextAttemptAt: number, error: string): Promise<void> {
-    await this.db
+  /** A temporary failure: try again at `nextAttemptAt`. False when `claim` no longer holds the message (nothing written). */
+  async reschedule(claim: Claim, nextAttemptAt: number, error: string): Promise<boolean> {
+    const result = await this.db
       .updateTable('threepid_outbox')
       .set((eb) => ({
         attempts: eb('attempts', '+', 1),
         next_attempt_at: nextAttemptAt,
         locked_until: 0,
+        claim_token: null,
         last_error: error,
       }))
-      .where('id', '=', id)
-      .execute();
+      .where('id', '=', claim.id)
+      .where('claim_token', '=', claim.token)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Given up on: kept, without its payload, for the operator to see. */
-  async markFailed(id: string, now: number, error: string): Promise<void> {
-    await this.db
+  /** Given up on: kept, without its payload, for the operator to see. False when `claim` no longer holds the message. */
+  async markFailed(claim: Claim, now: number, error: string): Promise<boolean> {
+    const result = await this.db
       .updateTable('threepid_outbox')
       .set((eb) => ({
         status: 'failed',
@@ -214,8 +256,11 @@ export class OutboxStore implements Outbox {
         finished_at: now,
         last_error: error,
       }))
-      .where('id', '=', id)
-      .execute();
+      .where('id', '=', claim.id)
+      .where('claim_token', '=', claim.token)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 
   /** Deletes finished (sent or failed) messages older than `before`. */

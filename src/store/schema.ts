@@ -28,6 +28,7 @@ export interface OutboxTable {
   created_at: number;
   next_attempt_at: number;
   locked_until: Generated<number>;
+  claim_token: Generated<string | null>;
   last_error: string | null;
   finished_at: number | null;
 }

@@ -99,7 +99,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       last_error: null,
     });
     expect(outcomes).toEqual(['sent']);
-    expect(await store.outbox.nextDueAt()).toBeNull();
+    expect(await store.outbox.nextDueIn('email', clock.now())).toBeNull();
   });
 
   it('keeps the payload sealed in the database: no token, no address', async () => {
@@ -174,7 +174,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
     expect(delay).toBeGreaterThanOrEqual(4_000); // 5 s − 20 % jitter
     expect(delay).toBeLessThanOrEqual(6_000); // 5 s + 20 % jitter
     expect(outcomes).toEqual(['retried']);
-    expect(await store.outbox.nextDueAt()).toBe(Number(failed.next_attempt_at));
+    expect(await store.outbox.nextDueIn('email', clock.now())).toBe(Number(failed.next_attempt_at) - clock.now());
   });
 
   it('waits for the backoff, then retries, doubling the next backoff', async () => {
@@ -226,7 +226,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       finished_at: clock.now(),
     });
     expect(outcomes).toEqual(['failed']);
-    expect(await store.outbox.nextDueAt()).toBeNull();
+    expect(await store.outbox.nextDueIn('email', clock.now())).toBeNull();
   });
 
   it('marks a message failed when no sender handles its channel', async () => {
@@ -266,37 +266,39 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
     expect(logger.text()).not.toContain('alice@example.com');
   });
 
-  describe('claims are leased', () => {
+  describe('claims are leased, in the database clock', () => {
+    const claim = (leaseMs = LEASE_MS, limit = 10, token = 'claim-1') =>
+      store.outbox.claimDue({ channel: 'email', now: clock.now(), limit, leaseMs, token });
+
     it('a second claimDue before the lease expires gets nothing; after it, the message again', async () => {
       await enqueue();
-      const now = clock.now();
-      const first = await store.outbox.claimDue(now, 10, now + LEASE_MS);
+      const first = await claim(300);
       expect(first.map((message) => message.id)).toEqual(['msg1']);
-      expect(first[0]).toMatchObject({ channel: 'email', payload: PAYLOAD, attempts: 0, createdAt: now });
+      expect(first[0]).toMatchObject({ channel: 'email', claim: 'claim-1', payload: PAYLOAD, attempts: 0, createdAt: clock.now() });
 
-      expect(await store.outbox.claimDue(now, 10, now + LEASE_MS)).toEqual([]);
-      expect(await store.outbox.claimDue(now + LEASE_MS - 1, 10, now + 2 * LEASE_MS)).toEqual([]);
+      // The process's clock says nothing about the lease: moving it far on frees nothing.
+      clock.advance(LEASE_MS * 1000);
+      expect(await claim(LEASE_MS, 10, 'claim-2')).toEqual([]);
 
-      const again = await store.outbox.claimDue(now + LEASE_MS, 10, now + 2 * LEASE_MS);
-      expect(again.map((message) => message.id)).toEqual(['msg1']);
-      expect(again[0].attempts).toBe(0);
+      const again = await eventually(async () => (await claim(LEASE_MS, 10, 'claim-3')).at(0), 'the lease to end in the database');
+      expect(again).toMatchObject({ id: 'msg1', claim: 'claim-3', attempts: 0 });
     });
 
-    it('claims at most `limit` messages, oldest due first', async () => {
+    it('claims at most `limit` messages, oldest due first, of the channel asked for', async () => {
       await enqueue('a');
       clock.advance(1);
+      await store.outbox.enqueue({ id: 'text', channel: 'sms', payload: { to: '15005550006', code: '123456' }, now: clock.now() });
       await enqueue('b');
       clock.advance(1);
       await enqueue('c');
-      const now = clock.now();
-      expect((await store.outbox.claimDue(now, 2, now + LEASE_MS)).map((message) => message.id)).toEqual(['a', 'b']);
-      expect((await store.outbox.claimDue(now, 2, now + LEASE_MS)).map((message) => message.id)).toEqual(['c']);
+      expect((await claim(LEASE_MS, 2)).map((message) => message.id)).toEqual(['a', 'b']);
+      expect((await claim(LEASE_MS, 2)).map((message) => message.id)).toEqual(['c']);
     });
 
     it('the worker skips a message another process holds, and sends it once the lease runs out', async () => {
       await enqueue();
       // Another process claimed it and died.
-      await store.outbox.claimDue(clock.now(), 10, clock.now() + LEASE_MS);
+      await claim(300);
       const sender = new ScriptedSender();
       const w = worker(sender);
 
@@ -304,8 +306,10 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       expect(sender.received).toEqual([]);
       expect((await row()).status).toBe('pending');
 
-      clock.advance(LEASE_MS);
-      await round(w);
+      await eventually(async () => {
+        await round(w);
+        return sender.received.length === 1;
+      }, 'the message to be sent once the lease ends');
       expect(sender.received).toEqual([PAYLOAD]);
       expect((await row()).status).toBe('sent');
     });
@@ -324,7 +328,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       random: new SeededRandom(7),
       logger,
       maxAttempts: { email: 3, sms: 3 },
-      batchSize: 3,
+      concurrency: 3,
       onOutcome: () => {
         if (++delivered === 7) allDone();
       },
@@ -347,7 +351,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       random: new SeededRandom(7),
       logger,
       maxAttempts: { email: 3, sms: 3 },
-      batchSize: 50,
+      concurrency: 50,
       onOutcome: () => void store.outbox.stats().then((stats) => counted.push(stats.sent)),
     });
     await round(w);
@@ -382,7 +386,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
     expect(logger.lines.some((line) => line.level === 'warn' && /still running at stop/.test(line.message ?? ''))).toBe(true);
     const message = await row();
     expect(message.status).toBe('pending');
-    expect(Number(message.locked_until)).toBeGreaterThan(clock.now());
+    expect(Number(message.locked_until)).toBeGreaterThan(Date.now());
   });
 
   it('tries the "sent" write again when it fails once: the message is recorded sent, not retried', async () => {
@@ -406,7 +410,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
     const message = await row();
     expect(message.status).toBe('pending');
     expect(Number(message.attempts)).toBe(0); // not rescheduled as a failure
-    expect(Number(message.locked_until)).toBeGreaterThan(clock.now()); // sent again once the lease ends
+    expect(Number(message.locked_until)).toBeGreaterThan(Date.now()); // sent again once the lease ends
     expect(outcomes).toEqual([]);
     expect(logger.lines.some((line) => line.level === 'error' && line.message === 'message sent but not recorded; it will be sent again')).toBe(true);
   });
@@ -421,7 +425,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       random: new SeededRandom(7),
       logger,
       maxAttempts: { email: 3, sms: 3 },
-      batchSize: 3,
+      concurrency: 3,
     });
     await round(w);
     expect(sender.received).toHaveLength(3);

@@ -1,0 +1,79 @@
+import { createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export interface StallingSmtp {
+  port: number;
+  /** Messages whose DATA ended ("." received) and were never answered. */
+  readonly stalled: number;
+  /** Connections the client dropped while the server was stalling. */
+  readonly dropped: number;
+  close(): Promise<void>;
+}
+
+/**
+ * An SMTP server that takes a whole message and then never answers it:
+ * `stall` keeps silent, `trickle` sends one byte of a reply line every
+ * `trickleMs` and never ends the line (no inactivity timeout ever fires).
+ * Everything before is answered as a real server would.
+ */
+export async function startStallingSmtp(mode: 'stall' | 'trickle', trickleMs = 1_000): Promise<StallingSmtp> {
+  const sockets = new Set<Socket>();
+  let stalled = 0;
+  let dropped = 0;
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    let stalling = false;
+    let inData = false;
+    let buffer = '';
+    let trickle: NodeJS.Timeout | undefined;
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      clearInterval(trickle);
+      if (stalling) dropped += 1;
+    });
+    socket.write('220 stalling.test ESMTP\r\n');
+    socket.on('data', (chunk: Buffer) => {
+      if (stalling) return;
+      buffer += chunk.toString('latin1');
+      for (;;) {
+        if (inData) {
+          const end = buffer.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          buffer = buffer.slice(end + 5);
+          inData = false;
+          stalling = true;
+          stalled += 1;
+          if (mode === 'trickle') trickle = setInterval(() => socket.write('2'), trickleMs);
+          return;
+        }
+        const lineEnd = buffer.indexOf('\r\n');
+        if (lineEnd < 0) return;
+        const line = buffer.slice(0, lineEnd).toUpperCase();
+        buffer = buffer.slice(lineEnd + 2);
+        if (line.startsWith('EHLO')) socket.write('250-stalling.test\r\n250 8BITMIME\r\n');
+        else if (line.startsWith('DATA')) {
+          socket.write('354 go ahead\r\n');
+          inData = true;
+          // A message may begin in the same chunk as DATA: go round again.
+          buffer = '\r\n' + buffer;
+        } else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
+        else socket.write('250 ok\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return {
+    port: (server.address() as AddressInfo).port,
+    get stalled() {
+      return stalled;
+    },
+    get dropped() {
+      return dropped;
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
