@@ -31,9 +31,13 @@ export interface SmtpSink {
 
 /**
  * A real SMTP server on loopback. `reject` makes it refuse recipients with a
- * permanent 550 (or a temporary 451), for delivery-failure tests.
+ * permanent 550 (or a temporary 451), for delivery-failure tests;
+ * `answerAfterMs` makes it a slow server, that takes each message at once
+ * and answers it that much later.
  */
-export async function startSmtpSink(options: { port?: number; reject?: 550 | 451; startTls?: boolean } = {}): Promise<SmtpSink> {
+export async function startSmtpSink(
+  options: { port?: number; reject?: 550 | 451; startTls?: boolean; answerAfterMs?: number } = {},
+): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
   /** Resolves once `done()` holds, woken by each message that arrives; fails with `what()` after `timeoutMs`. */
@@ -78,7 +82,8 @@ export async function startSmtpSink(options: { port?: number; reject?: 550 | 451
           secure: session.secure,
         });
         waiters.splice(0).forEach((wake) => wake());
-        callback();
+        if (options.answerAfterMs) setTimeout(callback, options.answerAfterMs);
+        else callback();
       });
     },
   });

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { PermanentDeliveryError } from '../../../src/delivery/errors';
-import { OutboxWorker, type ChannelSender, type DeliveryOutcome } from '../../../src/delivery/outbox-worker';
+import { OutboxWorker, type ChannelSender, type DeliveryOutcome, type LostLease } from '../../../src/delivery/outbox-worker';
 import type { Database } from '../../../src/store/schema';
 import { Store } from '../../../src/store/store';
 import { AesGcmSealer } from '../../../src/store/sealing';
@@ -40,6 +40,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
   let clock: FakeClock;
   let logger: CapturingLogger;
   let outcomes: DeliveryOutcome[];
+  let lost: LostLease[];
 
   beforeEach(async () => {
     dir = tempDir('threepid-outbox-');
@@ -48,6 +49,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
     clock = new FakeClock();
     logger = new CapturingLogger();
     outcomes = [];
+    lost = [];
   });
 
   afterEach(async () => {
@@ -65,6 +67,7 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       maxAttempts: { email: maxAttempts, sms: 12 },
       leaseMs: LEASE_MS,
       onOutcome: (outcome) => outcomes.push(outcome),
+      onLeaseLost: (what) => lost.push(what),
       // No real pauses between the tries of a failed "sent" write.
       sentWriteRetryMs: [0, 0, 0],
     });
@@ -313,6 +316,112 @@ describe('OutboxWorker over the store (SQLite, and PostgreSQL on the postgres pr
       expect(sender.received).toEqual([PAYLOAD]);
       expect((await row()).status).toBe('sent');
     });
+  });
+
+  describe('a send that ends after its lease', () => {
+    /** Holds the send until `finish` is called; it then delivers, or throws `failure`. */
+    function heldSend(failure?: Error) {
+      let finish!: () => void;
+      const gate = new Promise<void>((resolve) => (finish = resolve));
+      const received: unknown[] = [];
+      const send: ChannelSender = async (payload) => {
+        received.push(payload);
+        await gate;
+        if (failure) throw failure;
+      };
+      return { received, finish, send };
+    }
+
+    async function sendPastLease(held: ReturnType<typeof heldSend>, meanwhile: () => Promise<void>): Promise<void> {
+      await enqueue();
+      const w = new OutboxWorker({
+        store,
+        senders: { email: held.send },
+        clock,
+        random: new SeededRandom(7),
+        logger,
+        maxAttempts: { email: 3, sms: 3 },
+        onOutcome: (outcome) => outcomes.push(outcome),
+        onLeaseLost: (what) => lost.push(what),
+      });
+      w.start();
+      await eventually(() => held.received.length === 1, 'the send to start');
+      // The lease runs out while the send goes on.
+      await db.updateTable('threepid_outbox').set({ locked_until: 0 }).execute();
+      await meanwhile();
+      held.finish();
+      await w.stop();
+    }
+
+    const otherClaim = () => store.outbox.claimDue({ channel: 'email', now: clock.now(), limit: 1, leaseMs: LEASE_MS, token: 'other' });
+
+    it('is recorded as any other when no one took the message meanwhile: nothing was lost', async () => {
+      await sendPastLease(heldSend(), async () => undefined);
+      expect(await row()).toMatchObject({ status: 'sent', payload: null });
+      expect(lost).toEqual([]);
+      expect(outcomes).toEqual(['sent']);
+    });
+
+    it('is recorded sent when another claim took the message and gave it back unsent, and counted', async () => {
+      await sendPastLease(heldSend(), async () => {
+        expect(await otherClaim()).toHaveLength(1);
+        expect(await store.outbox.reschedule({ id: 'msg1', token: 'other' }, clock.now() + 5_000, 'connection reset')).toBe(true);
+      });
+      // Sent: no replica sends it again.
+      expect(await row()).toMatchObject({ status: 'sent', payload: null });
+      expect(lost).toEqual(['sent_recorded']);
+      expect(outcomes).toEqual(['sent']);
+    });
+
+    it('is counted as sent twice when another claim sent the message meanwhile', async () => {
+      await sendPastLease(heldSend(), async () => {
+        expect(await otherClaim()).toHaveLength(1);
+        await store.outbox.markSent([{ id: 'msg1', token: 'other' }], clock.now());
+      });
+      expect(await row()).toMatchObject({ status: 'sent', claim_token: 'other', attempts: 1 });
+      expect(lost).toEqual(['sent_twice']);
+    });
+
+    it('writes no failure over the claim that holds the message now', async () => {
+      await sendPastLease(heldSend(new Error('connection reset')), async () => {
+        expect(await otherClaim()).toHaveLength(1);
+      });
+      const message = await row();
+      expect(message).toMatchObject({ status: 'pending', attempts: 0, claim_token: 'other', last_error: null });
+      expect(Number(message.locked_until)).toBeGreaterThan(Date.now());
+      expect(lost).toEqual(['outcome_dropped']);
+      expect(outcomes).toEqual([]);
+    });
+  });
+
+  it('cuts a send off at its deadline, tells the sender to drop it, and retries it later', async () => {
+    await enqueue();
+    let aborted: unknown;
+    const w = new OutboxWorker({
+      store,
+      senders: {
+        email: (_payload, _id, signal) =>
+          new Promise<void>((_resolve, reject) => signal.addEventListener('abort', () => reject((aborted = signal.reason)))),
+      },
+      clock,
+      random: new SeededRandom(7),
+      logger,
+      maxAttempts: { email: 3, sms: 3 },
+      leaseMs: 2_000,
+      sendTimeoutMs: 50,
+      onOutcome: (outcome) => outcomes.push(outcome),
+    });
+    await round(w);
+    expect(aborted).toBeInstanceOf(Error);
+    expect(await row()).toMatchObject({ status: 'pending', attempts: 1, locked_until: 0, last_error: 'send did not end within 50 ms' });
+    expect(outcomes).toEqual(['retried']);
+  });
+
+  it('refuses a lease no longer than the send deadline', () => {
+    expect(() => worker(undefined)).not.toThrow();
+    expect(
+      () => new OutboxWorker({ store, senders: {}, clock, random: new SeededRandom(7), logger, maxAttempts: { email: 3, sms: 3 }, leaseMs: 1_000, sendTimeoutMs: 1_000 }),
+    ).toThrow(/lease must be longer/);
   });
 
   it('keeps claiming batches until everything due is delivered', async () => {
