@@ -44,7 +44,7 @@ const OUTBOX_KEY = `replicas:${Buffer.alloc(32, 42).toString('base64')}`;
         homeserver: { shared_secret: SHARED_SECRET },
         rc_3pid_validation: { per_second: 100000, burst_count: 100000 },
         // Replicas share the keys that seal the outbox (and make sids opaque): either can send, or answer for, any session.
-        outbox: { lease: '3s', keys: [OUTBOX_KEY] },
+        outbox: { lease: '3s', send_timeout: '2s', keys: [OUTBOX_KEY] },
       }),
     );
     const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli.js'), '--config', config], {

@@ -35,6 +35,13 @@ describe('parseConfig', () => {
       );
     });
 
+    it('refuses an outbox lease no longer than the send deadline (a send must end before its lease)', () => {
+      expect(() => parseConfig({ outbox: { lease: '30s', send_timeout: '30s' } })).toThrow(
+        'config: outbox.lease: must be longer than outbox.send_timeout',
+      );
+      expect(parseConfig({ outbox: { lease: '3s', send_timeout: '2s' } }).outbox).toMatchObject({ leaseMs: 3_000, sendTimeoutMs: 2_000, concurrency: 8 });
+    });
+
     it('gives tokens one hour, in milliseconds', () => {
       expect(config.email.validationTokenLifetimeMs).toBe(3_600_000);
     });
