@@ -44,3 +44,31 @@ describe('SMTP and enable_tls', () => {
     }
   });
 });
+
+/** `force_tls` (port 465): TLS from the first byte, on the socket the transport opens itself (so that a send past its deadline can be cut off). */
+describe('SMTP and force_tls', () => {
+  it('speaks TLS from the first byte, so a certificate that does not check refuses the message', async () => {
+    const { SMTPServer } = await import('smtp-server');
+    let received = 0;
+    const server = new SMTPServer({
+      secure: true,
+      authOptional: true,
+      logger: false,
+      onData(stream, _session, callback) {
+        received += 1;
+        stream.resume().on('end', () => callback());
+      },
+    });
+    server.on('error', () => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.server.address() as { port: number }).port;
+    const smtp = createSmtpTransport({ host: '127.0.0.1', port, requireTransportSecurity: false, forceTls: true });
+    try {
+      await expect(smtp.send(message)).rejects.toThrow(/certificate/i);
+      expect(received).toBe(0);
+    } finally {
+      smtp.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
