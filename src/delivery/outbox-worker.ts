@@ -125,9 +125,11 @@ export class OutboxWorker {
     if (gaveUp) this.options.logger.warn({ waited_ms: waitMs }, 'outbox round still running at stop; its messages stay leased');
   }
 
+  /** Keeps `work` for stop() to wait on; a failure of it is logged, never left unhandled. */
   private track(work: Promise<unknown>): void {
-    this.busy.add(work);
-    void work.finally(() => this.busy.delete(work));
+    const settled = work.catch((err: unknown) => this.options.logger.error({ err: describe(err) }, 'outbox outcome not recorded; the message is retried once its lease ends'));
+    this.busy.add(settled);
+    void settled.finally(() => this.busy.delete(settled));
   }
 
   /** Claims for `channel` until its lane is full or nothing is due; one claim at a time per channel. */
@@ -198,10 +200,8 @@ export class OutboxWorker {
       if (!sender) throw new PermanentDeliveryError(`no sender configured for ${message.channel}`);
       await this.withinDeadline((signal) => sender(message.payload, message.id, signal));
     } catch (err) {
-      await this.recordFailure(message, attempt, err).catch((writeErr: unknown) => {
-        logger.error({ id: message.id, channel: message.channel, err: describe(writeErr) }, 'delivery failure not recorded; retried once the lease ends');
-      });
-      return;
+      // Not written (the database is down)? Then it is retried once the lease ends.
+      return this.recordFailure(message, attempt, err);
     }
     let mark;
     try {

@@ -10,6 +10,8 @@ export interface RawMail {
 interface Lane {
   readonly transporter: Transporter;
   socket: Socket | undefined;
+  /** The send on this lane passed its deadline: a connection it opens from now on is cut at once. */
+  cutOff: boolean;
 }
 
 /**
@@ -27,8 +29,12 @@ export class SmtpLanes {
   /** `makeTransporter` builds one lane's single-connection transporter; `onSocket` is told of each socket it opens. */
   constructor(count: number, makeTransporter: (onSocket: (socket: Socket) => void) => Transporter) {
     for (let i = 0; i < count; i++) {
-      const lane: { transporter?: Transporter; socket: Socket | undefined } = { socket: undefined };
-      lane.transporter = makeTransporter((socket) => (lane.socket = socket));
+      const lane: { transporter?: Transporter; socket: Socket | undefined; cutOff: boolean } = { socket: undefined, cutOff: false };
+      lane.transporter = makeTransporter((socket) => {
+        lane.socket = socket;
+        // Still connecting: nodemailer hears of the close as of any failed connection.
+        if (lane.cutOff) socket.destroy();
+      });
       this.lanes.push(lane as Lane);
     }
     this.free.push(...this.lanes);
@@ -37,12 +43,16 @@ export class SmtpLanes {
   async send(mail: RawMail, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     const lane = await this.take(signal);
-    const drop = () => lane.socket?.destroy();
+    const drop = () => {
+      lane.cutOff = true;
+      lane.socket?.destroy();
+    };
     signal?.addEventListener('abort', drop, { once: true });
     try {
       await lane.transporter.sendMail(mail as Parameters<Transporter['sendMail']>[0]);
     } finally {
       signal?.removeEventListener('abort', drop);
+      lane.cutOff = false;
       this.release(lane);
     }
   }
