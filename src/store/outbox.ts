@@ -9,6 +9,9 @@ export type { Claim, SentRecords } from './claims';
 import type { Outbox } from '../threepid/ports';
 import type { Channel } from '../model';
 
+/** The status of a decoy's message: written like a message, never sent. */
+const DECOY = 'decoy';
+
 /** A message claimed for delivery. `payload` is the JSON written at enqueue time. */
 export interface OutboxMessage {
   readonly id: string;
@@ -44,18 +47,23 @@ export class OutboxStore implements Outbox {
     private readonly sealer: PayloadSealer,
   ) {}
 
-  async enqueue(message: { id: string; channel: Channel; payload: unknown; now: number }): Promise<void> {
+  /**
+   * A decoy's message (see `request_token_inhibit_3pid_errors`) costs what a
+   * real one costs to write, and is finished from the start: nothing claims,
+   * counts, retries or sends it, and the purge removes it.
+   */
+  async enqueue(message: { id: string; channel: Channel; payload: unknown; now: number; decoy?: boolean }): Promise<void> {
     await this.db
       .insertInto('threepid_outbox')
       .values({
         id: message.id,
         channel: message.channel,
         payload: this.sealer.seal(message.id, JSON.stringify(message.payload)),
-        status: 'pending',
+        status: message.decoy ? DECOY : 'pending',
         created_at: message.now,
         next_attempt_at: message.now,
         last_error: null,
-        finished_at: null,
+        finished_at: message.decoy ? message.now : null,
       })
       .execute();
   }
@@ -152,13 +160,14 @@ export class OutboxStore implements Outbox {
       .execute();
   }
 
-  /** Messages of `channel` enqueued since `since`, sent or not, and the oldest of them. */
+  /** Messages of `channel` enqueued since `since`, sent or not (decoys are not messages), and the oldest of them. */
   async countCreatedSince(channel: Channel, since: number): Promise<{ count: number; oldestCreatedAt: number | null }> {
     const row = await this.db
       .selectFrom('threepid_outbox')
       .select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
       .where('channel', '=', channel)
       .where('created_at', '>=', since)
+      .where('status', '!=', DECOY)
       .executeTakeFirst();
     return { count: Number(row?.count ?? 0), oldestCreatedAt: row?.oldest == null ? null : Number(row.oldest) };
   }
@@ -263,12 +272,11 @@ export class OutboxStore implements Outbox {
     return Number(result.numUpdatedRows) === 1;
   }
 
-  /** Deletes finished (sent or failed) messages older than `before`. */
+  /** Deletes finished (sent or failed) messages older than `before`, and every decoy: nobody needs to see one. */
   async deleteFinishedBefore(before: number): Promise<number> {
     const result = await this.db
       .deleteFrom('threepid_outbox')
-      .where('status', '!=', 'pending')
-      .where('finished_at', '<', before)
+      .where((eb) => eb.or([eb('status', '=', DECOY), eb.and([eb('status', '!=', 'pending'), eb('finished_at', '<', before)])]))
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }

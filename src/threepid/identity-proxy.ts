@@ -18,6 +18,16 @@ export function proxiedSessionKey(idServer: string, sid: string): string {
 }
 
 /**
+ * Where a refused request's proxied session is stored: a key no sid names
+ * (a sid never contains a `/`), so that the identity server's session stays
+ * free for an allowed request with the same client_secret and address, which
+ * the identity server answers with the same sid.
+ */
+function decoySessionKey(idServer: string, sid: string): string {
+  return `${proxiedSessionKey(idServer, sid)}/decoy`;
+}
+
+/**
  * Proxy mode (MSC2140): requestToken is forwarded to a trusted identity
  * server with the user's `id_access_token` as a Bearer token, and the
  * session is recorded here so the homeserver can later ask that identity
@@ -55,6 +65,8 @@ export class IdentityProxy {
     body: Record<string, unknown>;
     clientSecretHash: string;
     sendAttempt: number;
+    /** A refused request's (errors inhibited): its session must never be spent, nor block another. */
+    decoy: boolean;
   }): Promise<string> {
     const { id_server: _server, id_access_token: _token, ...forwarded } = input.body;
     const { sid } = await refusalsAsErrors(() =>
@@ -62,7 +74,7 @@ export class IdentityProxy {
     );
     const now = this.clock.now();
     await this.store.sessions.recordProxiedSession({
-      sid: proxiedSessionKey(input.target.idServer, sid),
+      sid: (input.decoy ? decoySessionKey : proxiedSessionKey)(input.target.idServer, sid),
       clientSecretHash: input.clientSecretHash,
       medium: input.medium,
       address: input.address,

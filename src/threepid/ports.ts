@@ -46,7 +46,8 @@ export interface SessionRepository {
 
 /** Messages waiting to go out. */
 export interface Outbox {
-  enqueue(message: { id: string; channel: Channel; payload: unknown; now: number }): Promise<void>;
+  /** A `decoy` message is sealed and written like any other, and never sent. */
+  enqueue(message: { id: string; channel: Channel; payload: unknown; now: number; decoy?: boolean }): Promise<void>;
   countCreatedSince(channel: Channel, since: number): Promise<{ count: number; oldestCreatedAt: number | null }>;
 }
 

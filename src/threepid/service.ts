@@ -3,7 +3,7 @@ import { processMonotonicClock, type Clock, type MonotonicClock, type RandomSour
 import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type EmailPayload, type EmailTemplate, type Flow, type Medium, type SessionFlow, type SmsPayload } from '../model';
 import type { Storage } from './ports';
 import type { ThreepidDirectory } from './directory';
-import { ThreepidError } from './errors';
+import { ThreepidError, type Errcode } from './errors';
 import { FLOWS, templateOf } from './flows';
 import { IdentityProxy } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
@@ -132,7 +132,8 @@ export class ThreepidService {
     // With errors inhibited, a refused request still writes a session (one
     // nothing can validate or spend) so that it costs what a real one costs:
     // its answer and its timing say nothing about who owns the address.
-    if (refusal && !config.inhibit3pidErrors) throw refusal;
+    // Only built when thrown: an error's stack trace alone would make a decoy slower.
+    if (refusal && !config.inhibit3pidErrors) throw new ThreepidError(...refusal);
     const decoy = refusal !== undefined;
 
     if (proxyTarget && identityProxy && flow !== DELEGATED) {
@@ -148,6 +149,7 @@ export class ThreepidService {
         body,
         clientSecretHash: this.deps.secrets.mac(decoy ? randomId(this.deps.random) : request.clientSecret),
         sendAttempt: request.sendAttempt,
+        decoy,
       });
       return { sid, responseFields: parsed.responseFields };
     }
@@ -168,13 +170,9 @@ export class ThreepidService {
     return { sid: this.deps.ids.external(sid), submitUrl, responseFields: parsed.responseFields };
   }
 
-  private flowRefusal(flow: Flow, bound: boolean): ThreepidError | undefined {
-    if (FLOWS[flow].addressMustBeBound && !bound) {
-      return new ThreepidError('M_THREEPID_NOT_FOUND', 'No account is associated with this address');
-    }
-    if (!FLOWS[flow].addressMustBeBound && bound) {
-      return new ThreepidError('M_THREEPID_IN_USE', 'This address is already in use');
-    }
+  private flowRefusal(flow: Flow, bound: boolean): readonly [Errcode, string] | undefined {
+    if (FLOWS[flow].addressMustBeBound && !bound) return ['M_THREEPID_NOT_FOUND', 'No account is associated with this address'];
+    if (!FLOWS[flow].addressMustBeBound && bound) return ['M_THREEPID_IN_USE', 'This address is already in use'];
     return undefined;
   }
 
@@ -201,7 +199,7 @@ export class ThreepidService {
     const enqueued = await raceSafe(() => store.transaction(async (tx) => {
       const now = clock.now();
       const existing = await tx.sessions.findOpenSession(lookupKey);
-      if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, sent: false, created: false };
+      if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, written: false, sent: false, created: false };
 
       const token = input.rules.newToken(random);
       const fields = {
@@ -221,8 +219,6 @@ export class ThreepidService {
         // Lost to a parallel identical request: roll back, and find its session on the next try.
         if ((await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now })) === 'conflict') throw new LostRace();
       }
-      if (input.decoy) return { sid, sent: false, created: false };
-
       const payload: EmailPayload | SmsPayload =
         input.rules.medium === 'email'
           ? {
@@ -232,14 +228,15 @@ export class ThreepidService {
               language: input.language,
             }
           : { to: input.address, code: token, language: input.language };
-      await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now });
-      return { sid, sent: true, created: !existing };
+      // A decoy's message is built, sealed and written like a real one, and
+      // wakes the worker too, so that the answer takes as long; its row is
+      // one the worker never claims (and its token validates nothing).
+      await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now, decoy: input.decoy });
+      return { sid, written: true, sent: !input.decoy, created: !existing && !input.decoy };
     }));
     if (enqueued.created) this.events.sessionCreated(input.rules.medium, input.flow);
-    if (enqueued.sent) {
-      this.events.messageQueued(input.rules.channel);
-      this.deps.onEnqueued();
-    }
+    if (enqueued.sent) this.events.messageQueued(input.rules.channel);
+    if (enqueued.written) this.deps.onEnqueued();
     return enqueued.sid;
   }
 
