@@ -1,9 +1,9 @@
-import type { Medium } from '../model';
+import type { IdentityCredentials, Medium } from '../model';
 import type { Clock } from '../sources';
 import { HomeserverRateLimited, HomeserverUnavailable, type BindingRecord, type Storage, type UserAuthority } from './ports';
 import { canonicalAddress, parseMedium } from './bindings';
 import { ThreepidError, isThreepidError } from './errors';
-import { opaqueIdField, requireFields, requireObject, stringField } from './request-body';
+import { opaqueIdField, optionalAccessTokenField, optionalStringField, requireFields, requireObject, stringField } from './request-body';
 import type { Limiter } from './rate-limiter';
 import type { ThreepidService } from './service';
 import { StatelessUiaSessions, UiaRequired } from './uia';
@@ -68,11 +68,15 @@ export class AccountService {
     requireFields(body, ['sid', 'client_secret']);
     const sid = opaqueIdField(body, 'sid');
     const clientSecret = opaqueIdField(body, 'client_secret');
+    // A session an identity server runs (proxy mode) can only be proven by
+    // asking it, with the user's token for it: the spec's body has no room
+    // for either, so a client that requested one names them beside the sid.
+    const creds = { idServer: optionalStringField(body, 'id_server'), idAccessToken: optionalAccessTokenField(body, 'id_access_token') };
     // Check before spending the session, so a refusal leaves it usable.
-    const proof = await this.proveSession(sid, clientSecret, 'validated');
+    const proof = await this.proveSession(sid, clientSecret, creds, 'validated');
     const owner = await this.deps.store.bindings.find(proof.medium, proof.address);
     if (owner && owner.userId !== userId) throw new ThreepidError('M_THREEPID_IN_USE', 'This address is already in use');
-    await this.proveSession(sid, clientSecret, 'consume');
+    await this.proveSession(sid, clientSecret, creds, 'consume');
     await this.deps.store.bindings.put({
       medium: proof.medium,
       address: proof.address,
@@ -95,11 +99,11 @@ export class AccountService {
     return { medium, address: canonicalAddress(medium, stringField(body, 'address')) };
   }
 
-  private async proveSession(sid: string, clientSecret: string, how: 'validated' | 'consume') {
+  private async proveSession(sid: string, clientSecret: string, creds: IdentityCredentials, how: 'validated' | 'consume') {
     try {
       return how === 'validated'
-        ? await this.deps.service.getValidated(sid, clientSecret)
-        : await this.deps.service.consume(sid, clientSecret, '3pid');
+        ? await this.deps.service.getValidated(sid, clientSecret, creds)
+        : await this.deps.service.consume(sid, clientSecret, '3pid', creds);
     } catch (err) {
       if (isThreepidError(err) && ['M_NO_VALID_SESSION', 'M_SESSION_NOT_VALIDATED', 'M_SESSION_EXPIRED'].includes(err.errcode)) {
         throw new ThreepidError('M_THREEPID_AUTH_FAILED', `The 3PID session does not prove the address: ${err.message}`);
