@@ -119,7 +119,7 @@ it('a decoy sends nothing, and leaves nothing that looks like mail waiting', asy
   const raw = {
     database: { path: path.join(dir, 'threepid.sqlite') },
     email: { smtp_host: '127.0.0.1', smtp_port: smtp.port },
-    sms: { sender: 'http' as const, http: { url: `${gateway.url}/webhook` } },
+    sms: { sender: 'http' as const, http: { url: `${gateway.url}/webhook` }, daily_limit: 1 },
     request_token_inhibit_3pid_errors: true,
   };
   let hs = await startModule(raw);
@@ -145,17 +145,24 @@ it('a decoy sends nothing, and leaves nothing that looks like mail waiting', asy
     expect((await rows()).map((row) => row.status).sort()).toEqual(['decoy', 'decoy', 'decoy', 'decoy', 'sent']);
     expect(smtp.messages).toHaveLength(1);
     expect(gateway.messages).toHaveLength(0);
+    // Nor does the SMS daily cap (one text here) count the decoy's.
+    const text = await post(`${client}/register/msisdn/requestToken`, { client_secret: 'e', country: 'US', phone_number: '4155550100', send_attempt: 1 });
+    expect(text.status).toBe(200);
+    await gateway.codeTo('+14155550100');
+    expect(gateway.messages).toHaveLength(1);
+    await eventually(async () => (await rows()).every((row) => row.status !== 'pending'), 'the text to be marked sent');
 
     // The operator's view: nothing waiting, nothing failed.
     const metrics = await (await fetch(`${hs.internalUrl}/metrics`)).text();
     expect(metrics).toMatch(/^threepid_outbox_depth 0$/m);
     expect(metrics).toMatch(/^threepid_messages_total\{channel="email",outcome="queued"\} 1$/m);
+    expect(metrics).toMatch(/^threepid_messages_total\{channel="sms",outcome="queued"\} 1$/m);
     expect(metrics).not.toMatch(/outcome="failed"/);
 
     // The purge (run at every start) clears decoys at once.
     await hs.close();
     hs = await startModule(raw);
-    expect((await rows()).map((row) => row.status)).toEqual(['sent']);
+    expect((await rows()).map((row) => row.status)).toEqual(['sent', 'sent']);
   } finally {
     await hs.close();
     await smtp.close();
