@@ -15,6 +15,7 @@ import { AesGcmSealer } from '../../src/store/sealing';
 import { Store } from '../../src/store/store';
 import { BindingService } from '../../src/threepid/bindings';
 import { ThreepidService } from '../../src/threepid/service';
+import type { Flow } from '../../src/model';
 import { IdCodec, SecretMacs } from '../../src/threepid/tokens';
 import { eventually, queryDb } from '../support/e2e-utils';
 import { post, removeDir, startModule, tempDir } from '../support/harness';
@@ -68,11 +69,23 @@ onSqlite('a decoy takes as long as a real request (Mann-Whitney U over both kind
   });
   worker.start();
   try {
-    // Each decoy is for an address of its own, as each real request is.
-    for (let i = 0; i < PER_KIND; i++) await bindings.put('email', `bound${i}@example.org`, `@u${i}:example.org`);
-    const timed = async (email: string, secret: string): Promise<number> => {
+    // Half of each kind registers, half resets a password, so that both
+    // find an owner for their address as often; each has an address of its own.
+    const request = (kind: 'real' | 'decoy', n: number): [Flow, string] => {
+      const register = n % 2 === 0;
+      const bound = register === (kind === 'decoy');
+      return [register ? 'register' : 'password', `${bound ? 'bound' : 'free'}-${kind}${n}@example.org`];
+    };
+    for (let n = 0; n < PER_KIND; n++) {
+      for (const kind of ['real', 'decoy'] as const) {
+        const [, email] = request(kind, n);
+        if (email.startsWith('bound')) await bindings.put('email', email, `@${kind}${n}:example.org`);
+      }
+    }
+    const timed = async (kind: 'real' | 'decoy', n: number): Promise<number> => {
+      const [flow, email] = request(kind, n);
       const started = performance.now();
-      await service.requestToken('register', 'email', { client_secret: secret, email, send_attempt: 1 }, { clientIp: '192.0.2.1' });
+      await service.requestToken(flow, 'email', { client_secret: `${kind}${n}`, email, send_attempt: 1 }, { clientIp: '192.0.2.1' });
       return performance.now() - started;
     };
 
@@ -88,9 +101,7 @@ onSqlite('a decoy takes as long as a real request (Mann-Whitney U over both kind
     const took = { real: [] as number[], decoy: [] as number[] };
     const next = { real: 0, decoy: 0 };
     for (const [i, kind] of kinds.entries()) {
-      const n = next[kind]++;
-      const ms =
-        kind === 'real' ? await timed(`free${n}@example.org`, `real${n}`) : await timed(`bound${n}@example.org`, `decoy${n}`);
+      const ms = await timed(kind, next[kind]++);
       // A server turns its event loop between requests: the worker's rounds
       // run then, as they would, instead of starving behind this loop.
       await new Promise((resolve) => setImmediate(resolve));
