@@ -47,11 +47,7 @@ export class OutboxStore implements Outbox {
     private readonly sealer: PayloadSealer,
   ) {}
 
-  /**
-   * A decoy's message (see `request_token_inhibit_3pid_errors`) costs what a
-   * real one costs to write, and is finished from the start: nothing claims,
-   * counts, retries or sends it, and the purge removes it.
-   */
+  /** A decoy's message is written as a real one is, and finished from the start: nothing claims, counts or sends it. */
   async enqueue(message: { id: string; channel: Channel; payload: unknown; now: number; decoy?: boolean }): Promise<void> {
     await this.db
       .insertInto('threepid_outbox')
