@@ -37,6 +37,8 @@ export const SMS = section(
       ),
       allowed_countries: countryCodes,
       denied_countries: countryCodes,
+      allow_non_geographic: z.boolean().default(false),
+      allow_premium_rate: z.boolean().default(false),
       rc_per_number: rateLimit(0.001, 3),
       rc_per_prefix: rateLimit(0.01, 10),
       rc_per_ip: rateLimit(0.003, 5),
@@ -76,6 +78,8 @@ export function toSms(raw: z.output<typeof SMS>, env: Env, report: Report) {
     /** Upper-case ISO 3166-1 alpha-2; empty: all. */
     allowedCountries: raw.allowed_countries.map((code) => code.toUpperCase()),
     deniedCountries: raw.denied_countries.map((code) => code.toUpperCase()),
+    allowNonGeographic: raw.allow_non_geographic,
+    allowPremiumRate: raw.allow_premium_rate,
     perNumber: limitSettings(raw.rc_per_number),
     perPrefix: limitSettings(raw.rc_per_prefix),
     perIp: limitSettings(raw.rc_per_ip),

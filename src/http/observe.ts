@@ -1,14 +1,19 @@
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger';
 import type { Metrics } from '../observability/metrics';
+import { configuredPrefixOf } from './path-prefix';
 
 /**
  * The route template a request matched (`/_threepid/v1/bindings/:medium/:address`),
- * or `unmatched`: what logs and metrics name a request by. Never the path:
- * binding paths carry an address, and the link page's query a token.
+ * under the configured prefix it was routed through, or `unmatched`: what
+ * logs and metrics name a request by. Only strings fixed when the routers
+ * were built, never a part of the request: binding paths carry an address,
+ * the link page's query a token, and `req.baseUrl` the request's casing of
+ * the prefix (each casing would be a metrics series of its own).
  */
 export function routeTemplate(req: Request): string {
-  return req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+  const path: unknown = req.route?.path;
+  return typeof path === 'string' ? `${configuredPrefixOf(req)}${path}` : 'unmatched';
 }
 
 /**

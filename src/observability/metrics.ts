@@ -6,6 +6,45 @@ import type { Store } from '../store/store';
 import type { Medium, SessionFlow } from '../store/sessions';
 import type { ThreepidEvents } from './events';
 
+/** The methods a request is counted under by name; any other is `other`. */
+const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS']);
+/** The statuses the module answers, counted by code; any other by its class (`5xx`). */
+const STATUSES: ReadonlySet<number> = new Set([200, 204, 302, 303, 400, 401, 403, 404, 405, 413, 415, 429, 500, 502, 503, 504]);
+/**
+ * Values fixed in the code (route templates, rate-limit rules), so there
+ * are a few dozen; past `cap` something else is feeding them, and the rest
+ * count as `other` rather than as a series each.
+ */
+class FirstSeen {
+  private readonly seen = new Set<string>();
+  constructor(private readonly cap: number) {}
+  label(value: string): string {
+    if (this.seen.has(value)) return value;
+    if (this.seen.size >= this.cap) return 'other';
+    this.seen.add(value);
+    return value;
+  }
+}
+
+const MEDIUMS: ReadonlySet<string> = new Set(['email', 'msisdn']);
+const FLOWS: ReadonlySet<string> = new Set(['register', 'password', '3pid', 'delegated']);
+const CHANNELS: ReadonlySet<string> = new Set(['email', 'sms']);
+const OUTCOMES: ReadonlySet<string> = new Set(['sent', 'retried', 'failed']);
+const LOST_LEASES: ReadonlySet<string> = new Set(['sent_recorded', 'sent_twice', 'outcome_dropped']);
+
+function oneOf(value: string, known: ReadonlySet<string>): string {
+  return known.has(value) ? value : 'other';
+}
+
+function sessionLabels(medium: string, flow: string): { medium: string; flow: string } {
+  return { medium: oneOf(medium, MEDIUMS), flow: oneOf(flow, FLOWS) };
+}
+
+function statusLabel(status: number): string {
+  if (STATUSES.has(status)) return String(status);
+  return Number.isInteger(status) && status >= 100 && status <= 599 ? `${Math.floor(status / 100)}xx` : 'other';
+}
+
 /**
  * The module's Prometheus metrics, in a registry of its own (a host's global
  * registry is left alone). Outbox depth and age are read from the database
@@ -19,6 +58,8 @@ export class Metrics implements ThreepidEvents {
   private readonly messages: Counter<'channel' | 'outcome'>;
   private readonly limited: Counter<'rule'>;
   private readonly lostLeases: Counter<'channel' | 'outcome'>;
+  private readonly routes = new FirstSeen(100);
+  private readonly rules = new FirstSeen(32);
 
   /** @internal The module builds it; hosts get it as `ThreepidModule.metrics`. */
   constructor(store: Store, clock: Clock, withProcessMetrics = true) {
@@ -87,36 +128,41 @@ export class Metrics implements ThreepidEvents {
     });
   }
 
+  /**
+   * Every label is one of a fixed set, so no client can add series: a
+   * series is kept forever, and each costs memory and every scrape.
+   */
   request(route: string, method: string, status: number, seconds: number): void {
-    this.requests.inc({ route, method, status: String(status) });
-    this.latency.observe({ route }, seconds);
+    const routeLabel = this.routes.label(route);
+    this.requests.inc({ route: routeLabel, method: oneOf(method, METHODS), status: statusLabel(status) });
+    this.latency.observe({ route: routeLabel }, seconds);
   }
 
   sessionCreated(medium: Medium, flow: SessionFlow): void {
-    this.sessions.inc({ medium, flow, event: 'created' });
+    this.sessions.inc({ ...sessionLabels(medium, flow), event: 'created' });
   }
 
   sessionValidated(medium: Medium, flow: SessionFlow): void {
-    this.sessions.inc({ medium, flow, event: 'validated' });
+    this.sessions.inc({ ...sessionLabels(medium, flow), event: 'validated' });
   }
 
   sessionsExpired(medium: Medium, flow: SessionFlow, count: number): void {
-    this.sessions.inc({ medium, flow, event: 'expired' }, count);
+    this.sessions.inc({ ...sessionLabels(medium, flow), event: 'expired' }, count);
   }
 
   messageQueued(channel: Channel): void {
-    this.messages.inc({ channel, outcome: 'queued' });
+    this.messages.inc({ channel: oneOf(channel, CHANNELS), outcome: 'queued' });
   }
 
   delivery(outcome: DeliveryOutcome, channel: Channel): void {
-    this.messages.inc({ channel, outcome });
+    this.messages.inc({ channel: oneOf(channel, CHANNELS), outcome: oneOf(outcome, OUTCOMES) });
   }
 
   leaseLost(outcome: LostLease, channel: Channel): void {
-    this.lostLeases.inc({ channel, outcome });
+    this.lostLeases.inc({ channel: oneOf(channel, CHANNELS), outcome: oneOf(outcome, LOST_LEASES) });
   }
 
   rateLimited(rule: string): void {
-    this.limited.inc({ rule });
+    this.limited.inc({ rule: this.rules.label(rule) });
   }
 }

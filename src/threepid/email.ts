@@ -26,8 +26,20 @@ function caseFold(value: string): string {
 const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
 
 /**
+ * The local part case-folded, the domain only lower-cased (as Synapse's
+ * `canonicalise_email` does). Folding a domain names another one:
+ * `straße.de` would become `strasse.de`, `σοφιας.gr` (final sigma)
+ * `σοφιασ.gr`, and the mail with its token would go there.
+ */
+function foldLocalPartLowerDomain(address: string): string {
+  const at = address.lastIndexOf('@');
+  return `${caseFold(address.slice(0, at))}@${address.slice(at + 1).toLowerCase()}`;
+}
+
+/**
  * Returns the canonical form of an email address (spec appendix "3PID Types":
- * whitespace trimmed, case-folded), or throws `M_INVALID_PARAM`.
+ * whitespace trimmed, local part case-folded, domain lower-cased), or throws
+ * `M_INVALID_PARAM`.
  *
  * The syntax check is validator.js's `isEmail`. On top of it, anything that
  * could make the address mean two things is refused: a second `@` (even in a
@@ -59,7 +71,7 @@ export function canonicaliseEmail(input: string): string {
     throw new ThreepidError('M_INVALID_PARAM', 'The email address is not valid');
   }
   // Case mappings can leave a sequence that is not NFC (U+0130 lower-cases to i + U+0307).
-  const canonical = caseFold(address).normalize('NFC');
+  const canonical = foldLocalPartLowerDomain(address).normalize('NFC');
   // Folding can lengthen the address (ß → ss); the limit holds for what is stored.
   if (canonical.length > MAX_EMAIL_LENGTH) {
     throw new ThreepidError('M_INVALID_PARAM', `The email address is longer than ${MAX_EMAIL_LENGTH} characters`);

@@ -10,8 +10,10 @@ export interface ParsedAddress {
   readonly address: string;
   /** Extra fields of the requestToken answer (`msisdn`, `intl_fmt`). */
   readonly responseFields?: Readonly<Record<string, string>>;
-  /** The phone number's country. */
+  /** The phone number's country; none for a non-geographic number (+881, +979…). */
   readonly country?: string;
+  /** The phone number's type, as libphonenumber-js names it. */
+  readonly numberType?: string;
 }
 
 /** What differs between email and phone numbers; everything else is shared. */
@@ -53,7 +55,12 @@ export const msisdnRules: MediumRules = {
   addressFields: ['country', 'phone_number'],
   parseAddress: (body) => {
     const parsed = parsePhoneNumber(stringField(body, 'country'), stringField(body, 'phone_number'));
-    return { address: parsed.msisdn, responseFields: { msisdn: parsed.msisdn, intl_fmt: parsed.intlFmt }, country: parsed.country };
+    return {
+      address: parsed.msisdn,
+      responseFields: { msisdn: parsed.msisdn, intl_fmt: parsed.intlFmt },
+      country: parsed.country,
+      numberType: parsed.numberType,
+    };
   },
   // A person types it from a text message: short, so wrong tries are limited per session.
   newToken: numericCode,

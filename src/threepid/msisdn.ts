@@ -8,6 +8,8 @@ export interface ParsedPhoneNumber {
   readonly intlFmt: string;
   /** The number's own country (ISO 3166-1 alpha-2), which may differ from the one dialled from. */
   readonly country: string | undefined;
+  /** libphonenumber-js's type for it (`MOBILE`, `PREMIUM_RATE`, `SHARED_COST`, …), when its metadata knows one. */
+  readonly numberType: string | undefined;
 }
 
 /**
@@ -27,5 +29,10 @@ export function parsePhoneNumber(country: string, phoneNumber: string): ParsedPh
   if (!parsed || !parsed.isValid()) {
     throw new ThreepidError('M_INVALID_PARAM', `${phoneNumber} is not a valid phone number for ${country.toUpperCase()}`);
   }
-  return { msisdn: parsed.number.slice(1), intlFmt: parsed.formatInternational(), country: parsed.country };
+  return {
+    msisdn: parsed.number.slice(1),
+    intlFmt: parsed.formatInternational(),
+    country: parsed.country,
+    numberType: parsed.getType(),
+  };
 }

@@ -13,6 +13,10 @@ export interface SmsPolicySettings {
   /** ISO 3166 codes; empty: every country not denied. */
   readonly allowedCountries: readonly string[];
   readonly deniedCountries: readonly string[];
+  /** Numbers of no country (satellite +881, premium-rate +979…), which no country rule names. */
+  readonly allowNonGeographic: boolean;
+  /** Premium-rate and shared-cost numbers, whose texts the sender pays extra for. */
+  readonly allowPremiumRate: boolean;
   /** Text messages sent in a day, across all numbers. */
   readonly dailyLimit: number;
 }

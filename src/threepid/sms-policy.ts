@@ -14,6 +14,12 @@ const RANGE_SUFFIX_DIGITS = 4;
 const DAY_MS = 86_400_000;
 
 /**
+ * Number types whose texts the sender pays extra for (libphonenumber-js's
+ * names); SMS pumping targets them because the fraudster shares the fee.
+ */
+const PREMIUM_TYPES: ReadonlySet<string> = new Set(['PREMIUM_RATE', 'SHARED_COST']);
+
+/**
  * The abuse controls of the SMS path, on top of the general limits: a text
  * message costs money, and a premium-rate range can be made to cost a lot.
  */
@@ -33,20 +39,32 @@ export class SmsPolicy {
   }
 
   /**
-   * Country rules (`M_THREEPID_DENIED`), then the per-number, per-range and
-   * per-IP limits; no per-IP limit without a client IP (a homeserver asking
-   * through the identity-service API, whose own IP says nothing of the user).
+   * Destination rules (`M_THREEPID_DENIED`), then the per-number, per-range
+   * and per-IP limits; no per-IP limit without a client IP (a homeserver
+   * asking through the identity-service API, whose own IP says nothing of
+   * the user).
    */
   async checkDestination(parsed: ParsedAddress, clientIp: string | undefined): Promise<void> {
-    const { allowedCountries, deniedCountries } = this.settings;
-    const country = parsed.country;
-    const allowed = allowedCountries.length === 0 || (country !== undefined && allowedCountries.includes(country));
-    if (!allowed || (country !== undefined && deniedCountries.includes(country))) {
-      throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to that country');
+    this.checkCountry(parsed.country);
+    if (!this.settings.allowPremiumRate && parsed.numberType !== undefined && PREMIUM_TYPES.has(parsed.numberType)) {
+      throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to premium-rate or shared-cost numbers');
     }
     await this.perNumber.take(parsed.address);
     await this.perRange.take(parsed.address.slice(0, -RANGE_SUFFIX_DIGITS));
     if (clientIp !== undefined) await this.perIp.take(clientIp);
+  }
+
+  /**
+   * A number of no country escapes every country list, so whether it passes
+   * is its own setting (off by default), which the lists do not change.
+   */
+  private checkCountry(country: string | undefined): void {
+    const { allowedCountries, deniedCountries, allowNonGeographic } = this.settings;
+    const refused =
+      country === undefined
+        ? !allowNonGeographic
+        : deniedCountries.includes(country) || (allowedCountries.length > 0 && !allowedCountries.includes(country));
+    if (refused) throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to that country');
   }
 
   /**

@@ -30,7 +30,13 @@ describe('canonicaliseEmail', () => {
       expect(canonicaliseEmail('STRAẞE@example.com')).toBe(canonicaliseEmail('Straße@example.com'));
     });
 
-    it.each([[' Strauß@Example.COM '], ['STRAẞE@example.com'], ['ΟΔΟΣ@example.com'], ['José@Example.com']])(
+    it('lower-cases the domain without folding it (ß, final sigma and dotless i stay)', () => {
+      expect(canonicaliseEmail('User@Straße.DE')).toBe('user@straße.de');
+      expect(canonicaliseEmail('x@σοφιας.GR')).toBe('x@σοφιας.gr');
+      expect(canonicaliseEmail('x@ILIK.ılık.com.tr')).toBe('x@ilik.ılık.com.tr');
+    });
+
+    it.each([[' Strauß@Example.COM '], ['STRAẞE@example.com'], ['ΟΔΟΣ@example.com'], ['José@Example.com'], ['Ali@ılık.COM.TR'], ['x@σοφιας.gr']])(
       'is idempotent (%s)',
       (input) => {
         const once = canonicaliseEmail(input);
