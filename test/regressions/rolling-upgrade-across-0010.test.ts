@@ -5,7 +5,7 @@
  * (a rolling upgrade) queries the old names, and one restarted afterwards
  * runs its migrations again on the renamed schema. The README's "Upgrading"
  * paragraph says so (stop the old replicas first); this test holds it, on
- * SQLite and on PostgreSQL (the jest project decides).
+ * PostgreSQL, where replicas share a database (and the restart on SQLite too).
  */
 import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -53,7 +53,11 @@ describe(`a replica of the version before 0010 beside the new one (${engine})`, 
     removeDir(dir);
   });
 
-  it('cannot keep running: the tables it queries are renamed', async () => {
+  // Replicas share a PostgreSQL database; a second process on one SQLite file
+  // is no deployment, and its connection may go on reading the schema it had.
+  const onPostgres = engine === 'postgres' ? it : it.skip;
+
+  onPostgres('cannot keep running: the tables it queries are renamed', async () => {
     await expect(previousVersionPoll(db)).resolves.toBeDefined();
     const upgraded = await startModule({ database: { path: file } });
     await upgraded.close();
