@@ -190,7 +190,7 @@ describe('a hostile client cannot add metrics series', () => {
     expect(after.size).toBe(ordinary.size);
   }, 180_000);
 
-  it('counts an unknown method as other, a status it never answers by class, and routes past the hundredth as other', async () => {
+  it('counts an unknown method as other, a status it never answers by class, routes past the hundredth and rules past the 32nd as other', async () => {
     const metrics = hs.module.metrics;
     metrics.request('/_threepid/test/teapot', 'BREW', 418, 0.001);
     metrics.request('/_threepid/test/teapot', 'GET', 999, 0.001);
@@ -200,5 +200,10 @@ describe('a hostile client cannot add metrics series', () => {
     expect(requests).toContain('threepid_http_requests_total{route="/_threepid/test/teapot",method="GET",status="other"}');
     expect(requests).toContain('threepid_http_requests_total{route="other",method="GET",status="200"}');
     expect(requests.length).toBeLessThanOrEqual(100 * 3);
+
+    for (let i = 0; i < 100; i++) metrics.rateLimited(`test_rule_${i}`);
+    const rules = [...(await series())].filter((s) => s.startsWith('threepid_rate_limited_total'));
+    expect(rules).toContain('threepid_rate_limited_total{rule="other"}');
+    expect(rules.length).toBeLessThanOrEqual(33);
   });
 });
