@@ -40,12 +40,13 @@ module.exports = {
       displayName: 'postgres',
       roots: ['<rootDir>/test'],
       // The end-to-end suite, and the store-level unit tests (sessions, the
-      // service over the store, the outbox worker), which open their database
+      // service over the store, the outbox worker, the key report), which open their database
       // through test/support/postgres.ts's openTestDatabase.
       testMatch: [
         '<rootDir>/test/e2e/**/*.test.ts',
         '<rootDir>/test/regressions/**/*.test.ts',
         '<rootDir>/test/unit/store/sessions.test.ts',
+        '<rootDir>/test/unit/key-report.test.ts',
         '<rootDir>/test/unit/threepid/service.test.ts',
         '<rootDir>/test/unit/delivery/outbox-worker.test.ts',
       ],

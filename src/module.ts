@@ -36,7 +36,7 @@ import { IdentityProxy } from './threepid/identity-proxy';
 import { ThreepidService } from './threepid/service';
 import { IdCodec, SecretMacs } from './threepid/tokens';
 import { loadOutboxKeyring } from './secret-file';
-import { logOlderKeyUse } from './key-report';
+import { logOlderKeyUse, tokenLifetimesOf } from './key-report';
 import { AesGcmSealer } from './store/sealing';
 import type { OpenDatabase } from './store/database';
 import type { ThreepidModule, ThreepidModuleOptions } from './module-api';
@@ -94,7 +94,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   // mail transport.
   const undo: Array<() => unknown> = [];
   try {
-    await logOlderKeyUse(opened.db, keyring, clock.now(), logger);
+    await logOlderKeyUse(opened.db, keyring, clock.now(), tokenLifetimesOf(config), logger);
     return await assemble({ options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), secrets: new SecretMacs(keyring), undo });
   } catch (err) {
     for (const step of undo.reverse()) await step();

@@ -4,7 +4,7 @@ import type { Database, ThreepidSessionsTable } from './schema';
 export { DELEGATED } from '../model';
 export type { Flow, Medium, SessionFlow, SessionRecord } from '../model';
 import type { Medium, SessionFlow, SessionRecord } from '../model';
-import type { NewSession, SessionRepository } from '../threepid/ports';
+import type { NewSession, OpenSessionKey, SessionRepository } from '../threepid/ports';
 
 function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
   return Object.freeze({
@@ -30,13 +30,8 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
 export class SessionStore implements SessionRepository {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** The newest session not yet validated for this secret (any of its stored forms), address and flow. */
-  async findOpenSession(key: {
-    clientSecretHashes: readonly string[];
-    medium: Medium;
-    address: string;
-    flow: SessionFlow;
-  }): Promise<SessionRecord | undefined> {
+  /** The newest session not yet validated for this secret (any of its stored forms), address and flow, made at `createdSince` or later. */
+  async findOpenSession(key: OpenSessionKey & { createdSince: number }): Promise<SessionRecord | undefined> {
     const row = await this.db
       .selectFrom('threepid_sessions')
       .selectAll()
@@ -47,10 +42,25 @@ export class SessionStore implements SessionRepository {
       .where('validated_at', 'is', null)
       // A session an identity server runs is never continued as our own.
       .where('id_server', 'is', null)
+      .where('created_at', '>=', key.createdSince)
       .orderBy('created_at', 'desc')
       .limit(1)
       .executeTakeFirst();
     return row && toRecord(row);
+  }
+
+  /** Deletes the sessions not yet validated for this secret, address and flow that were made before `before`. */
+  async deleteOpenSessionsCreatedBefore(key: OpenSessionKey, before: number): Promise<void> {
+    await this.db
+      .deleteFrom('threepid_sessions')
+      .where('client_secret_hash', 'in', key.clientSecretHashes)
+      .where('medium', '=', key.medium)
+      .where('address', '=', key.address)
+      .where('flow', '=', key.flow)
+      .where('validated_at', 'is', null)
+      .where('id_server', 'is', null)
+      .where('created_at', '<', before)
+      .execute();
   }
 
   async getSession(sid: string): Promise<SessionRecord | undefined> {

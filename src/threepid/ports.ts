@@ -13,15 +13,20 @@ export type NewSession = Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 
   language?: string | null;
 };
 
+/** What names an open session: the client secret (any of its stored forms), the address and the flow. */
+export interface OpenSessionKey {
+  readonly clientSecretHashes: readonly string[];
+  readonly medium: Medium;
+  readonly address: string;
+  readonly flow: SessionFlow;
+}
+
 /** Validation sessions. Holds no rules: the domain decides, this reads and writes. */
 export interface SessionRepository {
-  /** The newest session not yet validated for this secret (any of its stored forms), address and flow. */
-  findOpenSession(key: {
-    clientSecretHashes: readonly string[];
-    medium: Medium;
-    address: string;
-    flow: SessionFlow;
-  }): Promise<SessionRecord | undefined>;
+  /** The newest session not yet validated for this secret (any of its stored forms), address and flow, made at `createdSince` or later. */
+  findOpenSession(key: OpenSessionKey & { createdSince: number }): Promise<SessionRecord | undefined>;
+  /** Deletes the sessions not yet validated for this secret, address and flow that were made before `before`. */
+  deleteOpenSessionsCreatedBefore(key: OpenSessionKey, before: number): Promise<void>;
   getSession(sid: string): Promise<SessionRecord | undefined>;
   /** `'conflict'` when another request opened the same session first. */
   insertSession(session: NewSession): Promise<'inserted' | 'conflict'>;

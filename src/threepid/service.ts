@@ -10,7 +10,7 @@ import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
 import { noEvents, type ThreepidEvents } from '../observability/events';
 import { Proofs, type ValidatedThreepid } from './proofs';
-import { EXPIRED_SESSION_GRACE_MS } from './session-lifetimes';
+import { continuationWindowMs, EXPIRED_SESSION_GRACE_MS } from './session-lifetimes';
 import { SessionLookup } from './session-lookup';
 import { TokenSubmissions, type LinkSession, type SubmittedToken } from './submissions';
 import { checkNextLink } from './next-link';
@@ -179,7 +179,9 @@ export class ThreepidService {
   /**
    * `send_attempt` semantics (spec): the same secret and address with an
    * attempt not above the last one seen give back the same session and send
-   * nothing; a higher attempt sends a new token on the same session.
+   * nothing; a higher attempt sends a new token on the same session. Only
+   * within the session's continuation window: a request after it opens a
+   * new session under the current key.
    */
   private async startOrContinueSession(input: {
     flow: SessionFlow;
@@ -198,7 +200,8 @@ export class ThreepidService {
     const lookupKey = { ...key, clientSecretHashes: secrets.storedForms(input.clientSecret) };
     const enqueued = await raceSafe(() => store.transaction(async (tx) => {
       const now = clock.now();
-      const existing = await tx.sessions.findOpenSession(lookupKey);
+      const createdSince = now - continuationWindowMs(this.tokenLifetime(input.rules.medium));
+      const existing = await tx.sessions.findOpenSession({ ...lookupKey, createdSince });
       if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, written: false, sent: false, created: false };
 
       const token = input.rules.newToken(random);
@@ -216,6 +219,8 @@ export class ThreepidService {
       if (existing) {
         if (!(await tx.sessions.replaceToken(sid, fields))) throw new LostRace();
       } else {
+        // One past its window gives way to the new session (it would hold the unique index on open sessions).
+        await tx.sessions.deleteOpenSessionsCreatedBefore(lookupKey, createdSince);
         // Lost to a parallel identical request: roll back, and find its session on the next try.
         if ((await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now })) === 'conflict') throw new LostRace();
       }

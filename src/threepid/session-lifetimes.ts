@@ -13,3 +13,15 @@ export const DELEGATED_READ_WINDOW_MS = 10 * 60_000;
 export const EXPIRED_SESSION_GRACE_MS = 24 * 3_600_000;
 /** Wrong email tokens a session takes before it stops checking them (SMS: `sms.max_token_attempts`). */
 export const MAX_FAILED_ATTEMPTS = 5;
+/**
+ * How long after it was made a session is still continued, for a token
+ * lifetime: a repeated request answered with its sid, a higher send_attempt
+ * given a new token on it. As long as a session never continued is kept
+ * (its token's lifetime and the grace after it). Counted from creation, not
+ * from the last token, so that repeats cannot keep a session alive for ever,
+ * and with it the key its client secret's MAC names; a later request opens
+ * a new session.
+ */
+export function continuationWindowMs(tokenLifetimeMs: number): number {
+  return tokenLifetimeMs + EXPIRED_SESSION_GRACE_MS;
+}
