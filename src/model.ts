@@ -43,6 +43,12 @@ export interface SessionRecord {
   readonly idServer: string | null;
   /** The language its message was written in, for the page its link opens; null when unknown. */
   readonly language: string | null;
+  /**
+   * Started (proxy mode, errors inhibited) by a request the flow checks
+   * refused: it answers as an allowed request's session until it would
+   * prove the address, and then gets the refusal the request was spared.
+   */
+  readonly refused: boolean;
 }
 
 /** How a message travels. */

@@ -17,6 +17,7 @@ export interface ThreepidSessionsTable {
   consumed_at: number | null;
   id_server: Generated<string | null>;
   language: Generated<string | null>;
+  refused: Generated<number>;
 }
 
 export interface OutboxTable {

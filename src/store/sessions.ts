@@ -23,6 +23,7 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
     consumedAt: row.consumed_at === null ? null : Number(row.consumed_at),
     idServer: row.id_server ?? null,
     language: row.language ?? null,
+    refused: Number(row.refused ?? 0) === 1,
   });
 }
 
@@ -99,6 +100,7 @@ export class SessionStore implements SessionRepository {
         consumed_at: null,
         id_server: session.idServer ?? null,
         language: session.language ?? null,
+        refused: session.refused ? 1 : 0,
       })
       .execute();
   }
@@ -172,10 +174,22 @@ export class SessionStore implements SessionRepository {
     return result.numUpdatedRows > 0n;
   }
 
-  /** Records a session an identity server runs; a no-op when it is known already. */
+  /**
+   * Records a session an identity server runs. One known already is kept,
+   * unless it is a refused request's: the identity server gives the same sid
+   * to the same client_secret and address, and the session is then the
+   * latest request's, to spend as its flow allows.
+   */
   async recordProxiedSession(session: NewSession & { idServer: string }): Promise<void> {
     const existing = await this.getSession(session.sid);
-    if (!existing) await this.insertSession(session);
+    if (existing ? !existing.refused : (await this.insertSession(session)) === 'inserted') return;
+    await this.db
+      .updateTable('threepid_sessions')
+      .set({ flow: session.flow, client_secret_hash: session.clientSecretHash, refused: session.refused ? 1 : 0 })
+      .where('sid', '=', session.sid)
+      // Lost to a parallel allowed request: that one's session stays.
+      .where('refused', '=', 1)
+      .execute();
   }
 
   /** Marks the session validated; a no-op when it already was. */

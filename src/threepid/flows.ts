@@ -1,4 +1,5 @@
 import { DELEGATED, type EmailTemplate, type Flow, type SessionFlow } from '../model';
+import type { Errcode } from './errors';
 
 export type { EmailTemplate } from '../model';
 
@@ -31,4 +32,16 @@ export const FLOW_NAMES: readonly Flow[] = ['register', 'password', '3pid'];
 
 export function isFlow(value: unknown): value is Flow {
   return typeof value === 'string' && (FLOW_NAMES as readonly string[]).includes(value);
+}
+
+/** The error a request for `flow` gets when the 3PID directory says otherwise (none when it agrees). */
+export function flowRefusal(flow: Flow, bound: boolean): readonly [Errcode, string] | undefined {
+  return bound === FLOWS[flow].addressMustBeBound ? undefined : refusalOf(flow);
+}
+
+/** The error a request for `flow` gets from a 3PID directory that disagrees. */
+export function refusalOf(flow: Flow): readonly [Errcode, string] {
+  return FLOWS[flow].addressMustBeBound
+    ? ['M_THREEPID_NOT_FOUND', 'No account is associated with this address']
+    : ['M_THREEPID_IN_USE', 'This address is already in use'];
 }

@@ -18,16 +18,6 @@ export function proxiedSessionKey(idServer: string, sid: string): string {
 }
 
 /**
- * Where a refused request's proxied session is stored: a key no sid names
- * (a sid never contains a `/`), so that the identity server's session stays
- * free for an allowed request with the same client_secret and address, which
- * the identity server answers with the same sid.
- */
-function decoySessionKey(idServer: string, sid: string): string {
-  return `${proxiedSessionKey(idServer, sid)}/decoy`;
-}
-
-/**
  * Proxy mode (MSC2140): requestToken is forwarded to a trusted identity
  * server with the user's `id_access_token` as a Bearer token, and the
  * session is recorded here so the homeserver can later ask that identity
@@ -66,7 +56,7 @@ export class IdentityProxy {
     clientSecretHash: string;
     sendAttempt: number;
     /** A refused request's (errors inhibited): its session must never be spent, nor block another. */
-    decoy: boolean;
+    refused: boolean;
   }): Promise<string> {
     const { id_server: _server, id_access_token: _token, ...forwarded } = input.body;
     const { sid } = await refusalsAsErrors(() =>
@@ -74,7 +64,7 @@ export class IdentityProxy {
     );
     const now = this.clock.now();
     await this.store.sessions.recordProxiedSession({
-      sid: (input.decoy ? decoySessionKey : proxiedSessionKey)(input.target.idServer, sid),
+      sid: proxiedSessionKey(input.target.idServer, sid),
       clientSecretHash: input.clientSecretHash,
       medium: input.medium,
       address: input.address,
@@ -86,6 +76,7 @@ export class IdentityProxy {
       // The identity service keeps sessions for 24 hours.
       expiresAt: now + 24 * 3_600_000,
       idServer: input.target.idServer,
+      refused: input.refused,
     });
     return sid;
   }

@@ -8,9 +8,10 @@ import type { Channel, Medium, SessionFlow, SessionRecord } from '../model';
  */
 
 /** A session as first written: the counters and outcomes start empty. */
-export type NewSession = Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt' | 'idServer' | 'language'> & {
+export type NewSession = Omit<SessionRecord, 'failedAttempts' | 'validatedAt' | 'consumedAt' | 'idServer' | 'language' | 'refused'> & {
   idServer?: string;
   language?: string | null;
+  refused?: boolean;
 };
 
 /** What names an open session: the client secret (any of its stored forms), the address and the flow. */

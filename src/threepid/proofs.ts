@@ -3,6 +3,7 @@ import type { Clock } from '../sources';
 import { isBareHost } from '../hosts';
 import type { Storage } from './ports';
 import { ThreepidError } from './errors';
+import { refusalOf } from './flows';
 import { proxiedSessionKey, type IdentityProxy } from './identity-proxy';
 import { OPAQUE_ID_PATTERN } from './request-body';
 import { DELEGATED_READ_WINDOW_MS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
@@ -39,7 +40,7 @@ export class Proofs {
    * `M_SESSION_NOT_VALIDATED`.
    */
   async getValidated(sid: string, clientSecret: string, creds: IdentityCredentials = {}): Promise<ValidatedThreepid> {
-    return toValidated(await this.validatedSession(sid, clientSecret, creds));
+    return toValidated(notRefused(await this.validatedSession(sid, clientSecret, creds)));
   }
 
   /**
@@ -67,6 +68,7 @@ export class Proofs {
     if (session.flow !== flow) {
       throw new ThreepidError('M_NO_VALID_SESSION', `This session was requested for another flow (${session.flow})`);
     }
+    notRefused(session);
     if (!(await this.deps.store.sessions.markSessionConsumed(session.sid, this.deps.clock.now()))) {
       throw new ThreepidError('M_NO_VALID_SESSION', 'This session has already been used');
     }
@@ -88,7 +90,7 @@ export class Proofs {
     if (session.flow !== flow) {
       throw new ThreepidError('M_THREEPID_AUTH_FAILED', `This session was requested for another flow (${session.flow})`);
     }
-    return consume ? this.consume(parsed.sid, parsed.clientSecret, flow, parsed.creds) : toValidated(session);
+    return consume ? this.consume(parsed.sid, parsed.clientSecret, flow, parsed.creds) : toValidated(notRefused(session));
   }
 
   private async validatedSession(
@@ -129,6 +131,19 @@ export class Proofs {
     }
     return session;
   }
+}
+
+/**
+ * A refused request's session (proxy mode, errors inhibited) gets its
+ * refusal only here, where an allowed request's would prove the address:
+ * after the identity server said it was validated, which only the address's
+ * owner can make it say. The refusal is the one the flow's rules give that
+ * owner anyway (`/account/3pid/add` answers `M_THREEPID_IN_USE` for an
+ * address bound meanwhile); every answer before it is an allowed session's.
+ */
+function notRefused(session: SessionRecord): SessionRecord {
+  if (session.refused && session.flow !== DELEGATED) throw new ThreepidError(...refusalOf(session.flow));
+  return session;
 }
 
 function toValidated(session: SessionRecord): ValidatedThreepid {

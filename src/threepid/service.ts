@@ -3,8 +3,8 @@ import { processMonotonicClock, type Clock, type MonotonicClock, type RandomSour
 import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type EmailPayload, type EmailTemplate, type Flow, type Medium, type SessionFlow, type SmsPayload } from '../model';
 import type { Storage } from './ports';
 import type { ThreepidDirectory } from './directory';
-import { ThreepidError, type Errcode } from './errors';
-import { FLOWS, templateOf } from './flows';
+import { ThreepidError } from './errors';
+import { flowRefusal, templateOf } from './flows';
 import { IdentityProxy } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
@@ -128,7 +128,7 @@ export class ThreepidService {
 
     // A delegating homeserver keeps its own directory and checked it already.
     const refusal =
-      flow === DELEGATED ? undefined : this.flowRefusal(flow, (await this.deps.directory.findUserId(medium, address)) !== null);
+      flow === DELEGATED ? undefined : flowRefusal(flow, (await this.deps.directory.findUserId(medium, address)) !== null);
     // With errors inhibited, a refused request still writes a session (one
     // nothing can validate or spend) so that it costs what a real one costs:
     // its answer and its timing say nothing about who owns the address.
@@ -139,17 +139,18 @@ export class ThreepidService {
     if (proxyTarget && identityProxy && flow !== DELEGATED) {
       // A refused request is forwarded too: the identity server's answer
       // (its errors above all: a bad id_access_token, unsigned terms, being
-      // down) is then the same whichever way the flow check went. Only the
-      // session recorded here differs: a decoy's can never be spent.
+      // down) is then the same whichever way the flow check went. Its session
+      // is recorded as an allowed one's, marked refused: proving it answers
+      // the same until the identity server says it was validated.
       const sid = await identityProxy.requestToken({
         target: proxyTarget,
         flow,
         medium,
         address,
         body,
-        clientSecretHash: this.deps.secrets.mac(decoy ? randomId(this.deps.random) : request.clientSecret),
+        clientSecretHash: this.deps.secrets.mac(request.clientSecret),
         sendAttempt: request.sendAttempt,
-        decoy,
+        refused: decoy,
       });
       return { sid, responseFields: parsed.responseFields };
     }
@@ -168,12 +169,6 @@ export class ThreepidService {
     // A delegating homeserver gives its clients its own submit_url (Synapse) or none (Dendrite).
     const submitUrl = flow === DELEGATED ? undefined : `${config.publicBaseurl}${submitTokenPath(medium)}`;
     return { sid: this.deps.ids.external(sid), submitUrl, responseFields: parsed.responseFields };
-  }
-
-  private flowRefusal(flow: Flow, bound: boolean): readonly [Errcode, string] | undefined {
-    if (FLOWS[flow].addressMustBeBound && !bound) return ['M_THREEPID_NOT_FOUND', 'No account is associated with this address'];
-    if (!FLOWS[flow].addressMustBeBound && bound) return ['M_THREEPID_IN_USE', 'This address is already in use'];
-    return undefined;
   }
 
   /**

@@ -84,7 +84,8 @@ describe.each([
     expect(a.status).toBe(200);
     expect(shape(r)).toEqual(shape(a));
 
-    // Both are validated at the identity server; only the allowed one proves anything here.
+    // Both are validated at the identity server; only the allowed one proves
+    // anything here. The refused one, only now, gets the refusal its request was spared.
     is.validate(a.body.sid);
     is.validate(r.body.sid);
     const flow = endpoint === REGISTER ? 'register' : 'password';
@@ -99,7 +100,7 @@ describe.each([
     expect(spentAllowed.status).toBe(200);
     expect(spentAllowed.body.address).toBe(allowed);
     const spentRefused = await consume(r.body.sid, secretOf(r.body.sid));
-    expect(spentRefused.status).toBe(404);
-    expect(spentRefused.body.errcode).toBe('M_NO_VALID_SESSION');
+    expect(spentRefused.status).toBe(400);
+    expect(spentRefused.body.errcode).toBe(flow === 'register' ? 'M_THREEPID_IN_USE' : 'M_THREEPID_NOT_FOUND');
   });
 });
