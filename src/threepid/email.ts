@@ -1,20 +1,11 @@
 import isEmail from 'validator/lib/isEmail';
 import { ThreepidError } from './errors';
 import { isWellFormedText } from './request-body';
+import { caseFold } from './case-fold';
+import { canonicaliseDomain } from './email-domain';
 
 /** Longest address accepted, after trimming (Synapse uses the same bound). */
 export const MAX_EMAIL_LENGTH = 500;
-
-/**
- * Unicode case folding. JavaScript has no `casefold()`; upper- then
- * lower-casing applies the full (one-to-many) mappings, so `ß` becomes `ss`
- * as the spec's 3PID appendix requires, which `toLowerCase()` alone does not.
- * Lower-casing first makes capital `ẞ` (U+1E9E, which upper-cases to itself)
- * fold to `ss` too, so folding is idempotent.
- */
-function caseFold(value: string): string {
-  return value.toLowerCase().toUpperCase().toLowerCase();
-}
 
 /**
  * Characters that show nothing, or reorder what is shown: Unicode's format
@@ -26,20 +17,22 @@ function caseFold(value: string): string {
 const INVISIBLE = /[\p{Cf}\p{Default_Ignorable_Code_Point}]/u;
 
 /**
- * The local part case-folded, the domain only lower-cased (as Synapse's
- * `canonicalise_email` does). Folding a domain names another one:
- * `straße.de` would become `strasse.de`, `σοφιας.gr` (final sigma)
- * `σοφιασ.gr`, and the mail with its token would go there.
+ * The local part case-folded as Python's `str.casefold()` does (Synapse's
+ * `canonicalise_email`); the domain UTS-46-mapped, not folded. Folding a
+ * domain names another one: `straße.de` would become `strasse.de`,
+ * `σοφιας.gr` (final sigma) `σοφιασ.gr`, and the mail with its token would
+ * go there.
  */
-function foldLocalPartLowerDomain(address: string): string {
+function foldLocalPartMapDomain(address: string): string {
   const at = address.lastIndexOf('@');
-  return `${caseFold(address.slice(0, at))}@${address.slice(at + 1).toLowerCase()}`;
+  return `${caseFold(address.slice(0, at))}@${canonicaliseDomain(address.slice(at + 1))}`;
 }
 
 /**
  * Returns the canonical form of an email address (spec appendix "3PID Types":
- * whitespace trimmed, local part case-folded, domain lower-cased), or throws
- * `M_INVALID_PARAM`.
+ * whitespace trimmed, local part case-folded, domain lower-cased; the domain
+ * also mapped as UTS-46 maps it, so each mailbox has one spelling), or
+ * throws `M_INVALID_PARAM`.
  *
  * The syntax check is validator.js's `isEmail`. On top of it, anything that
  * could make the address mean two things is refused: a second `@` (even in a
@@ -71,7 +64,11 @@ export function canonicaliseEmail(input: string): string {
     throw new ThreepidError('M_INVALID_PARAM', 'The email address is not valid');
   }
   // Case mappings can leave a sequence that is not NFC (U+0130 lower-cases to i + U+0307).
-  const canonical = foldLocalPartLowerDomain(address).normalize('NFC');
+  const canonical = foldLocalPartMapDomain(address).normalize('NFC');
+  // Mapping can make an address of what was not one (`0x7f.1` is the IP address 127.0.0.1).
+  if (!isEmail(canonical, { allow_display_name: false, allow_ip_domain: false, allow_utf8_local_part: true })) {
+    throw new ThreepidError('M_INVALID_PARAM', 'The email address is not valid');
+  }
   // Folding can lengthen the address (ß → ss); the limit holds for what is stored.
   if (canonical.length > MAX_EMAIL_LENGTH) {
     throw new ThreepidError('M_INVALID_PARAM', `The email address is longer than ${MAX_EMAIL_LENGTH} characters`);

@@ -16,8 +16,12 @@ const DAY_MS = 86_400_000;
 /**
  * Number types whose texts the sender pays extra for (libphonenumber-js's
  * names); SMS pumping targets them because the fraudster shares the fee.
+ * Personal numbers (UK 070, DE 0700, US 500/533) forward to any phone and
+ * are charged above mobile rates; UK 070 is a classic pumping target. UAN
+ * and VoIP numbers are charged at ordinary rates and real users have them,
+ * so they stay allowed.
  */
-const PREMIUM_TYPES: ReadonlySet<string> = new Set(['PREMIUM_RATE', 'SHARED_COST']);
+const PREMIUM_TYPES: ReadonlySet<string> = new Set(['PREMIUM_RATE', 'SHARED_COST', 'PERSONAL_NUMBER']);
 
 /**
  * The abuse controls of the SMS path, on top of the general limits: a text
@@ -47,7 +51,7 @@ export class SmsPolicy {
   async checkDestination(parsed: ParsedAddress, clientIp: string | undefined): Promise<void> {
     this.checkCountry(parsed.country);
     if (!this.settings.allowPremiumRate && parsed.numberType !== undefined && PREMIUM_TYPES.has(parsed.numberType)) {
-      throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to premium-rate or shared-cost numbers');
+      throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to premium-rate, shared-cost or personal numbers');
     }
     await this.perNumber.take(parsed.address);
     await this.perRange.take(parsed.address.slice(0, -RANGE_SUFFIX_DIGITS));
