@@ -1,6 +1,7 @@
 import type { BucketCounters } from './ports';
 import type { Clock, MonotonicClock } from '../sources';
 import { ThreepidError } from './errors';
+import { RecencyMap } from './recency-map';
 
 /** Synapse's `rc_*` shape: a bucket refilled at `perSecond`, holding `burstCount`. */
 export interface RateLimit {
@@ -36,8 +37,9 @@ function refusal(retryAfterMs: number): ThreepidError {
 }
 
 /**
- * The most buckets one rule keeps in memory. One costs 230 bytes keyed by
- * an IP, up to 450 by a 254-character address: 23 to 45 MB per rule.
+ * The most buckets one rule keeps in memory. One costs about 290 bytes
+ * keyed by an IP, up to 510 by a 254-character address (the recency list's
+ * links included): 29 to 51 MB per rule.
  */
 export const MEMORY_BUCKET_CEILING = 100_000;
 
@@ -48,14 +50,18 @@ const SWEEP_PER_TAKE = 2;
  * Token buckets keyed by strings (an IP, an address), in memory: each
  * process limits what passes through it. The default with SQLite.
  *
- * A bucket is forgotten only once it is full again, when it is the same as
- * no bucket: forgetting one that is not would hand its key a fresh burst.
- * So when the ceiling's worth of buckets are all still refilling, a key without one is
- * refused until the oldest is full; nobody's limit is ever loosened.
+ * A bounded LRU. Buckets that are full again are forgotten, a couple per
+ * take, as they are then the same as no bucket. At the ceiling, a key
+ * without a bucket evicts the least recently used one even if it is still
+ * refilling. Every bucket of a rule has the same rate and burst, so that one
+ * has had the longest to refill: its owner gains at most the few tokens it
+ * had not yet regained, and only after someone paid for the ceiling's worth
+ * of other keys' requests since. Refusing newcomers instead would let one
+ * IPv6 /48 (65,536 /64 keys, each with its own burst) lock every new client
+ * out for a whole refill, again and again.
  */
 export class RateLimiter implements Limiter {
-  /** In the order they were last touched, the least recent first. */
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new RecencyMap<Bucket>();
 
   constructor(
     private readonly limit: RateLimit,
@@ -66,10 +72,8 @@ export class RateLimiter implements Limiter {
     const now = this.clock.monotonicNow();
     this.forgetRefilled(now);
     const current = this.buckets.get(key);
-    if (current === undefined && this.buckets.size >= MEMORY_BUCKET_CEILING) throw refusal(this.untilRoom(now));
+    if (current === undefined && this.buckets.size >= MEMORY_BUCKET_CEILING) this.evictLeastRecentlyUsed();
     const { next, retryAfterMs } = spendToken(current, this.limit, now);
-    // Set anew, the key moves to the end: the map stays in order of last touch.
-    this.buckets.delete(key);
     this.buckets.set(key, next);
     if (retryAfterMs !== undefined) throw refusal(retryAfterMs);
   }
@@ -81,19 +85,16 @@ export class RateLimiter implements Limiter {
    * still refilling at the front holds back only buckets touched since.
    */
   private forgetRefilled(now: number): void {
-    let swept = 0;
-    for (const [key, bucket] of this.buckets) {
-      if (swept === SWEEP_PER_TAKE) return;
-      if (this.millisUntilFull(bucket, now) > 0) return;
-      this.buckets.delete(key);
-      swept += 1;
+    for (let swept = 0; swept < SWEEP_PER_TAKE; swept++) {
+      const oldest = this.buckets.leastRecent();
+      if (oldest === undefined || this.millisUntilFull(oldest.value, now) > 0) return;
+      this.buckets.delete(oldest.key);
     }
   }
 
-  /** How long until the least recently touched bucket is full and can be forgotten. */
-  private untilRoom(now: number): number {
-    const oldest = this.buckets.values().next().value as Bucket;
-    return Math.max(1, Math.ceil(this.millisUntilFull(oldest, now)));
+  private evictLeastRecentlyUsed(): void {
+    const oldest = this.buckets.leastRecent();
+    if (oldest !== undefined) this.buckets.delete(oldest.key);
   }
 
   private millisUntilFull(bucket: Bucket, now: number): number {
