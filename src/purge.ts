@@ -30,7 +30,7 @@ export async function startPurgeJob(parts: {
     try {
       const sessions = await parts.purgeExpiredSessions();
       const messages = await store.outbox.deleteFinishedBefore(clock.now() - OUTBOX_RETENTION_MS);
-      await store.rateLimits.deleteIdleSince(clock.now() - IDLE_BUCKET_MS);
+      await store.rateLimits.deleteIdleFor(IDLE_BUCKET_MS, clock.now());
       if (sessions + messages > 0) logger.info({ sessions, messages }, 'purged expired sessions and old messages');
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'purge failed');

@@ -1,4 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { databaseNow } from './claims';
 import type { Engine } from './migrations';
 import type { Database } from './schema';
 
@@ -16,12 +17,21 @@ export class RateLimitStore implements BucketCounters {
   /**
    * Reads a bucket, lets `decide` compute its new state, and writes it, in
    * one transaction; on PostgreSQL the row is locked meanwhile, so two
-   * replicas cannot both spend the last token.
+   * replicas cannot both spend the last token, and `decide` is given the
+   * database's time, read once the lock is held: replicas' own clocks may
+   * disagree (one an hour ahead would find every bucket refilled), the
+   * database's is the one they share. SQLite serves one process: its clock.
    */
-  async update<T>(key: string, decide: (current: BucketState | undefined) => { next: BucketState; result: T }): Promise<T> {
+  async update<T>(
+    key: string,
+    processNow: number,
+    decide: (current: BucketState | undefined, now: number) => { next: BucketState; result: T },
+  ): Promise<T> {
     return this.db.transaction().execute(async (trx) => {
-      const current = this.engine === 'postgres' ? await lockedBucket(trx, key) : await bucket(trx, key);
-      const { next, result } = decide(current);
+      const shared = this.engine === 'postgres';
+      const current = shared ? await lockedBucket(trx, key) : await bucket(trx, key);
+      const now = shared ? await databaseTime(trx) : processNow;
+      const { next, result } = decide(current, now);
       await trx
         .insertInto('threepid_rate_limits')
         .values({ key, tokens: next.tokens, updated_at: next.updatedAt })
@@ -31,11 +41,21 @@ export class RateLimitStore implements BucketCounters {
     });
   }
 
-  /** Forgets buckets untouched since `before`: by then they are full again. */
-  async deleteIdleSince(before: number): Promise<number> {
+  /** Forgets buckets untouched for `idleMs` (by then they are full again), timed as `update` times them. */
+  async deleteIdleFor(idleMs: number, processNow: number): Promise<number> {
+    const before = this.engine === 'postgres' ? sql<number>`${databaseNow(this.engine)} - ${idleMs}` : processNow - idleMs;
     const result = await this.db.deleteFrom('threepid_rate_limits').where('updated_at', '<', before).executeTakeFirst();
     return Number(result.numDeletedRows);
   }
+}
+
+/**
+ * The database's time in milliseconds since the epoch, as the statement runs:
+ * `now()` is the transaction's start, before any wait for the bucket's lock.
+ */
+async function databaseTime(trx: Transaction<Database>): Promise<number> {
+  const { rows } = await sql<{ now: string }>`SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now`.execute(trx);
+  return Number(rows[0].now);
 }
 
 async function bucket(trx: Transaction<Database>, key: string): Promise<BucketState | undefined> {

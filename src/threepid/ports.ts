@@ -81,9 +81,17 @@ export interface BucketState {
   readonly updatedAt: number;
 }
 
-/** Token buckets every replica shares: `decide` runs on the current state, atomically. */
+/**
+ * Token buckets every replica shares: `decide` runs on the current state,
+ * atomically, at `now` in the clock the buckets are timed by. Replicas share
+ * the database's; a single process's store may use `processNow`.
+ */
 export interface BucketCounters {
-  update<T>(key: string, decide: (current: BucketState | undefined) => { next: BucketState; result: T }): Promise<T>;
+  update<T>(
+    key: string,
+    processNow: number,
+    decide: (current: BucketState | undefined, now: number) => { next: BucketState; result: T },
+  ): Promise<T>;
 }
 
 /** All the storage the domain uses, and transactions over it. */

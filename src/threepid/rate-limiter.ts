@@ -105,7 +105,9 @@ export class RateLimiter implements Limiter {
 
 /**
  * Token buckets in the database, shared by every replica: the default with
- * PostgreSQL. `namespace` keeps the limits of different rules apart.
+ * PostgreSQL. `namespace` keeps the limits of different rules apart. The
+ * store times refills (the database's clock, which replicas share); `clock`
+ * serves a store that one process owns alone.
  */
 export class DatabaseRateLimiter implements Limiter {
   constructor(
@@ -116,8 +118,7 @@ export class DatabaseRateLimiter implements Limiter {
   ) {}
 
   async take(key: string): Promise<void> {
-    const now = this.clock.now();
-    const retryAfterMs = await this.store.update(`${this.namespace}:${key}`, (current) => {
+    const retryAfterMs = await this.store.update(`${this.namespace}:${key}`, this.clock.now(), (current, now) => {
       const { next, retryAfterMs: wait } = spendToken(current, this.limit, now);
       return { next, result: wait };
     });

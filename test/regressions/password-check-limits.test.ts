@@ -101,6 +101,28 @@ it('refuses a user’s password check past rc_password_check.per_user without as
   }
 });
 
+(testEngine() === 'postgres' ? it : it.skip)('lets exactly the burst of a new user’s password checks through when ten come at once to two replicas', async () => {
+  // The module's limiter factory makes these buckets, as it does the others: each key's row is created, then locked.
+  // From ten addresses: one address's per-IP takes, each waiting for its bucket's lock, would space out the per-user ones.
+  const limits = { trusted_proxies: ['127.0.0.1'], rc_password_check: { per_user: { per_second: 0.001, burst_count: 5 }, per_ip: UNLIMITED } };
+  const first = await start(limits);
+  const second = await startModule({
+    database: { path: path.join(dir, 'threepid.sqlite') },
+    email: { dev_mail_dir: path.join(dir, 'mail') },
+    homeserver: { base_url: homeserver.url },
+    ...limits,
+  });
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => addWithPassword(i % 2 ? second : first, 'alice', `guess-${i}`, { 'x-forwarded-for': `203.0.113.${i + 1}` })),
+    );
+    expect(answers.filter((res) => res.status === 429)).toHaveLength(5);
+    expect(homeserver.calls.login).toBe(5);
+  } finally {
+    await second.close();
+  }
+});
+
 it('refuses a client IP’s password checks past rc_password_check.per_ip, whichever user they are for', async () => {
   const module = await start({
     trusted_proxies: ['127.0.0.1'],
