@@ -34,6 +34,10 @@ export interface PostgresServer {
   stop(): void;
   /** `pg_ctl -m fast restart`: every connection is ended (57P01), and the server is back when this returns. */
   restart(): Promise<void>;
+  /** `pg_ctl -m fast stop`, keeping the data: connections are refused until {@link start}. */
+  halt(): Promise<void>;
+  /** Starts a {@link halt}ed server again, on the same port and data. */
+  start(): Promise<void>;
   /** SIGSTOP to the postmaster and every backend: connections stay open and nothing answers. */
   suspend(): void;
   /** SIGCONT to whatever {@link suspend} stopped. */
@@ -69,14 +73,16 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     for (const pid of suspended) process.kill(pid, 'SIGCONT');
     suspended = [];
   };
+  // Without blocking the event loop: a test's requests keep going meanwhile.
+  const pgCtl = async (args: string[]) => {
+    const binary = path.join(bindir, 'pg_ctl');
+    await (asPostgres ? execFileAsync('runuser', ['-u', 'postgres', '--', binary, ...args]) : execFileAsync(binary, args));
+  };
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    // Without blocking the event loop: a test's requests keep going meanwhile.
-    async restart() {
-      const args = ['-D', data, '-l', path.join(dir, 'server.log'), '-m', 'fast', '-w', 'restart', '-o', startOptions];
-      const pgCtl = path.join(bindir, 'pg_ctl');
-      await (asPostgres ? execFileAsync('runuser', ['-u', 'postgres', '--', pgCtl, ...args]) : execFileAsync(pgCtl, args));
-    },
+    restart: () => pgCtl(['-D', data, '-l', path.join(dir, 'server.log'), '-m', 'fast', '-w', 'restart', '-o', startOptions]),
+    halt: () => pgCtl(['-D', data, '-m', 'fast', '-w', 'stop']),
+    start: () => pgCtl(['-D', data, '-l', path.join(dir, 'server.log'), '-w', 'start', '-o', startOptions]),
     suspend() {
       // The postmaster first: stopped, it forks no backend the list would miss.
       const postmaster = postmasterPid();

@@ -18,6 +18,8 @@ export interface SidecarProcess {
   kill(signal: NodeJS.Signals): void;
   /** False once the process has exited (or was killed). */
   running(): boolean;
+  /** Resolves when the process has exited: its exit code, or the signal that ended it. */
+  readonly exited: Promise<number | NodeJS.Signals>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +59,7 @@ export async function startSidecarProcess(
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal!)));
   const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
     if (!running()) return;
@@ -75,5 +77,5 @@ export async function startSidecarProcess(
     await stop();
     throw err;
   }
-  return { url, internalUrl, output: () => output, running, kill: (signal) => void child.kill(signal), stop };
+  return { url, internalUrl, output: () => output, running, exited, kill: (signal) => void child.kill(signal), stop };
 }
