@@ -86,16 +86,24 @@ describe('a SIGKILL in the middle of a burst, on SQLite', () => {
     await second.stop();
 
     // At least once (README): a copy sent again after the kill is the same message, with the same Message-ID.
+    expect(smtp.messages.filter((mail) => !messageIdOf(mail))).toEqual([]);
     const byAddress = new Map<string, Set<string | undefined>>();
     for (const mail of smtp.messages) {
       for (const to of mail.to) byAddress.set(to, (byAddress.get(to) ?? new Set()).add(messageIdOf(mail)));
     }
     const unsent = promised.filter((email) => !byAddress.has(email));
     expect(unsent).toEqual([]);
-    const distinct = promised.filter((email) => byAddress.get(email)!.size !== 1);
-    expect(distinct).toEqual([]);
-    // Only a send in flight at the kill can go twice: the outbox had four at a time.
-    expect(smtp.messages.length - byAddress.size).toBeLessThanOrEqual(4);
+    const sentAsSeveralMessages = promised.filter((email) => byAddress.get(email)!.size !== 1);
+    expect(sentAsSeveralMessages).toEqual([]);
+    // A second copy comes only from a send in flight at the kill (the outbox had
+    // four at a time), or from one the process itself gave up on or lost the
+    // lease of (a loaded machine can push a send past its deadline): it logs each.
+    const logged = [first, second]
+      .flatMap((run) => run.output().split('\n'))
+      .filter((line) => line.startsWith('{'))
+      .map((line) => (JSON.parse(line) as { msg?: string }).msg);
+    const cutShort = logged.filter((msg) => msg === 'delivery failed; will retry' || msg === 'outbox lease ran out before the send ended').length;
+    expect(smtp.messages.length - byAddress.size).toBeLessThanOrEqual(4 + cutShort);
 
     const db = new BetterSqlite3(dbPath, { readonly: true });
     try {
