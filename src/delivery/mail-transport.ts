@@ -3,6 +3,7 @@ import { cryptoRandom } from '../sources';
 import type { ConnectionOptions } from 'node:tls';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { PermanentDeliveryError } from './errors';
 import type { MailMessage } from './mail-message';
 import { composeAlternative, parseSender, type Sender } from './mime';
@@ -32,6 +33,9 @@ type SmtpSettings = NonNullable<Config['email']['smtp']>;
 /** SMTP connections at once: each carries one message at a time. */
 const SMTP_CONNECTIONS = 4;
 
+/** nodemailer's pool takes `maxRequeues`; its type leaves it out. */
+type PoolOptions = SMTPPool.Options & { maxRequeues: number };
+
 /**
  * SMTP through nodemailer, pooled. `force_tls` is TLS from the first byte
  * (port 465); otherwise STARTTLS is used when offered, and required when
@@ -44,8 +48,8 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
     if (parsed?.from !== from) parsed = { from, sender: parseSender(from) };
     return parsed.sender;
   };
-  const lanes = new SmtpLanes(SMTP_CONNECTIONS, (onSocket) =>
-    nodemailer.createTransport({
+  const lanes = new SmtpLanes(SMTP_CONNECTIONS, (onSocket) => {
+    const options: PoolOptions = {
       host: smtp.host,
       port: smtp.port,
       secure: smtp.forceTls,
@@ -56,6 +60,11 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
       // One connection per lane, kept open between messages.
       pool: true,
       maxConnections: 1,
+      // A connection closed mid-message fails the send, and the outbox
+      // decides whether to retry; nodemailer re-sending it on its own could
+      // deliver it twice, and a lane whose send passed its deadline would
+      // reconnect for ever.
+      maxRequeues: 0,
       connectionTimeout: 10_000,
       greetingTimeout: 10_000,
       socketTimeout: 30_000,
@@ -78,8 +87,9 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
         onSocket(connection);
         callback(null, { connection });
       },
-    }),
-  );
+    };
+    return nodemailer.createTransport(options);
+  });
   return {
     async send(message, signal) {
       const sender = senderOf(message.from);

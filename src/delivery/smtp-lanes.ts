@@ -7,35 +7,36 @@ export interface RawMail {
   readonly raw: Buffer | string;
 }
 
+/** Builds one lane's single-connection transporter; `onSocket` is told of each socket it opens. */
+export type MakeTransporter = (onSocket: (socket: Socket) => void) => Transporter;
+
 interface Lane {
-  readonly transporter: Transporter;
+  transporter: Transporter;
   socket: Socket | undefined;
-  /** The send on this lane passed its deadline: a connection it opens from now on is cut at once. */
-  cutOff: boolean;
 }
 
 /**
  * SMTP connections that each carry one message at a time, so that a send
- * past its deadline can be cut off alone: its lane's socket is destroyed
- * (the other lanes go on), and the lane makes a new connection for its next
- * message. One nodemailer pool holding several connections cannot say which
- * connection carries which message.
+ * past its deadline can be cut off alone (the other lanes go on). One
+ * nodemailer pool holding several connections cannot say which connection
+ * carries which message.
+ *
+ * A send past its deadline is settled here, as a temporary failure, and
+ * never left to nodemailer: a connection closed while it waits for the
+ * server's greeting is one nodemailer never answers for, and a lane waiting
+ * on that answer was lost for good. The lane's transporter is closed, its
+ * socket destroyed, and the lane goes back with a new transporter.
  */
 export class SmtpLanes {
   private readonly lanes: Lane[] = [];
   private readonly free: Lane[] = [];
   private readonly waiting: Array<(lane: Lane) => void> = [];
 
-  /** `makeTransporter` builds one lane's single-connection transporter; `onSocket` is told of each socket it opens. */
-  constructor(count: number, makeTransporter: (onSocket: (socket: Socket) => void) => Transporter) {
+  constructor(count: number, private readonly makeTransporter: MakeTransporter) {
     for (let i = 0; i < count; i++) {
-      const lane: { transporter?: Transporter; socket: Socket | undefined; cutOff: boolean } = { socket: undefined, cutOff: false };
-      lane.transporter = makeTransporter((socket) => {
-        lane.socket = socket;
-        // Still connecting: nodemailer hears of the close as of any failed connection.
-        if (lane.cutOff) socket.destroy();
-      });
-      this.lanes.push(lane as Lane);
+      const lane: Lane = { transporter: undefined as unknown as Transporter, socket: undefined };
+      this.equip(lane);
+      this.lanes.push(lane);
     }
     this.free.push(...this.lanes);
   }
@@ -43,16 +44,20 @@ export class SmtpLanes {
   async send(mail: RawMail, signal?: AbortSignal): Promise<void> {
     signal?.throwIfAborted();
     const lane = await this.take(signal);
-    const drop = () => {
-      lane.cutOff = true;
-      lane.socket?.destroy();
-    };
-    signal?.addEventListener('abort', drop, { once: true });
+    let cut = false;
+    let onAbort: () => void = () => undefined;
+    const pastDeadline = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        cut = true;
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      await lane.transporter.sendMail(mail as Parameters<Transporter['sendMail']>[0]);
+      await Promise.race([lane.transporter.sendMail(mail as Parameters<Transporter['sendMail']>[0]), pastDeadline]);
     } finally {
-      signal?.removeEventListener('abort', drop);
-      lane.cutOff = false;
+      signal?.removeEventListener('abort', onAbort);
+      if (cut) this.renew(lane);
       this.release(lane);
     }
   }
@@ -60,6 +65,23 @@ export class SmtpLanes {
   /** Closes every connection once its message, if any, is sent. */
   close(): void {
     for (const lane of this.lanes) lane.transporter.close();
+  }
+
+  /** Gives `lane` a transporter of its own; a socket it opens once replaced is cut at once. */
+  private equip(lane: Lane): void {
+    const transporter = this.makeTransporter((socket) => {
+      if (lane.transporter === transporter) lane.socket = socket;
+      else socket.destroy();
+    });
+    lane.transporter = transporter;
+    lane.socket = undefined;
+  }
+
+  private renew(lane: Lane): void {
+    const { transporter, socket } = lane;
+    this.equip(lane);
+    transporter.close();
+    socket?.destroy();
   }
 
   private take(signal: AbortSignal | undefined): Promise<Lane> {
