@@ -223,13 +223,16 @@ export class OutboxStore implements Outbox {
       else if (row?.status === 'pending') withoutLease.push(claim.id);
       else alreadyFinished.push(claim.id);
     }
-    if (withoutLease.length > 0) {
-      const recovered = await this.db.updateTable('threepid_outbox').set(sent).where('status', '=', 'pending').where('id', 'in', withoutLease).returning('id').execute();
+    // The row is recorded under the claim that recovers it: a "sent" from the
+    // claim that held it, when it comes, then finds it finished by another.
+    const recovered: string[] = [];
+    for (const claim of lost.filter((each) => withoutLease.includes(each.id))) {
+      const set = (eb: ExpressionBuilder<Database, 'threepid_outbox'>) => ({ ...sent(eb), claim_token: claim.token });
+      const row = await this.db.updateTable('threepid_outbox').set(set).where('id', '=', claim.id).where('status', '=', 'pending').returning('id').executeTakeFirst();
       // Finished by another claim between the two statements.
-      alreadyFinished.push(...withoutLease.filter((id) => !recovered.some((row) => row.id === id)));
-      return { held: [...heldIds], withoutLease: recovered.map((row) => row.id), alreadyFinished };
+      (row ? recovered : alreadyFinished).push(claim.id);
     }
-    return { held: [...heldIds], withoutLease, alreadyFinished };
+    return { held: [...heldIds], withoutLease: recovered, alreadyFinished };
   }
 
   /** A temporary failure: try again at `nextAttemptAt`. False when `claim` no longer holds the message (nothing written). */
