@@ -74,6 +74,8 @@ it('delivers every email it answered 200 for once the SMTP server greets promptl
     outbox: { send_timeout: '2s', lease: '4s' },
   });
   const emails = ['lane0', 'lane1', 'lane2', 'lane3'].map((name) => `${name}@example.org`);
+  // (PostgreSQL answers a count as a string.)
+  const count = async (where: string) => Number((await queryDb<{ n: number | string }>(dbPath, `SELECT count(*) AS n FROM threepid_outbox WHERE channel = 'email' AND ${where}`))[0]!.n);
   try {
     for (const [i, email] of emails.entries()) {
       const answer = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, { client_secret: `lane-${i}`, email, send_attempt: 1 });
@@ -81,7 +83,7 @@ it('delivers every email it answered 200 for once the SMTP server greets promptl
     }
     // Every lane's send passes its deadline while waiting for the greeting.
     await eventually(
-      async () => (await queryDb<{ n: number }>(dbPath, "SELECT count(*) AS n FROM threepid_outbox WHERE channel = 'email' AND attempts >= 1"))[0]!.n === 4,
+      async () => (await count('attempts >= 1')) === 4,
       'all four first attempts to pass their deadline',
       30_000,
     );
@@ -89,7 +91,7 @@ it('delivers every email it answered 200 for once the SMTP server greets promptl
     const after = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, { client_secret: 'lane-after', email: 'after@example.org', send_attempt: 1 });
     expect(after.status).toBe(200);
     await eventually(
-      async () => (await queryDb<{ n: number }>(dbPath, "SELECT count(*) AS n FROM threepid_outbox WHERE channel = 'email' AND status = 'pending'"))[0]!.n === 0,
+      async () => (await count("status = 'pending'")) === 0,
       'every email to be finished',
       60_000,
     );
