@@ -86,6 +86,7 @@ module.exports = {
         '/regressions/postgres-hangs\\.test',
         '/regressions/sqlite-disk-full\\.test',
         '/regressions/sqlite-locked-by-another-process\\.test',
+        '/regressions/sqlite-busy-queue\\.test',
         // SQLite killed mid-burst, SMTP answers, signals, headers: nothing
         // of PostgreSQL in them.
         '/e2e/held-under-faults\\.test',

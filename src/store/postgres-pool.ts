@@ -65,13 +65,40 @@ export function guardedPool(url: string, maxConnections: number, timeouts: Postg
   };
 }
 
+/** The command tags of statements that change rows; their `rowCount` says how many. */
+const WRITING_COMMANDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+
+/**
+ * Tells `health` of the writes on one connection that reached the database:
+ * a statement outside a transaction that changed rows, or a committed
+ * transaction in which one did. A COMMIT alone, or an UPDATE that matched
+ * nothing, proves nothing about room to write.
+ */
+function writeWatcher(health: WriteHealth | undefined): (result: { command?: string; rowCount?: number | null }) => void {
+  let inTransaction = false;
+  let changedRows = false;
+  return ({ command, rowCount }) => {
+    if (!health) return;
+    if (command === 'BEGIN' || command === 'START') [inTransaction, changedRows] = [true, false];
+    else if (command === 'COMMIT' || command === 'ROLLBACK') {
+      // A COMMIT of a failed transaction answers ROLLBACK.
+      if (command === 'COMMIT' && changedRows) health.wrote();
+      [inTransaction, changedRows] = [false, false];
+    } else if (command !== undefined && WRITING_COMMANDS.has(command) && (rowCount ?? 0) > 0) {
+      if (inTransaction) changedRows = true;
+      else health.wrote();
+    }
+  };
+}
+
 function guardedClient(client: PoolClient, health: WriteHealth | undefined): PostgresPoolClient {
   let broken = false;
+  const watchWrites = writeWatcher(health);
   const query = (sql: string, parameters: ReadonlyArray<unknown>) => {
     if (broken) return Promise.reject(new StoreUnavailable('unreachable', 'the connection failed earlier'));
     return client.query(sql, [...parameters]).then(
       (result) => {
-        if (/^(insert|update|delete|commit)\b/i.test(sql)) health?.succeeded();
+        for (const each of Array.isArray(result) ? (result as typeof result[]) : [result]) watchWrites(each);
         return result;
       },
       (err: unknown) => {

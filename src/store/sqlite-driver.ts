@@ -26,7 +26,7 @@ const FIRST_PAUSE_MS = 2;
 const LONGEST_PAUSE_MS = 50;
 
 /**
- * Kysely's SQLite dialect, with three changes:
+ * Kysely's SQLite dialect, with these changes:
  *
  * - Transactions begin `IMMEDIATE`. A deferred transaction reads first and
  *   upgrades to a writer later, and SQLite fails that upgrade at once with
@@ -34,7 +34,10 @@ const LONGEST_PAUSE_MS = 50;
  *   the busy timeout never applied.
  * - The wait for the write lock happens here, between tries, instead of in
  *   SQLite's busy handler, which would block the event loop (and `/health`)
- *   for as long as the lock is held.
+ *   for as long as the lock is held. It counts from when the query was
+ *   issued, and lets go of the single connection between tries: requests
+ *   queued behind a locked database each answer within the busy timeout of
+ *   their own arrival, and reads (`/ready`) do not wait behind them.
  * - A rollback after SQLite already rolled back (it does on SQLITE_FULL)
  *   is skipped: its "no transaction is active" replaced the real error.
  *
@@ -56,16 +59,25 @@ export class GuardedSqliteDialect extends SqliteDialect {
 }
 
 class GuardedSqliteDriver extends SqliteDriver {
+  /** Rows changed on this connection since it opened, rolled back or not: a write shows as a rise. */
+  private readonly changesSoFar: () => number;
+
   constructor(
     settings: SqliteDialectConfig,
     private readonly sqlite: BetterSqlite3.Database,
     private readonly guards: SqliteGuards,
   ) {
     super(settings);
+    const totalChanges = sqlite.prepare('select total_changes()').pluck();
+    this.changesSoFar = () => Number(totalChanges.get());
   }
 
   override async acquireConnection(): Promise<DatabaseConnection> {
-    return new GuardedConnection(await super.acquireConnection(), this.sqlite, this.guards);
+    // A query's wait for the lock counts from here: the time it queued for the connection is part of it.
+    const issuedAt = performance.now();
+    const inner = await super.acquireConnection();
+    const turn: ConnectionTurn = { letGo: () => super.releaseConnection(), takeBack: async () => void (await super.acquireConnection()) };
+    return new GuardedConnection(inner, this.sqlite, this.guards, { issuedAt, turn, changesSoFar: this.changesSoFar });
   }
 
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -77,22 +89,44 @@ class GuardedSqliteDriver extends SqliteDriver {
   }
 }
 
+/** Gives Kysely's single connection to others while a query waits for the write lock, and takes it back. */
+interface ConnectionTurn {
+  letGo(): Promise<void>;
+  takeBack(): Promise<void>;
+}
+
+interface Acquisition {
+  /** When the first query on this acquisition was issued. */
+  readonly issuedAt: number;
+  readonly turn: ConnectionTurn;
+  readonly changesSoFar: () => number;
+}
+
 class GuardedConnection implements DatabaseConnection {
+  private firstIssuedAt: number | undefined;
+  /** Rows changed so far when the statement or transaction now running began; set only while a write failure is on record. */
+  private changesBefore: number | undefined;
+
   constructor(
     private readonly inner: DatabaseConnection,
     private readonly sqlite: BetterSqlite3.Database,
     private readonly guards: SqliteGuards,
-  ) {}
+    private readonly acquisition: Acquisition,
+  ) {
+    this.firstIssuedAt = acquisition.issuedAt;
+  }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const deadline = performance.now() + this.guards.busyTimeoutMs;
+    const deadline = (this.firstIssuedAt ?? performance.now()) + this.guards.busyTimeoutMs;
+    this.firstIssuedAt = undefined;
     let pause = FIRST_PAUSE_MS;
     for (let waiting = false; ; ) {
+      const startsOnItsOwn = !this.sqlite.inTransaction;
+      // Counting changes costs a statement: only worth it while a failure waits to be cleared.
+      if (startsOnItsOwn) this.changesBefore = this.guards.health.problem() === undefined ? undefined : this.acquisition.changesSoFar();
       try {
         const result = await this.inner.executeQuery<R>(query);
-        // A write outside a transaction, or a commit: it reached the file.
-        const wrote = result.numAffectedRows !== undefined && !this.sqlite.inTransaction && !/^rollback/i.test(query.sql);
-        if (wrote) this.guards.health.succeeded();
+        this.noteSuccess(query, startsOnItsOwn);
         return result;
       } catch (err) {
         const error = asStoreError(err);
@@ -106,10 +140,30 @@ class GuardedConnection implements DatabaseConnection {
         }
         if (!waiting) this.guards.onWaitingForLock();
         waiting = true;
+        // Outside a transaction nothing is lost by letting others use the
+        // connection meanwhile: reads, and writers with their own deadlines.
+        await this.acquisition.turn.letGo();
         await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+        await this.acquisition.turn.takeBack();
         pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
       }
     }
+  }
+
+  /**
+   * A `BEGIN IMMEDIATE` that succeeds took the write lock; a statement or
+   * commit that ends outside a transaction wrote only if rows changed since
+   * it (or its transaction) began. better-sqlite3's `changes` is no guide:
+   * COMMIT reports the last statement's count, `RETURNING` none at all.
+   */
+  private noteSuccess(query: CompiledQuery, startedOnItsOwn: boolean): void {
+    if (startedOnItsOwn && this.sqlite.inTransaction) {
+      if (/^\s*begin\s+immediate\b/i.test(query.sql)) this.guards.health.lockTaken();
+      return;
+    }
+    if (this.sqlite.inTransaction || this.changesBefore === undefined || /^\s*rollback\b/i.test(query.sql)) return;
+    if (this.acquisition.changesSoFar() > this.changesBefore) this.guards.health.wrote();
+    this.changesBefore = undefined;
   }
 
   streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {

@@ -47,20 +47,47 @@ describe('which driver errors mean the database is unavailable', () => {
 
 describe('WriteHealth', () => {
   const full = new StoreUnavailable('full', 'SQLITE_FULL: database or disk is full');
+  const busy = new StoreUnavailable('busy', 'SQLITE_BUSY: database is locked');
 
-  it('reports a write that failed for want of room until a write succeeds', () => {
+  it('reports a write that failed for want of room until rows are written again; taking the lock is not enough', () => {
     const health = new WriteHealth(() => 0);
     expect(health.problem()).toBeUndefined();
     health.failed(full);
     expect(health.problem()).toBe('SQLITE_FULL: database or disk is full');
-    health.succeeded();
+    health.lockTaken();
+    expect(health.problem()).toBe('SQLITE_FULL: database or disk is full');
+    health.wrote();
     expect(health.problem()).toBeUndefined();
   });
 
-  it(`forgets the failure after ${WRITE_FAILURE_HOLD_MS} ms with no write, so a server taken out of rotation is tried again`, () => {
+  it('reports a write lock held past the busy timeout until the lock is taken or rows are written', () => {
+    const health = new WriteHealth(() => 0);
+    health.failed(busy);
+    expect(health.problem()).toBe('SQLITE_BUSY: database is locked');
+    health.lockTaken();
+    expect(health.problem()).toBeUndefined();
+    health.failed(busy);
+    health.wrote();
+    expect(health.problem()).toBeUndefined();
+  });
+
+  it('keeps a full disk on record when a busy lock follows it', () => {
+    const health = new WriteHealth(() => 0);
+    health.failed(full);
+    health.failed(busy);
+    health.lockTaken();
+    expect(health.problem()).toBe('SQLITE_FULL: database or disk is full');
+  });
+
+  it.each([
+    ['full', full],
+    ['busy', busy],
+  ])(`forgets a %s failure ${WRITE_FAILURE_HOLD_MS} ms after the last, so a server taken out of rotation is tried again`, (_reason, failure) => {
     let now = 1_000;
     const health = new WriteHealth(() => now);
-    health.failed(full);
+    health.failed(failure);
+    now += 10_000;
+    health.failed(failure);
     now += WRITE_FAILURE_HOLD_MS;
     expect(health.problem()).toBeDefined();
     now += 1;
@@ -68,10 +95,10 @@ describe('WriteHealth', () => {
     expect(WRITE_FAILURE_HOLD_MS).toBe(30_000);
   });
 
-  it('ignores failures that say nothing of room: a busy lock, a lost connection, a query error', () => {
+  it('ignores failures that say nothing of writing: a lost connection, a query error', () => {
     const health = new WriteHealth(() => 0);
-    health.failed(new StoreUnavailable('busy', 'SQLITE_BUSY: database is locked'));
     health.failed(new StoreUnavailable('unreachable', '57P01'));
+    health.failed(new StoreUnavailable('timeout', '57014'));
     health.failed(new Error('UNIQUE constraint failed'));
     expect(health.problem()).toBeUndefined();
   });
