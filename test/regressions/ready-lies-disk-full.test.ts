@@ -14,6 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { openDatabase, type OpenDatabase } from '../../src/store/database';
 import { StoreUnavailable } from '../../src/model';
@@ -68,6 +69,26 @@ async function requestToken(secret = `ready-full-secret-${sent}`, email = `ready
   return res.status;
 }
 
+/** Whether the outbox of the database at `file` has no message left to send; read over a connection of its own. */
+function nothingToSend(file: string): boolean {
+  const reader = new BetterSqlite3(file, { readonly: true });
+  try {
+    return reader.prepare(`select count(*) from threepid_outbox where status = 'pending'`).pluck().get() === 0;
+  } finally {
+    reader.close();
+  }
+}
+
+/** Copies the write-ahead log of the database at `file` into it, and truncates the log. */
+function emptyTheLog(file: string): void {
+  const writer = new BetterSqlite3(file);
+  try {
+    expect(writer.pragma('wal_checkpoint(TRUNCATE)', { simple: false })).toEqual([{ busy: 0, log: 0, checkpointed: 0 }]);
+  } finally {
+    writer.close();
+  }
+}
+
 const ready = async () => (await fetch(`${sidecar!.internalUrl}/ready`)).status;
 
 (fillsADisk ? it : it.skip)('keeps /ready at 503 while the disk is full, whatever succeeds without writing', async () => {
@@ -76,6 +97,12 @@ const ready = async () => (await fetch(`${sidecar!.internalUrl}/ready`)).status;
     rc_3pid_validation: { per_second: 10_000, burst_count: 10_000 },
   });
   expect(await requestToken('first', 'first@example.org')).toBe(200);
+  // Nothing left to write in the background (sending a message writes, and
+  // may fit: a real write, which rightly clears the failure), and an empty
+  // write-ahead log, so that the next write needs room the disk lacks.
+  const file = path.join(small, 'threepid.sqlite');
+  await eventually(() => nothingToSend(file), 'the outbox to send the first message', 30_000);
+  emptyTheLog(file);
   fillUp(path.join(small, 'filler'));
   await eventually(async () => (await requestToken()) !== 200, 'a request the full disk refuses', 30_000);
   expect(await ready()).toBe(503);
