@@ -66,7 +66,7 @@ describe('the package entry', () => {
 
   it('gives a host working values through it', () => {
     expect(api.canonicaliseEmail('Alice@Example.ORG')).toBe('alice@example.org');
-    expect(api.withThreepidVersions({ versions: ['v1.11'] }).unstable_features).toMatchObject({ [api.REQUIRE_IDENTITY_SERVER_FLAG]: false });
+    expect(api.withThreepidVersions<api.VersionsBody>({ versions: ['v1.11'] }).unstable_features).toMatchObject({ [api.REQUIRE_IDENTITY_SERVER_FLAG]: false });
     expect(api.THREEPID_STAGES).toEqual({ 'm.login.email.identity': 'email', 'm.login.msisdn': 'msisdn' });
     const error = new api.ThreepidError('M_THREEPID_IN_USE', 'in use');
     expect(api.isThreepidError(error)).toBe(true);

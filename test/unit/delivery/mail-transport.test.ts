@@ -109,7 +109,7 @@ describe('the SMTP mail transport', () => {
   });
 
   it('logs in with the configured user and password', async () => {
-    const logins: Array<[string | undefined, string | undefined]> = [];
+    const logins: Array<[string | null | undefined, string | null | undefined]> = [];
     const server = new SMTPServer({
       disabledCommands: ['STARTTLS'],
       allowInsecureAuth: true,
@@ -117,7 +117,7 @@ describe('the SMTP mail transport', () => {
       logger: false,
       onAuth(auth, _session, callback) {
         logins.push([auth.username, auth.password]);
-        callback(null, { user: auth.username });
+        callback(null, { user: auth.username ?? undefined });
       },
       onData(stream, _session, callback) {
         stream.resume();
