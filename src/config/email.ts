@@ -77,6 +77,11 @@ function synapseFormat(text: string, appName: string, serverName: string): strin
 
 function toSmtp(raw: Email, env: Env, report: Report) {
   const pass = secret('email.smtp_pass', raw.smtp_pass, env, report);
+  // nodemailer refuses to log in with a user and no password before it sends
+  // anything, so every message would be retried until given up on.
+  if (raw.smtp_user !== undefined && pass === undefined) {
+    report('email.smtp_pass', 'is required when smtp_user is set (or MATRIX_HS_THREEPID_SMTP_PASS, or its _FILE)');
+  }
   if (raw.smtp_host === undefined && (raw.smtp_user !== undefined || raw.smtp_port !== undefined)) {
     report('email.smtp_host', 'is required when other smtp_* keys are set');
   }

@@ -161,6 +161,14 @@ describe('parseConfig', () => {
     it('needs smtp_host when other smtp keys are set', () => {
       expect(configError(() => parseConfig({ email: { smtp_port: 587 } })).path).toBe('email.smtp_host');
     });
+
+    it('needs a password when smtp_user is set, from the config, the environment or a file', () => {
+      // nodemailer would refuse every login ("Missing credentials for PLAIN")
+      // and each message be retried until given up on.
+      expect(configError(() => parseConfig({ email: { smtp_host: 'mail', smtp_user: 'u' } })).path).toBe('email.smtp_pass');
+      expect(parseConfig({ email: { smtp_host: 'mail', smtp_user: 'u', smtp_pass: 'p' } }).email.smtp?.pass).toBe('p');
+      expect(parseConfig({ email: { smtp_host: 'mail', smtp_user: 'u' } }, { MATRIX_HS_THREEPID_SMTP_PASS: 'p' }).email.smtp?.pass).toBe('p');
+    });
   });
 
   describe('homeserver.shared_secret', () => {
