@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { hash } from 'node:crypto';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -76,17 +76,24 @@ function guessCodesOffline(copy: string): { row: StoredSession; matches: string[
     removeDir(dir);
   });
 
-  /** The database file as a backup holds it: checkpointed, copied without the key file beside it. */
-  function copyOfDatabase(): string {
-    const db = new BetterSqlite3(file, { fileMustExist: true });
+  /**
+   * The database as a backup holds it, without the key file beside it. Taken
+   * with SQLite's online backup, a consistent snapshot whatever the module
+   * writes meanwhile: a copy of the file after a checkpoint of our own could
+   * miss the session, as that checkpoint is refused (busy, never waited for)
+   * while the module's checkpoint thread runs one, which it may still be
+   * doing for the session's own commit, and the thread may write pages into
+   * the file while it is read.
+   */
+  async function copyOfDatabase(): Promise<string> {
+    const copy = path.join(dir, 'stolen', 'copy.sqlite');
+    mkdirSync(path.dirname(copy));
+    const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
     try {
-      db.pragma('wal_checkpoint(TRUNCATE)');
+      await db.backup(copy);
     } finally {
       db.close();
     }
-    const copy = path.join(dir, 'stolen', 'copy.sqlite');
-    mkdirSync(path.dirname(copy));
-    copyFileSync(file, copy);
     expect(existsSync(path.join(path.dirname(copy), 'outbox-keys'))).toBe(false);
     return copy;
   }
@@ -96,7 +103,7 @@ function guessCodesOffline(copy: string): { row: StoredSession; matches: string[
     expect(requested.status).toBe(200);
     const sentCode = await gateway.codeTo(VICTIM_E164);
 
-    const { row, matches } = guessCodesOffline(copyOfDatabase());
+    const { row, matches } = guessCodesOffline(await copyOfDatabase());
     // The attack had the right row: the one the server answered for.
     expect(row.token_hash).not.toBe('');
     expect(matches).toEqual([]);
@@ -128,7 +135,7 @@ function guessCodesOffline(copy: string): { row: StoredSession; matches: string[
     }
 
     // The control: on such a row the offline attack finds the code, so the search above could have.
-    expect(guessCodesOffline(copyOfDatabase()).matches).toEqual([sentCode]);
+    expect(guessCodesOffline(await copyOfDatabase()).matches).toEqual([sentCode]);
 
     // The same request again finds the old row: same sid, no new text (send_attempt idempotency across the upgrade).
     const again = await post(hs!.url + REQUEST, { client_secret: clientSecret, ...VICTIM, send_attempt: 1 });
