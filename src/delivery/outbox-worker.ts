@@ -3,11 +3,13 @@ import type { Clock, RandomSource } from '../sources';
 import type { Channel, OutboxMessage } from '../store/outbox';
 import type { Store } from '../store/store';
 import { PermanentDeliveryError, SendDeadlineError } from './errors';
+import { abortGraceMs, sendWithinDeadline } from './send-deadline';
 import { SENT_WRITE_RETRY_MS, SentRecorder } from './sent-recorder';
 
 /**
  * Delivers one message of a channel; throws to fail (see {@link PermanentDeliveryError}).
- * `signal` aborts when the send's deadline passes: the sender drops its connection.
+ * `signal` aborts when the send's deadline passes: the sender drops its
+ * connection and answers soon, as sent if the send had ended after all.
  */
 export type ChannelSender = (payload: unknown, messageId: string, signal: AbortSignal) => Promise<void>;
 
@@ -198,7 +200,7 @@ export class OutboxWorker {
     }
     try {
       if (!sender) throw new PermanentDeliveryError(`no sender configured for ${message.channel}`);
-      await this.withinDeadline((signal) => sender(message.payload, message.id, signal));
+      await sendWithinDeadline((signal) => sender(message.payload, message.id, signal), this.sendTimeoutMs, abortGraceMs(this.leaseMs, this.sendTimeoutMs));
     } catch (err) {
       // Not written (the database is down)? Then it is retried once the lease ends.
       return this.recordFailure(message, attempt, err);
@@ -216,26 +218,6 @@ export class OutboxWorker {
     if (mark === 'alreadyFinished') this.leaseLost('sent_twice', message);
     logger.info({ id: message.id, channel: message.channel, attempt }, 'message delivered');
     this.options.onOutcome?.('sent', message.channel);
-  }
-
-  /** Runs `send`, aborting it once the send deadline passes; a send past it fails as a temporary error. */
-  private async withinDeadline(send: (signal: AbortSignal) => Promise<void>): Promise<void> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => {
-        const err = new SendDeadlineError(this.sendTimeoutMs);
-        controller.abort(err);
-        reject(err);
-      }, this.sendTimeoutMs);
-      // The send's own connection keeps the process up while it is needed.
-      timer.unref();
-    });
-    try {
-      await Promise.race([send(controller.signal), expired]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private leaseLost(what: LostLease, message: OutboxMessage): void {

@@ -48,8 +48,13 @@ export class SmtpLanes {
     let onAbort: () => void = () => undefined;
     const pastDeadline = new Promise<never>((_, reject) => {
       onAbort = () => {
-        cut = true;
-        reject(signal?.reason);
+        // One turn of the event loop first: a busy process may run the
+        // deadline's timer before it reads the server's 250 that already
+        // came, and a message the server took is sent, not retried.
+        setImmediate(() => {
+          cut = true;
+          reject(signal?.reason);
+        });
       };
       signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -97,16 +97,17 @@ export class ThreadedMailTransport implements MailTransport {
     const { worker, pending } = this.start();
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
+      // The thread answers an abort too, and its answer is taken: a "sent"
+      // it posted before it heard of the abort is a message the server took.
+      let aborted = false;
       const onAbort = () => {
-        if (!pending.delete(id)) return;
-        if (pending.size === 0) worker.unref();
-        worker.postMessage({ type: 'abort', id } satisfies AbortRequest);
-        reject(signal?.reason);
+        aborted = true;
+        if (pending.has(id)) worker.postMessage({ type: 'abort', id } satisfies AbortRequest);
       };
       const answered = () => signal?.removeEventListener('abort', onAbort);
       pending.set(id, {
         resolve: () => (answered(), resolve()),
-        reject: (err) => (answered(), reject(err)),
+        reject: (err) => (answered(), reject(aborted ? (signal?.reason as Error) : err)),
       });
       signal?.addEventListener('abort', onAbort, { once: true });
       worker.ref();
