@@ -1,7 +1,7 @@
-import path from 'node:path';
 import type { Flow } from '../../src/store/sessions';
-import { internalToken, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
-import { linkIn, startSmtpSink, type SmtpSink } from '../support/smtp';
+import { emailModuleFor } from '../support/email-module';
+import { internalToken, post, type Running } from '../support/harness';
+import { linkIn, type SmtpSink } from '../support/smtp';
 import { expectMatrixError, expectResponseMatchesSpec } from '../support/spec';
 
 const SPEC_FILES: Record<Flow, [string, string]> = {
@@ -16,24 +16,13 @@ const PATHS: Record<Flow, string> = {
 };
 
 describe('email verification, from requestToken to a consumed session', () => {
+  const module = emailModuleFor('each', { notif_from: 'Test HS <hs@example.org>', app_name: 'TestHS' });
   let smtp: SmtpSink;
-  let dir: string;
   let hs: Running;
 
   beforeEach(async () => {
-    smtp = await startSmtpSink();
-    dir = tempDir();
-    hs = await startModule({
-      database: { path: path.join(dir, 'threepid.sqlite') },
-      email: { smtp_host: '127.0.0.1', smtp_port: smtp.port, notif_from: 'Test HS <hs@example.org>', app_name: 'TestHS' },
-    });
+    ({ smtp, hs } = module);
     await hs.module.bindings.put('email', 'owner@example.org', '@owner:example.org');
-  });
-
-  afterEach(async () => {
-    await hs.close();
-    await smtp.close();
-    removeDir(dir);
   });
 
   const internal = (route: string, body: unknown) =>

@@ -10,47 +10,21 @@
  * to the stored address.
  * End to end, with a real SMTP server.
  */
-import path from 'node:path';
-import { domainToASCII } from 'node:url';
-import { eventually } from '../support/e2e-utils';
-import { internalToken, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
-import { linkIn, startSmtpSink, type ReceivedMail, type SmtpSink } from '../support/smtp';
+import { emailModuleFor, envelopeSpellings, mailOfSession, submitAndAskValidated } from '../support/email-module';
+import { post } from '../support/harness';
 import { expectMatrixError } from '../support/spec';
 
 const REGISTER = '/_matrix/client/v3/register/email/requestToken';
 
-/**
- * The stored address as an SMTP envelope may carry it: as it is (SMTPUTF8),
- * or with the domain in its ASCII form, which names the same host.
- */
-function spellings(address: string): string[] {
-  const at = address.lastIndexOf('@');
-  return [address, `${address.slice(0, at)}@${domainToASCII(address.slice(at + 1))}`];
-}
-
 describe('an email domain has one spelling', () => {
-  let smtp: SmtpSink;
-  let dir: string;
-  let hs: Running;
+  const module = emailModuleFor('all');
 
   beforeAll(async () => {
-    smtp = await startSmtpSink();
-    dir = tempDir();
-    hs = await startModule({
-      database: { path: path.join(dir, 'threepid.sqlite') },
-      email: { smtp_host: '127.0.0.1', smtp_port: smtp.port },
-    });
-    await hs.module.bindings.put('email', 'a@example.com', '@a:example.org');
-    await hs.module.bindings.put('email', 'b@straße.de', '@b:example.org');
+    await module.hs.module.bindings.put('email', 'a@example.com', '@a:example.org');
+    await module.hs.module.bindings.put('email', 'b@straße.de', '@b:example.org');
   });
 
-  afterAll(async () => {
-    await hs.close();
-    await smtp.close();
-    removeDir(dir);
-  });
-
-  const ask = (email: string, secret: string) => post(`${hs.url}${REGISTER}`, { client_secret: secret, email, send_attempt: 1 });
+  const ask = (email: string, secret: string) => post(`${module.hs.url}${REGISTER}`, { client_secret: secret, email, send_attempt: 1 });
 
   it.each([
     ['the A-label of a bound Unicode domain', 'b@xn--strae-oqa.de'],
@@ -86,26 +60,11 @@ describe('an email domain has one spelling', () => {
     const secret = `mailed-${stored.length}`;
     const requested = await ask(typed, secret);
     expect(requested.status).toBe(200);
-    const sid = requested.body.sid as string;
-    const mail = await eventually<ReceivedMail | undefined>(
-      () => smtp.messages.find((m) => linkIn(m).searchParams.get('sid') === sid),
-      `the email of ${typed}`,
-    ).then((found) => found!);
+    const mail = await mailOfSession(module.smtp, requested.body.sid as string, typed);
     expect(mail.to).toHaveLength(1);
-    expect(spellings(stored)).toContain(mail.to[0]);
-    const link = linkIn(mail);
+    expect(envelopeSpellings(stored)).toContain(mail.to[0]);
 
-    const submitted = await post(requested.body.submit_url as string, {
-      sid: requested.body.sid,
-      client_secret: secret,
-      token: link.searchParams.get('token'),
-    });
-    expect(submitted.body).toEqual({ success: true });
-    const validated = await post(
-      `${hs.internalUrl}/_threepid/v1/sessions/validated`,
-      { sid: requested.body.sid, client_secret: secret },
-      { authorization: `Bearer ${internalToken()}` },
-    );
+    const validated = await submitAndAskValidated(module.hs, requested, secret, mail);
     expect(validated.body).toMatchObject({ medium: 'email', address: stored });
   });
 });

@@ -6,11 +6,9 @@
  * where Python keeps `Ꭰ`. The expected forms below are Python's
  * `"…".casefold()` results, written down.
  */
-import path from 'node:path';
 import { canonicaliseEmail } from '../../src/threepid/email';
 import { caseFold } from '../../src/threepid/case-fold';
-import { post, removeDir, startModule, tempDir, type Running } from '../support/harness';
-import { linkIn, startSmtpSink, type SmtpSink } from '../support/smtp';
+import { emailModuleFor, expectSessionMailedTo } from '../support/email-module';
 
 /** [local part, Python's casefold of it, what it is]. */
 const PYTHON_CASEFOLD: Array<[string, string, string]> = [
@@ -60,46 +58,15 @@ describe('the local part is case-folded as Python folds it', () => {
   });
 
   describe('end to end', () => {
-    let smtp: SmtpSink;
-    let dir: string;
-    let hs: Running;
-
-    beforeAll(async () => {
-      smtp = await startSmtpSink();
-      dir = tempDir();
-      hs = await startModule({
-        database: { path: path.join(dir, 'threepid.sqlite') },
-        email: { smtp_host: '127.0.0.1', smtp_port: smtp.port },
-      });
-    });
-
-    afterAll(async () => {
-      await hs.close();
-      await smtp.close();
-      removeDir(dir);
-    });
+    const email = emailModuleFor('all');
 
     it('ıvan@example.com is not in use when ivan@example.com is bound, and its mail goes to ıvan', async () => {
-      await hs.module.bindings.put('email', 'ivan@example.com', '@ivan:example.org');
-      const requested = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, {
-        client_secret: 'dotless',
-        email: 'ıvan@example.com',
-        send_attempt: 1,
-      });
-      expect(requested.status).toBe(200);
-      const mail = await smtp.nthTo('ıvan@example.com', 1);
-      expect(linkIn(mail).searchParams.get('sid')).toBe(requested.body.sid);
+      await email.hs.module.bindings.put('email', 'ivan@example.com', '@ivan:example.org');
+      await expectSessionMailedTo(email, 'ıvan@example.com', 'dotless', 'ıvan@example.com');
     });
 
     it('the README example still holds: Strauß@Example.com is strauss@example.com', async () => {
-      const requested = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, {
-        client_secret: 'readme',
-        email: 'Strauß@Example.com',
-        send_attempt: 1,
-      });
-      expect(requested.status).toBe(200);
-      const mail = await smtp.nthTo('strauss@example.com', 1);
-      expect(linkIn(mail).searchParams.get('sid')).toBe(requested.body.sid);
+      await expectSessionMailedTo(email, 'Strauß@Example.com', 'readme', 'strauss@example.com');
     });
   });
 });
