@@ -4,22 +4,19 @@
 // started again, with a growing delay, and takes checkpoints back once one
 // succeeds. The disk is a real one: a 4 MiB tmpfs (mounting needs root,
 // which the machines this suite runs on give).
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { WalCheckpointer, type CheckpointResult } from '../../src/store/wal-checkpointer';
 import { eventually } from '../support/e2e-utils';
-import { removeDir, tempDir } from '../support/harness';
+import { makeSmallDisk } from '../support/small-disk';
 
 const BLOB_BYTES = 600 * 1024;
 
 it('restarts the checkpoint thread after a full disk killed it, once space is back', async () => {
-  const dir = tempDir('threepid-full-disk-');
-  const mount = path.join(dir, 'fs');
-  mkdirSync(mount);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mount]);
+  const disk = makeSmallDisk('threepid-full-disk-');
+  const mount = disk.root;
   const file = path.join(mount, 'db.sqlite');
   const filler = path.join(mount, 'filler');
   const connection = new BetterSqlite3(file);
@@ -64,7 +61,6 @@ it('restarts the checkpoint thread after a full disk killed it, once space is ba
   } finally {
     await checkpointer?.stop();
     connection.close();
-    execFileSync('umount', [mount]);
-    removeDir(dir);
+    disk.release();
   }
 }, 120_000);

@@ -11,52 +11,35 @@
 // The real sidecar process, its database on a real small file system (a
 // tmpfs of its own, which needs root), filled up by a file beside it; and
 // the same rule on the store of each engine, with the failure put on record.
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { openDatabase, type OpenDatabase } from '../../src/store/database';
 import { StoreUnavailable } from '../../src/model';
 import { eventually } from '../support/e2e-utils';
-import { removeDir, tempDir } from '../support/harness';
 import { postgresDatabaseFor, testEngine } from '../support/postgres';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { canMountSmallDisk, fillUp, makeSmallDisk, type SmallDisk } from '../support/small-disk';
 
 // The sidecar brings its own SQLite file: once, on the sqlite project.
-const fillsADisk = process.getuid?.() === 0 && testEngine() === 'sqlite';
+const fillsADisk = canMountSmallDisk && testEngine() === 'sqlite';
 
+let disk: SmallDisk;
 let dir: string;
 let small: string;
 let sidecar: SidecarProcess | undefined;
 let opened: OpenDatabase | undefined;
 
 beforeEach(() => {
-  dir = tempDir('threepid-ready-full-');
-  small = path.join(dir, 'small');
-  mkdirSync(small);
-  if (fillsADisk) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small]);
+  disk = makeSmallDisk('threepid-ready-full-', fillsADisk);
+  ({ dir, root: small } = disk);
 });
 
 afterEach(async () => {
   await sidecar?.stop();
   await opened?.db.destroy();
-  if (fillsADisk) execFileSync('umount', [small]);
-  removeDir(dir);
+  disk.release();
 });
-
-/** Writes `file` until the file system has no room left. */
-function fillUp(file: string): void {
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 let sent = 0;
 async function requestToken(secret = `ready-full-secret-${sent}`, email = `ready-full-${sent++}@example.org`): Promise<number> {

@@ -9,44 +9,26 @@
 //
 // The real sidecar process, its database on a real small file system (a
 // tmpfs of its own, which needs root), filled up by a file beside it.
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { eventually } from '../support/e2e-utils';
-import { removeDir, tempDir } from '../support/harness';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { canMountSmallDisk, fillUp, makeSmallDisk, type SmallDisk } from '../support/small-disk';
 
-const asRoot = process.getuid?.() === 0;
-
+let disk: SmallDisk;
 let dir: string;
 let small: string;
 let sidecar: SidecarProcess | undefined;
 
 beforeEach(() => {
-  dir = tempDir('threepid-full-');
-  small = path.join(dir, 'small');
-  mkdirSync(small);
-  if (asRoot) execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small]);
+  disk = makeSmallDisk('threepid-full-', canMountSmallDisk);
+  ({ dir, root: small } = disk);
 });
 
 afterEach(async () => {
   await sidecar?.stop();
-  if (asRoot) execFileSync('umount', [small]);
-  removeDir(dir);
+  disk.release();
 });
-
-/** Writes `file` until the file system has no room left. */
-function fillUp(file: string): void {
-  const fd = openSync(file, 'w');
-  const chunk = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, chunk);
-  } catch (err) {
-    if ((err as { code?: string }).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 let sent = 0;
 async function requestToken() {
@@ -64,7 +46,7 @@ async function ready() {
   return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
 }
 
-(asRoot ? it : it.skip)('answers 503 and says so in /ready and the log while the disk is full, and recovers once it has room', async () => {
+(canMountSmallDisk ? it : it.skip)('answers 503 and says so in /ready and the log while the disk is full, and recovers once it has room', async () => {
   sidecar = await startSidecarProcess(dir, {
     database: { path: path.join(small, 'threepid.sqlite') },
     rc_3pid_validation: { per_second: 10_000, burst_count: 10_000 },
