@@ -1,5 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { readSmtpDialogue } from './smtp-dialogue';
 
 /**
  * How the server treats one connection: `greet-421` answers the greeting
@@ -38,47 +39,30 @@ export async function startScriptedSmtp(behaviours: readonly SmtpBehaviour[]): P
       return;
     }
     socket.write('220 scripted.test ESMTP\r\n');
-    let buffer = '';
-    let inData = false;
     let recipient = '';
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
-      for (;;) {
-        if (inData) {
-          const end = buffer.indexOf('\r\n.\r\n');
-          if (end < 0) return;
-          buffer = buffer.slice(end + 5);
-          inData = false;
-          if (behaviour === 'reject-data-554') socket.write('554 5.7.1 message refused\r\n');
-          else {
-            accepted.push(recipient);
-            socket.write('250 2.0.0 queued\r\n');
-          }
-          continue;
-        }
-        const lineEnd = buffer.indexOf('\r\n');
-        if (lineEnd < 0) return;
-        const line = buffer.slice(0, lineEnd);
-        buffer = buffer.slice(lineEnd + 2);
+    readSmtpDialogue(socket, {
+      command(line) {
         const verb = line.slice(0, 4).toUpperCase();
         if (verb === 'EHLO' && behaviour === 'close-after-ehlo') {
           socket.destroy();
-          return;
+          return 'stop reading';
         }
         if (verb === 'EHLO') socket.write('250-scripted.test\r\n250 8BITMIME\r\n');
         else if (verb === 'RCPT') {
           recipient = /<([^>]*)>/.exec(line)?.[1] ?? '';
           socket.write('250 2.1.5 ok\r\n');
-        } else if (verb === 'DATA') {
-          socket.write('354 go ahead\r\n');
-          inData = true;
-          // The message may begin in the same chunk as DATA: look again from its line's end.
-          buffer = '\r\n' + buffer;
         } else if (verb === 'QUIT') {
           socket.end('221 2.0.0 bye\r\n');
-          return;
+          return 'stop reading';
         } else socket.write('250 2.0.0 ok\r\n');
-      }
+      },
+      message() {
+        if (behaviour === 'reject-data-554') socket.write('554 5.7.1 message refused\r\n');
+        else {
+          accepted.push(recipient);
+          socket.write('250 2.0.0 queued\r\n');
+        }
+      },
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));

@@ -1,5 +1,6 @@
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { readSmtpDialogue } from './smtp-dialogue';
 
 export interface StallingSmtp {
   port: number;
@@ -23,8 +24,6 @@ export async function startStallingSmtp(mode: 'stall' | 'trickle', trickleMs = 1
   const server = createServer((socket) => {
     sockets.add(socket);
     let stalling = false;
-    let inData = false;
-    let buffer = '';
     let trickle: NodeJS.Timeout | undefined;
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -33,33 +32,19 @@ export async function startStallingSmtp(mode: 'stall' | 'trickle', trickleMs = 1
       if (stalling) dropped += 1;
     });
     socket.write('220 stalling.test ESMTP\r\n');
-    socket.on('data', (chunk: Buffer) => {
-      if (stalling) return;
-      buffer += chunk.toString('latin1');
-      for (;;) {
-        if (inData) {
-          const end = buffer.indexOf('\r\n.\r\n');
-          if (end < 0) return;
-          buffer = buffer.slice(end + 5);
-          inData = false;
-          stalling = true;
-          stalled += 1;
-          if (mode === 'trickle') trickle = setInterval(() => socket.write('2'), trickleMs);
-          return;
-        }
-        const lineEnd = buffer.indexOf('\r\n');
-        if (lineEnd < 0) return;
-        const line = buffer.slice(0, lineEnd).toUpperCase();
-        buffer = buffer.slice(lineEnd + 2);
-        if (line.startsWith('EHLO')) socket.write('250-stalling.test\r\n250 8BITMIME\r\n');
-        else if (line.startsWith('DATA')) {
-          socket.write('354 go ahead\r\n');
-          inData = true;
-          // A message may begin in the same chunk as DATA: go round again.
-          buffer = '\r\n' + buffer;
-        } else if (line.startsWith('QUIT')) socket.end('221 bye\r\n');
+    readSmtpDialogue(socket, {
+      command(line) {
+        const verb = line.slice(0, 4).toUpperCase();
+        if (verb === 'EHLO') socket.write('250-stalling.test\r\n250 8BITMIME\r\n');
+        else if (verb === 'QUIT') socket.end('221 bye\r\n');
         else socket.write('250 ok\r\n');
-      }
+      },
+      message() {
+        stalling = true;
+        stalled += 1;
+        if (mode === 'trickle') trickle = setInterval(() => socket.write('2'), trickleMs);
+        return 'stop reading';
+      },
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
