@@ -5,30 +5,13 @@
 // the normal case. threepid_outbox_lost_leases_total said `sent_recorded`
 // for a double send. Now the claim that recovers the row takes it, and the
 // other claim's write is reported as finished by another (`sent_twice`).
-import type { Kysely } from 'kysely';
-import { Keyring } from '../../src/keyring';
-import type { Database } from '../../src/store/schema';
-import { AesGcmSealer } from '../../src/store/sealing';
-import { Store } from '../../src/store/store';
+import type { Store } from '../../src/store/store';
 import { eventually } from '../support/e2e-utils';
-import { removeDir, tempDir } from '../support/harness';
-import { openTestDatabase } from '../support/postgres';
+import { storeForEachTest } from '../support/test-store';
 
-let dir: string;
-let db: Kysely<Database>;
+const opened = storeForEachTest('threepid-sent-twice-');
 let store: Store;
-
-beforeEach(async () => {
-  dir = tempDir('threepid-sent-twice-');
-  const opened = await openTestDatabase(dir);
-  db = opened.db;
-  store = new Store(db, opened.engine, new AesGcmSealer(Keyring.ephemeral()));
-});
-
-afterEach(async () => {
-  await db.destroy();
-  removeDir(dir);
-});
+beforeEach(() => ({ store } = opened));
 
 /** Claims A (whose lease ends at once) and then B each take message m1, as when A's send outlives its lease. */
 async function claimedTwice(): Promise<void> {

@@ -5,14 +5,12 @@
 // way, a message was sent twice. Leases are now in the database's clock.
 import type { Kysely } from 'kysely';
 import { OutboxWorker, type LostLease } from '../../src/delivery/outbox-worker';
-import { Keyring } from '../../src/keyring';
-import { AesGcmSealer } from '../../src/store/sealing';
 import type { Database } from '../../src/store/schema';
-import { Store } from '../../src/store/store';
+import type { Store } from '../../src/store/store';
 import { eventually } from '../support/e2e-utils';
-import { CapturingLogger, FakeClock, removeDir, tempDir } from '../support/harness';
-import { openTestDatabase } from '../support/postgres';
+import { CapturingLogger, FakeClock } from '../support/harness';
 import { SeededRandom } from '../support/seeded-random';
+import { storeForEachTest } from '../support/test-store';
 
 const YEAR_MS = 365 * 24 * 3_600_000;
 
@@ -32,21 +30,10 @@ function heldSender() {
 }
 
 describe('outbox leases when one replica’s clock is stepped', () => {
-  let dir: string;
+  const opened = storeForEachTest('threepid-stepped-');
   let db: Kysely<Database>;
   let store: Store;
-
-  beforeEach(async () => {
-    dir = tempDir('threepid-stepped-');
-    const opened = await openTestDatabase(dir);
-    db = opened.db;
-    store = new Store(db, opened.engine, new AesGcmSealer(Keyring.ephemeral()));
-  });
-
-  afterEach(async () => {
-    await db.destroy();
-    removeDir(dir);
-  });
+  beforeEach(() => ({ db, store } = opened));
 
   function replica(clock: FakeClock, sender: ReturnType<typeof heldSender>, seed: number, lost: LostLease[]) {
     return new OutboxWorker({
