@@ -11,7 +11,7 @@
 import { eventually } from '../support/e2e-utils';
 import { removeDir, tempDir } from '../support/harness';
 import { startPostgresServer, testEngine, type PostgresServer } from '../support/postgres';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { requestEmailToken, startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 
 const onPostgres = testEngine() === 'postgres' ? it : it.skip;
 
@@ -32,15 +32,7 @@ afterEach(async () => {
 /** A failing run must not wait for the test's timeout: no answer here ever takes this long. */
 const GIVE_UP = () => AbortSignal.timeout(60_000);
 
-async function requestToken(email: string) {
-  const res = await fetch(`${sidecar!.url}/_matrix/client/v3/register/email/requestToken`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_secret: `secret-${email.split('@')[0]}`, email, send_attempt: 1 }),
-    signal: GIVE_UP(),
-  });
-  return { status: res.status, body: (await res.json()) as { errcode?: string }, retryAfter: res.headers.get('retry-after') };
-}
+const requestToken = (email: string) => requestEmailToken(sidecar!, email, `secret-${email.split('@')[0]}`, GIVE_UP());
 
 const statusOf = (path: string) => fetch(`${sidecar!.internalUrl}${path}`, { signal: GIVE_UP() }).then((res) => res.status);
 

@@ -10,7 +10,7 @@
 import { eventually } from '../support/e2e-utils';
 import { removeDir, tempDir } from '../support/harness';
 import { startPostgresServer, type PostgresServer } from '../support/postgres';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { requestEmailToken, startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 
 let pg: PostgresServer;
 let sidecar: SidecarProcess | undefined;
@@ -34,15 +34,7 @@ afterEach(async () => {
 /** The hung request must end on its own; this only keeps a failing run from waiting for the test's timeout. */
 const GIVE_UP = () => AbortSignal.timeout(60_000);
 
-async function requestToken(email: string) {
-  const res = await fetch(`${sidecar!.url}/_matrix/client/v3/register/email/requestToken`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_secret: 'hang-secret', email, send_attempt: 1 }),
-    signal: GIVE_UP(),
-  });
-  return { status: res.status, body: (await res.json()) as { errcode?: string }, retryAfter: res.headers.get('retry-after') };
-}
+const requestToken = (email: string) => requestEmailToken(sidecar!, email, 'hang-secret', GIVE_UP());
 
 const statusOf = (path: string) => fetch(`${sidecar!.internalUrl}${path}`, { signal: GIVE_UP() }).then((res) => res.status);
 

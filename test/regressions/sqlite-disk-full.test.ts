@@ -12,7 +12,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { eventually } from '../support/e2e-utils';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { requestEmailToken, startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 import { canMountSmallDisk, fillUp, makeSmallDisk, type SmallDisk } from '../support/small-disk';
 
 let disk: SmallDisk;
@@ -31,14 +31,9 @@ afterEach(async () => {
 });
 
 let sent = 0;
-async function requestToken() {
+function requestToken() {
   const n = sent++;
-  const res = await fetch(`${sidecar!.url}/_matrix/client/v3/register/email/requestToken`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_secret: `full-secret-${n}`, email: `full-${n}@example.org`, send_attempt: 1 }),
-  });
-  return { status: res.status, body: (await res.json()) as { errcode?: string }, retryAfter: res.headers.get('retry-after') };
+  return requestEmailToken(sidecar!, `full-${n}@example.org`, `full-secret-${n}`);
 }
 
 async function ready() {

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { eventually } from '../support/e2e-utils';
 import { removeDir, tempDir } from '../support/harness';
-import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
+import { requestEmailToken, startSidecarProcess, type SidecarProcess } from '../support/sidecar-process';
 import { holdSqliteWriteLock, type SqliteLockHolder } from '../support/sqlite-lock';
 
 let dir: string;
@@ -28,14 +28,7 @@ afterEach(async () => {
   removeDir(dir);
 });
 
-async function requestToken(email: string) {
-  const res = await fetch(`${sidecar!.url}/_matrix/client/v3/register/email/requestToken`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_secret: 'locked-secret', email, send_attempt: 1 }),
-  });
-  return { status: res.status, body: (await res.json()) as { errcode?: string; sid?: string }, retryAfter: res.headers.get('retry-after') };
-}
+const requestToken = (email: string) => requestEmailToken(sidecar!, email, 'locked-secret');
 
 const WAITING = /another connection holds the SQLite write lock/;
 

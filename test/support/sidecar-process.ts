@@ -79,3 +79,25 @@ export async function startSidecarProcess(
   }
   return { url, internalUrl, output: () => output, running, exited, kill: (signal) => void child.kill(signal), stop };
 }
+
+export interface TokenAnswer {
+  status: number;
+  body: { errcode?: string; sid?: string };
+  retryAfter: string | null;
+}
+
+/** Asks the sidecar's public listener for a registration token sent to `email`. */
+export async function requestEmailToken(
+  sidecar: SidecarProcess,
+  email: string,
+  secret: string,
+  signal?: AbortSignal,
+): Promise<TokenAnswer> {
+  const res = await fetch(`${sidecar.url}/_matrix/client/v3/register/email/requestToken`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_secret: secret, email, send_attempt: 1 }),
+    signal,
+  });
+  return { status: res.status, body: (await res.json()) as TokenAnswer['body'], retryAfter: res.headers.get('retry-after') };
+}
