@@ -1,14 +1,9 @@
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import { stringify as toYaml } from 'yaml';
-import { eventually, queryDb } from '../support/e2e-utils';
-import { CapturingLogger, post, removeDir, SHARED_SECRET, startModule, tempDir, type Running } from '../support/harness';
-import { postgresDatabaseFor, queryTestDatabase, testEngine } from '../support/postgres';
+import { eventually, executeDb, queryDb } from '../support/e2e-utils';
+import { CapturingLogger, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
+import { checkOutboxKeys } from '../support/sidecar-process';
 import { linkIn, startSmtpSink, type SmtpSink } from '../support/smtp';
 
-const CLI = path.resolve(__dirname, '../..', 'dist', 'cli.js');
 const REGISTER = '/_matrix/client/v3/register/email/requestToken';
 const VALIDATE = '/_threepid/client/v1/email/validate';
 const K1 = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
@@ -51,35 +46,8 @@ describe('rotating the outbox keys keeps live links working', () => {
   }
   const keyLines = (logger: CapturingLogger) => logger.lines.filter((line) => line.message?.includes('older outbox key'));
 
-  /** `node dist/cli.js --check` on a config with these keys and the same database: its stdout. */
-  async function check(keys: string[]): Promise<string> {
-    const database = testEngine() === 'postgres' ? { engine: 'postgres', url: await postgresDatabaseFor(file) } : { path: file };
-    const configFile = path.join(dir, 'check.yaml');
-    const config = { public_baseurl: 'https://matrix.example.org', homeserver: { shared_secret: SHARED_SECRET }, database, outbox: { keys } };
-    writeFileSync(configFile, toYaml(config));
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
-    const child = spawn(process.execPath, [CLI, '--check', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
-    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    return stdout;
-  }
+  const check = (keys: string[]) => checkOutboxKeys(dir, file, keys);
 
-  async function execute(text: string, ...params: unknown[]): Promise<void> {
-    if (testEngine() === 'postgres') {
-      await queryTestDatabase(file, text, params);
-      return;
-    }
-    const db = new BetterSqlite3(file, { fileMustExist: true });
-    try {
-      db.prepare(text).run(...params);
-    } finally {
-      db.close();
-    }
-  }
 
   /** The rotation test's session rows (BIGINTs come back as strings on PostgreSQL). */
   async function session() {
@@ -155,7 +123,7 @@ describe('rotating the outbox keys keeps live links working', () => {
 
     // A session made under k2 does not keep k1; once the k1 session has expired, k1 may go.
     expect((await post(hs!.url + REGISTER, { ...request, client_secret: 'after_rotation', email: 'new@example.org' })).status).toBe(200);
-    await execute('UPDATE threepid_sessions SET expires_at = ? WHERE address = ?', Date.now() - 1, 'rotation@example.org');
+    await executeDb(file, 'UPDATE threepid_sessions SET expires_at = ? WHERE address = ?', Date.now() - 1, 'rotation@example.org');
     const after = await check([K2, K1]);
     expect(after).toContain('keys: "k1" is no longer needed: it may be removed');
     expect(keyLines(await startWith([K2, K1])).map((line) => line.message)).toEqual(['an older outbox key is no longer needed: it may be removed']);

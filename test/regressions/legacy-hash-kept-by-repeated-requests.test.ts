@@ -1,9 +1,7 @@
 import { hash } from 'node:crypto';
 import path from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
-import { queryDb } from '../support/e2e-utils';
+import { executeDb, queryDb } from '../support/e2e-utils';
 import { FakeClock, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
-import { queryTestDatabase, testEngine } from '../support/postgres';
 
 const REGISTER = '/_matrix/client/v3/register/email/requestToken';
 const SECRET = 'shortsecret1';
@@ -39,18 +37,6 @@ describe('a session stored before MACs is not kept alive by repeated requests', 
     removeDir(dir);
   });
 
-  async function execute(text: string, ...params: unknown[]): Promise<void> {
-    if (testEngine() === 'postgres') {
-      await queryTestDatabase(file, text, params);
-      return;
-    }
-    const db = new BetterSqlite3(file, { fileMustExist: true });
-    try {
-      db.prepare(text).run(...params);
-    } finally {
-      db.close();
-    }
-  }
 
   const request = (sendAttempt: number) => post(hs!.url + REGISTER, { client_secret: SECRET, email: ADDRESS, send_attempt: sendAttempt });
   const sessions = () => queryDb<{ sid: string; client_secret_hash: string }>(file, 'SELECT sid, client_secret_hash FROM threepid_sessions WHERE address = ?', ADDRESS);
@@ -62,7 +48,7 @@ describe('a session stored before MACs is not kept alive by repeated requests', 
     expect(first.status).toBe(200);
     // What the version before MACs wrote for the same request: an unkeyed SHA-256 of the client secret.
     const legacy = hash('sha256', SECRET, 'base64url');
-    await execute('UPDATE threepid_sessions SET client_secret_hash = ? WHERE address = ?', legacy, ADDRESS);
+    await executeDb(file, 'UPDATE threepid_sessions SET client_secret_hash = ? WHERE address = ?', legacy, ADDRESS);
     const [made] = await sessions();
 
     // Within the window the spec's idempotency holds: the same attempt sends nothing, a higher one continues it.

@@ -1,12 +1,8 @@
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stringify as toYaml } from 'yaml';
 import { eventually, queryDb } from '../support/e2e-utils';
-import { CapturingLogger, FakeClock, post, removeDir, SHARED_SECRET, startModule, tempDir, type Running } from '../support/harness';
-import { postgresDatabaseFor, testEngine } from '../support/postgres';
+import { CapturingLogger, FakeClock, post, removeDir, startModule, tempDir, type Running } from '../support/harness';
+import { checkOutboxKeys } from '../support/sidecar-process';
 
-const CLI = path.resolve(__dirname, '../..', 'dist', 'cli.js');
 const REGISTER = '/_matrix/client/v3/register/email/requestToken';
 const K1 = `k1:${Buffer.alloc(32, 1).toString('base64')}`;
 const K2 = `k2:${Buffer.alloc(32, 2).toString('base64')}`;
@@ -50,18 +46,7 @@ describe('repeated requests do not keep an old key needed', () => {
     return logger.lines.filter((line) => line.message?.includes('older outbox key'));
   }
 
-  /** `node dist/cli.js --check` on a config with these keys and the same database: its stdout. */
-  async function check(keys: string[]): Promise<string> {
-    const database = testEngine() === 'postgres' ? { engine: 'postgres', url: await postgresDatabaseFor(file) } : { path: file };
-    const configFile = path.join(dir, 'check.yaml');
-    writeFileSync(configFile, toYaml({ public_baseurl: 'https://matrix.example.org', homeserver: { shared_secret: SHARED_SECRET }, database, outbox: { keys } }));
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
-    const child = spawn(process.execPath, [CLI, '--check', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
-    return stdout;
-  }
+  const check = (keys: string[]) => checkOutboxKeys(dir, file, keys);
 
   const request = (sendAttempt: number) => post(hs!.url + REGISTER, { client_secret: 'pinning_secret', email: ADDRESS, send_attempt: sendAttempt });
   const queuedNow = async () => Number((await queryDb<{ n: number | string }>(file, 'SELECT count(*) AS n FROM threepid_outbox WHERE created_at = ?', clock.now()))[0].n);

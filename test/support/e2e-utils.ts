@@ -34,6 +34,20 @@ export async function queryDb<T = Record<string, unknown>>(file: string, sql: st
   }
 }
 
+/** Runs one writing statement on the module's database (on PostgreSQL, the database that stands for the file). */
+export async function executeDb(file: string, sql: string, ...params: unknown[]): Promise<void> {
+  if (testEngine() === 'postgres') {
+    await queryTestDatabase(file, sql, params);
+    return;
+  }
+  const db = new BetterSqlite3(file, { fileMustExist: true });
+  try {
+    db.prepare(sql).run(...params);
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * A TCP server that accepts connections and never says a word: an SMTP
  * server that hangs. `destroy()` cuts every connection it holds.

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { RawConfig } from '../../src/config';
 import { eventually, freePort } from './e2e-utils';
+import { SHARED_SECRET } from './harness';
+import { postgresDatabaseFor, testEngine } from './postgres';
 
 const CLI = path.resolve(__dirname, '../..', 'dist', 'cli.js');
 
@@ -100,4 +102,25 @@ export async function requestEmailToken(
     signal,
   });
   return { status: res.status, body: (await res.json()) as TokenAnswer['body'], retryAfter: res.headers.get('retry-after') };
+}
+
+/**
+ * `node dist/cli.js --check` on a config with these outbox keys and the
+ * database at `file` (on PostgreSQL, the database that stands for it),
+ * written into `dir`: its stdout, once it exited 0 with nothing on stderr.
+ */
+export async function checkOutboxKeys(dir: string, file: string, keys: string[]): Promise<string> {
+  const database = testEngine() === 'postgres' ? { engine: 'postgres' as const, url: await postgresDatabaseFor(file) } : { path: file };
+  const configFile = path.join(dir, 'check.yaml');
+  const config = { public_baseurl: 'https://matrix.example.org', homeserver: { shared_secret: SHARED_SECRET }, database, outbox: { keys } };
+  writeFileSync(configFile, toYaml(config));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
+  const child = spawn(process.execPath, [CLI, '--check', '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  return stdout;
 }
