@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import type { Database, ThreepidSessionsTable } from './schema';
 
 export { DELEGATED } from '../model';
@@ -27,6 +27,20 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
   });
 }
 
+/** The sessions not yet validated for this secret (any of its stored forms), address and flow, that this server runs itself. */
+function openSessionsOf(key: OpenSessionKey) {
+  return (eb: ExpressionBuilder<Database, 'threepid_sessions'>) =>
+    eb.and([
+      eb('client_secret_hash', 'in', key.clientSecretHashes),
+      eb('medium', '=', key.medium),
+      eb('address', '=', key.address),
+      eb('flow', '=', key.flow),
+      eb('validated_at', 'is', null),
+      // A session an identity server runs is never continued as our own.
+      eb('id_server', 'is', null),
+    ]);
+}
+
 /** Session storage. Holds no rules: callers decide, this reads and writes. */
 export class SessionStore implements SessionRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -36,13 +50,7 @@ export class SessionStore implements SessionRepository {
     const row = await this.db
       .selectFrom('threepid_sessions')
       .selectAll()
-      .where('client_secret_hash', 'in', key.clientSecretHashes)
-      .where('medium', '=', key.medium)
-      .where('address', '=', key.address)
-      .where('flow', '=', key.flow)
-      .where('validated_at', 'is', null)
-      // A session an identity server runs is never continued as our own.
-      .where('id_server', 'is', null)
+      .where(openSessionsOf(key))
       .where('created_at', '>=', key.createdSince)
       .orderBy('created_at', 'desc')
       .limit(1)
@@ -54,12 +62,7 @@ export class SessionStore implements SessionRepository {
   async deleteOpenSessionsCreatedBefore(key: OpenSessionKey, before: number): Promise<void> {
     await this.db
       .deleteFrom('threepid_sessions')
-      .where('client_secret_hash', 'in', key.clientSecretHashes)
-      .where('medium', '=', key.medium)
-      .where('address', '=', key.address)
-      .where('flow', '=', key.flow)
-      .where('validated_at', 'is', null)
-      .where('id_server', 'is', null)
+      .where(openSessionsOf(key))
       .where('created_at', '<', before)
       .execute();
   }
