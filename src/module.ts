@@ -22,6 +22,7 @@ import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
 import { openDatabase } from './store/database';
 import { engineOf, migrateToLatest, readinessCheck } from './store/migrations';
+import { rewriteOldEmailDomains } from './store/email-domain-rewrite';
 import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
 import { createOpsRouter } from './http/ops-router';
@@ -94,6 +95,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   // mail transport.
   const undo: Array<() => unknown> = [];
   try {
+    await rewriteOldEmailDomains(opened.db, opened.engine, logger);
     await logOlderKeyUse(opened.db, keyring, clock.now(), tokenLifetimesOf(config), logger);
     return await assemble({ options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), secrets: new SecretMacs(keyring), undo });
   } catch (err) {
