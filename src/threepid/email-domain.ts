@@ -19,7 +19,14 @@ import { ThreepidError } from './errors';
  */
 export function canonicaliseDomain(domain: string): string {
   const ascii = domainToASCII(domain);
-  if (ascii === '') throw new ThreepidError('M_INVALID_PARAM', 'The email address has an invalid domain');
   if (ascii.endsWith('.')) throw new ThreepidError('M_INVALID_PARAM', 'The email domain ends with a dot');
-  return domainToUnicode(ascii);
+  const unicode = ascii === '' ? '' : domainToUnicode(ascii);
+  // Node 20 maps a label that is not valid punycode (`xn--zz`) to ''; newer
+  // engines follow today's URL standard, which no longer checks, and hand
+  // it back still an A-label. Both are refused alike, as is a form that
+  // does not come back to the same ASCII spelling.
+  if (unicode === '' || unicode.split('.').some((label) => label.startsWith('xn--')) || domainToASCII(unicode) !== ascii) {
+    throw new ThreepidError('M_INVALID_PARAM', 'The email address has an invalid domain');
+  }
+  return unicode;
 }
