@@ -31,13 +31,20 @@ afterEach(async () => {
   removeDir(dir);
 });
 
-async function start(raw: Omit<RawConfig, 'database' | 'homeserver'> & { homeserver?: { forward_client_ip?: boolean } } = {}): Promise<Running> {
-  hs = await startModule({
+type Settings = Omit<RawConfig, 'database' | 'homeserver'> & { homeserver?: { forward_client_ip?: boolean } };
+
+/** A module on the test's database and homeserver; each replica of a test gets the same. */
+function config(raw: Settings) {
+  return {
     database: { path: path.join(dir, 'threepid.sqlite') },
     email: { dev_mail_dir: path.join(dir, 'mail') },
     ...raw,
     homeserver: { base_url: homeserver.url, ...raw.homeserver },
-  });
+  };
+}
+
+async function start(raw: Settings = {}): Promise<Running> {
+  hs = await startModule(config(raw));
   return hs;
 }
 
@@ -82,12 +89,7 @@ it('refuses a user’s password check past rc_password_check.per_user without as
 (testEngine() === 'postgres' ? it : it.skip)('counts a user’s password checks once across replicas sharing PostgreSQL', async () => {
   const limits = { rc_password_check: { per_user: { per_second: 0.001, burst_count: 3 }, per_ip: UNLIMITED } };
   const first = await start(limits);
-  const second = await startModule({
-    database: { path: path.join(dir, 'threepid.sqlite') },
-    email: { dev_mail_dir: path.join(dir, 'mail') },
-    homeserver: { base_url: homeserver.url },
-    ...limits,
-  });
+  const second = await startModule(config(limits));
   try {
     await addWithPassword(first, 'alice', 'guess-1');
     await addWithPassword(second, 'alice', 'guess-2');
@@ -106,12 +108,7 @@ it('refuses a user’s password check past rc_password_check.per_user without as
   // From ten addresses: one address's per-IP takes, each waiting for its bucket's lock, would space out the per-user ones.
   const limits = { trusted_proxies: ['127.0.0.1'], rc_password_check: { per_user: { per_second: 0.001, burst_count: 5 }, per_ip: UNLIMITED } };
   const first = await start(limits);
-  const second = await startModule({
-    database: { path: path.join(dir, 'threepid.sqlite') },
-    email: { dev_mail_dir: path.join(dir, 'mail') },
-    homeserver: { base_url: homeserver.url },
-    ...limits,
-  });
+  const second = await startModule(config(limits));
   try {
     const answers = await Promise.all(
       Array.from({ length: 10 }, (_, i) => addWithPassword(i % 2 ? second : first, 'alice', `guess-${i}`, { 'x-forwarded-for': `203.0.113.${i + 1}` })),
