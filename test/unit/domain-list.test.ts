@@ -186,3 +186,58 @@ describe('DomainList', () => {
     expect(listOf().size).toBe(0);
   });
 });
+
+/**
+ * Node 20 refuses an A-label that is not valid punycode, or that decodes to
+ * what UTS-46 would not produce; newer engines follow today's URL standard,
+ * which no longer checks, and hand it back. Run against such an engine (a
+ * stand-in for `node:url` that passes every A-label through and decodes it
+ * unchecked), asciiDomain must give the same verdicts.
+ */
+describe('asciiDomain on an engine that does not check A-labels', () => {
+  const real = jest.requireActual<typeof import('node:url')>('node:url');
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const punycode = require('node:punycode') as { decode(input: string): string };
+  const eachLabel = (domain: string, aLabel: (label: string) => string, other: (label: string) => string) => {
+    const labels = domain.split('.').map((label) => (label.toLowerCase().startsWith('xn--') ? aLabel(label.toLowerCase()) : other(label)));
+    return labels.includes('') ? '' : labels.join('.');
+  };
+  const lenient = {
+    domainToASCII: (domain: string) => eachLabel(domain, (label) => label, real.domainToASCII),
+    domainToUnicode: (domain: string) =>
+      eachLabel(
+        domain,
+        (label) => {
+          try {
+            return punycode.decode(label.slice(4));
+          } catch {
+            return label;
+          }
+        },
+        real.domainToUnicode,
+      ),
+  };
+  let lenientAsciiDomain: typeof asciiDomain;
+  beforeAll(() => {
+    jest.isolateModules(() => {
+      jest.doMock('node:url', () => lenient);
+      lenientAsciiDomain = (jest.requireActual('../../src/policy/domain-list') as typeof import('../../src/policy/domain-list')).asciiDomain;
+    });
+  });
+
+  it('is such an engine', () => {
+    expect(lenient.domainToASCII('xn--zz.org')).toBe('xn--zz.org');
+    expect(lenient.domainToUnicode('xn--7ba.org')).toBe('Ä.org');
+  });
+
+  it.each(['xn--zz.org', 'xn--7ba.org', 'xn--a-ccb.org', 'xn--mi7c.org', 'xn--ab-5da.org', 'xn----zfa.org', 'xn--1ug.org', 'xn--abc-.org'])(
+    'refuses %s there too',
+    (domain) => {
+      expect(lenientAsciiDomain(domain)).toBeUndefined();
+    },
+  );
+
+  it.each(SPELLINGS)('still maps %s to its one ASCII form', (spelling) => {
+    expect(lenientAsciiDomain(spelling)).toBe('xn--exmple-cua.org');
+  });
+});
