@@ -79,7 +79,7 @@ class Reader {
       if (on.has('a') && on.has('u')) refuse("bad inline flags: flags 'a', 'u' and 'L' are incompatible");
       char = this.take();
     }
-    if (char === ')' && on.size > 0) return { scoped: false, apply: (flags) => withFlags(flags, on, off) };
+    if (char === ')') return { scoped: false, apply: (flags) => withFlags(flags, on, off) };
     if (char === '-') {
       char = this.take();
       while (char !== undefined && /^[a-zA-Z]$/.test(char)) {

@@ -46,7 +46,8 @@ function complement(ranges: Ranges): Ranges {
     if (lo > from) out.push([from, lo - 1]);
     from = Math.max(from, hi + 1);
   }
-  if (from <= MAX) out.push([from, MAX]);
+  // Every shorthand stops short of U+10FFFF, so something always remains above it.
+  out.push([from, MAX]);
   return out;
 }
 
@@ -153,8 +154,8 @@ function emit(node: Node, outer: Flags): string {
     case 'repeat': {
       const { min, max } = node;
       const count = max === Infinity ? (min === 0 ? '*' : min === 1 ? '+' : `{${min},}`) : min === 0 && max === 1 ? '?' : min === max ? `{${min}}` : `{${min},${max}}`;
-      const body = node.body.kind === 'seq' || node.body.kind === 'alt' ? `(?:${emit(node.body, outer)})` : emit(node.body, outer);
-      return `${body}${count}${node.lazy ? '?' : ''}`;
+      // The body is one atom or a group, as in Python: `ab*` repeats `b`.
+      return `${emit(node.body, outer)}${count}${node.lazy ? '?' : ''}`;
     }
     case 'seq':
       return node.items.map((item) => emit(item, outer)).join('');
