@@ -70,6 +70,8 @@ module.exports = {
         '/e2e/bundled-host\\.test',
         '/regressions/public-listener-flood\\.test',
         '/e2e/request-token-errors\\.test',
+        // The address policy decides before the store is touched.
+        '/e2e/address-policy\\.test',
         '/e2e/versions\\.test',
         '/e2e/malformed-path\\.test',
         '/e2e/languages\\.test',

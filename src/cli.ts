@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import path from 'node:path';
 import { parseCliArgs, USAGE } from './cli-args';
+import { looseEnds } from './policy/address-policy';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
 import { Templates } from './delivery/templates';
 import { readOrCreateSecretFile, secretFilePath } from './secret-file';
@@ -44,6 +45,10 @@ async function check(file: string | undefined): Promise<number> {
   }
   out(`config: ${file ?? '(none: the built-in defaults)'} is valid`);
   for (const key of config.ignoredKeys) out(`config: ${key} is accepted for Synapse's sake and does nothing here`);
+  for (const loose of looseEnds(config.policy.allowedLocal3pids)) {
+    const admits = loose.example === undefined ? '' : `, e.g. ${loose.example}`;
+    out(`config: warning: ${loose.key} (${loose.pattern}) does not end in $; it is applied with re.match, as Synapse does, so it also admits addresses that go on past it${admits}`);
+  }
   let failed = false;
   try {
     new Templates(config.templatesDir, config.email.defaultLanguage).preload(TEMPLATE_FILES);

@@ -35,6 +35,7 @@ import { BindingService } from './threepid/bindings';
 import { IdentityServerClient } from './identity/client';
 import { IdentityProxy } from './threepid/identity-proxy';
 import { ThreepidService } from './threepid/service';
+import { startAddressPolicy } from './policy/startup';
 import { IdCodec, SecretMacs } from './threepid/tokens';
 import { loadOutboxKeyring } from './secret-file';
 import { logOlderKeyUse, tokenLifetimesOf } from './key-report';
@@ -191,6 +192,7 @@ async function assemble(parts: {
     identityProxy,
     limiterFactory,
     events: metrics,
+    addressPolicy: startAddressPolicy(config.policy, logger),
   });
 
   const pages = createPageRenderer(templates, config);
@@ -220,6 +222,7 @@ async function assemble(parts: {
           authority,
           clock,
           requirePassword: config.accounts.requirePassword,
+          threepidChanges: config.policy.enable3pidChanges,
           passwordChecks: {
             perUser: limiterFactory('rc_password_check_per_user', config.passwordCheckLimits.perUser),
             perIp: limiterFactory('rc_password_check_per_ip', config.passwordCheckLimits.perIp),

@@ -11,6 +11,7 @@ import { LISTENERS, toListeners } from './listeners';
 import { OUTBOX, toOutbox } from './outbox';
 import { BRANDING, TEMPLATES, templatesDir, toBranding } from './presentation';
 import { SMS, toSms } from './sms';
+import { ADDRESS_POLICY, ALLOWED_LOCAL_3PIDS, DISABLE_MSISDN_REGISTRATION, ENABLE_3PID_CHANGES, toAddressPolicy } from './policy';
 
 /*
  * The configuration: each section's schema (keys, checks and defaults) and
@@ -47,6 +48,10 @@ const rawSchema = z
     sms: SMS,
     next_link_domain_whitelist: z.array(z.string().regex(hostPattern, 'must be a host name')).nullable().default(null),
     request_token_inhibit_3pid_errors: z.boolean().default(false),
+    allowed_local_3pids: ALLOWED_LOCAL_3PIDS,
+    disable_msisdn_registration: DISABLE_MSISDN_REGISTRATION,
+    enable_3pid_changes: ENABLE_3PID_CHANGES,
+    address_policy: ADDRESS_POLICY,
     rc_3pid_validation: rateLimit(0.003, 5),
     rc_password_check: RC_PASSWORD_CHECK,
     trusted_proxies: z
@@ -85,6 +90,13 @@ function fromParsed(c: Parsed, env: Env, report: Report) {
     sms: toSms(c.sms, env, report),
     nextLinkDomainWhitelist: c.next_link_domain_whitelist?.map((host) => host.toLowerCase()) ?? null,
     inhibit3pidErrors: c.request_token_inhibit_3pid_errors,
+    /** Who may use which address: Synapse's keys and `address_policy`. */
+    policy: toAddressPolicy({
+      allowedLocal3pids: c.allowed_local_3pids,
+      disableMsisdnRegistration: c.disable_msisdn_registration,
+      enable3pidChanges: c.enable_3pid_changes,
+      addressPolicy: c.address_policy,
+    }),
     rateLimit: limitSettings(c.rc_3pid_validation),
     /** Each password checked with the homeserver (`/account/3pid/add`), per user and per client IP. */
     passwordCheckLimits: toPasswordCheckLimits(c.rc_password_check),

@@ -45,6 +45,11 @@ export const UNAVAILABLE_RETRY_AFTER_S: Readonly<Record<UnavailableReason, numbe
   full: 30,
 });
 
+/** A Matrix error's HTTP status: its own where it names one, else its errcode's. */
+export function statusOf(err: ThreepidError): number {
+  return err.status ?? ERRCODE_STATUS[err.errcode];
+}
+
 export function sendMatrixError(res: Response, status: number, errcode: Errcode, error: string, extra = {}): void {
   res.status(status).json({ errcode, error, ...extra });
 }
@@ -102,7 +107,7 @@ export function errorMiddleware(logger: Logger): ErrorRequestHandler {
     if (err instanceof UiaRequired) return void res.status(401).json(err.body);
     if (err instanceof ThreepidError) {
       logger.debug({ errcode: err.errcode, route: routeTemplate(req) }, 'request refused');
-      return sendMatrixError(res, ERRCODE_STATUS[err.errcode], err.errcode, err.message, err.extra);
+      return sendMatrixError(res, statusOf(err), err.errcode, err.message, err.extra);
     }
     if (err instanceof StoreUnavailable) {
       // The driver's code and message (SQLITE_FULL, 57P01…): what the operator must see.

@@ -4,7 +4,7 @@ import { FLOWS, templateOf } from '../threepid/flows';
 import { nextLinkWithSid } from '../threepid/next-link';
 import { parseSubmitTokenRequest } from '../threepid/request-body';
 import type { ThreepidService } from '../threepid/service';
-import { ERRCODE_STATUS } from './errors';
+import { statusOf } from './errors';
 import { MAX_BODY_BYTES } from './json-body';
 
 /**
@@ -128,7 +128,7 @@ export function createLinkPage(service: ThreepidService, pages: PageRenderer): L
         const { sid, client_secret: clientSecret } = (req.body ?? {}) as Record<string, unknown>;
         const session =
           typeof sid === 'string' && typeof clientSecret === 'string' ? await service.linkSession(sid, clientSecret) : undefined;
-        const status = ERRCODE_STATUS[err.errcode] >= 500 ? 500 : ERRCODE_STATUS[err.errcode];
+        const status = statusOf(err) >= 500 ? 500 : statusOf(err);
         failurePage(res, status, failureReason(err), pageLanguage(req, session?.language));
       }
     },

@@ -11,6 +11,8 @@ export interface ThreepidEvents {
   sessionsExpired(medium: Medium, flow: SessionFlow, count: number): void;
   messageQueued(channel: Channel): void;
   rateLimited(rule: string): void;
+  /** An address refused by the policy (`rule`: the rule's config key), at requestToken or when its session would prove it. */
+  policyRefused(rule: string, medium: Medium, at: 'request' | 'proof'): void;
 }
 
 export const noEvents: ThreepidEvents = {
@@ -19,4 +21,5 @@ export const noEvents: ThreepidEvents = {
   sessionsExpired() {},
   messageQueued() {},
   rateLimited() {},
+  policyRefused() {},
 };

@@ -5,6 +5,7 @@ import type { Channel, OutboxStats } from '../store/outbox';
 import type { Store } from '../store/store';
 import type { Medium, SessionFlow } from '../store/sessions';
 import type { ThreepidEvents } from './events';
+import { ADDRESS_RULES } from '../policy/address-policy';
 
 /** The methods a request is counted under by name; any other is `other`. */
 const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS']);
@@ -31,6 +32,15 @@ const FLOWS: ReadonlySet<string> = new Set(['register', 'password', '3pid', 'del
 const CHANNELS: ReadonlySet<string> = new Set(['email', 'sms']);
 const OUTCOMES: ReadonlySet<string> = new Set(['sent', 'retried', 'failed']);
 const LOST_LEASES: ReadonlySet<string> = new Set(['sent_recorded', 'sent_twice', 'outcome_dropped']);
+/** The address policy's rules (its config keys) and the SMS destination rules. */
+const POLICY_RULES: ReadonlySet<string> = new Set([
+  ...ADDRESS_RULES,
+  'enable_3pid_changes',
+  'disable_msisdn_registration',
+  'sms_countries',
+  'sms_number_types',
+]);
+const CHECK_POINTS: ReadonlySet<string> = new Set(['request', 'proof']);
 
 function oneOf(value: string, known: ReadonlySet<string>): string {
   return known.has(value) ? value : 'other';
@@ -57,6 +67,7 @@ export class Metrics implements ThreepidEvents {
   private readonly sessions: Counter<'medium' | 'flow' | 'event'>;
   private readonly messages: Counter<'channel' | 'outcome'>;
   private readonly limited: Counter<'rule'>;
+  private readonly refused: Counter<'rule' | 'medium' | 'at'>;
   private readonly lostLeases: Counter<'channel' | 'outcome'>;
   private readonly routes = new FirstSeen(100);
   private readonly rules = new FirstSeen(32);
@@ -94,6 +105,12 @@ export class Metrics implements ThreepidEvents {
       name: 'threepid_rate_limited_total',
       help: 'Requests refused by a rate limit, by rule',
       labelNames: ['rule'],
+      registers,
+    });
+    this.refused = new Counter({
+      name: 'threepid_policy_refusals_total',
+      help: 'Addresses refused by the address policy, by rule, medium, and where (request, or proof after the policy changed)',
+      labelNames: ['rule', 'medium', 'at'],
       registers,
     });
     this.lostLeases = new Counter({
@@ -164,5 +181,9 @@ export class Metrics implements ThreepidEvents {
 
   rateLimited(rule: string): void {
     this.limited.inc({ rule: this.rules.label(rule) });
+  }
+
+  policyRefused(rule: string, medium: Medium, at: 'request' | 'proof'): void {
+    this.refused.inc({ rule: oneOf(rule, POLICY_RULES), medium: oneOf(medium, MEDIUMS), at: oneOf(at, CHECK_POINTS) });
   }
 }

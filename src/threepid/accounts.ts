@@ -7,6 +7,7 @@ import { opaqueIdField, optionalAccessTokenField, optionalStringField, requireFi
 import type { Limiter } from './rate-limiter';
 import type { ThreepidService } from './service';
 import { StatelessUiaSessions, UiaRequired } from './uia';
+import { threepidChangesDisabled } from './address-checks';
 
 const PASSWORD_STAGE = 'm.login.password';
 
@@ -44,6 +45,8 @@ export class AccountService {
       uiaSessions: StatelessUiaSessions;
       requirePassword: boolean;
       passwordChecks: PasswordCheckLimiters;
+      /** Synapse's `enable_3pid_changes`: off, and addresses are neither added nor deleted. */
+      threepidChanges: boolean;
     },
   ) {
     this.uia = deps.uiaSessions;
@@ -63,6 +66,7 @@ export class AccountService {
 
   /** `POST /account/3pid/add`: UIA, then the validated session's address becomes the user's. */
   async add(userId: string, input: unknown, origin: RequestOrigin): Promise<void> {
+    if (!this.deps.threepidChanges) throw threepidChangesDisabled();
     const body = requireObject(input);
     if (this.deps.requirePassword) await this.requirePassword(userId, body.auth, origin);
     requireFields(body, ['sid', 'client_secret']);
@@ -88,6 +92,7 @@ export class AccountService {
 
   /** `POST /account/3pid/delete` and `/unbind`: the module binds nothing at identity servers. */
   async delete(userId: string, input: unknown): Promise<void> {
+    if (!this.deps.threepidChanges) throw threepidChangesDisabled();
     const { medium, address } = this.parseThreepid(input);
     await this.deps.store.bindings.deleteForUser(userId, medium, address);
   }

@@ -62,11 +62,19 @@ export class ThreepidError extends Error {
   /** Extra top-level fields of the error body, e.g. `retry_after_ms`. */
   readonly extra: Readonly<Record<string, unknown>>;
 
-  constructor(errcode: Errcode, message: string, extra: Record<string, unknown> = {}) {
+  /**
+   * The HTTP status, where it is not the errcode's usual one: Synapse
+   * answers `400 M_FORBIDDEN` when 3PID changes are disabled, and clients
+   * written against it expect that.
+   */
+  readonly status: number | undefined;
+
+  constructor(errcode: Errcode, message: string, extra: Record<string, unknown> = {}, options: { status?: number } = {}) {
     super(message);
     this.name = 'ThreepidError';
     this.errcode = errcode;
     this.extra = Object.freeze({ ...extra });
+    this.status = options.status;
   }
 }
 

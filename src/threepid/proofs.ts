@@ -9,6 +9,7 @@ import { OPAQUE_ID_PATTERN } from './request-body';
 import { DELEGATED_READ_WINDOW_MS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
 import type { SessionLookup } from './session-lookup';
 import { parseThreepidAuth } from './uia';
+import type { AddressChecks } from './address-checks';
 
 /** A 3PID proven by a validated session. */
 export interface ValidatedThreepid {
@@ -26,6 +27,8 @@ export class Proofs {
       readonly clock: Clock;
       readonly identityProxy?: IdentityProxy;
       readonly lookup: SessionLookup;
+      /** The address policy as it is now, which a session must still pass to prove its address. */
+      readonly checks: AddressChecks;
     },
   ) {}
 
@@ -124,11 +127,14 @@ export class Proofs {
       const validatedAt = await this.deps.identityProxy.validatedAt(session, sid, clientSecret, creds.idAccessToken);
       const now = this.deps.clock.now();
       await this.deps.store.sessions.markSessionValidated(session.sid, validatedAt, now + VALIDATED_SESSION_LIFETIME_MS);
+      this.deps.checks.checkSession(session);
       return { ...session, validatedAt, expiresAt: now + VALIDATED_SESSION_LIFETIME_MS };
     }
     if (session.validatedAt === null) {
       throw new ThreepidError('M_SESSION_NOT_VALIDATED', 'This validation session has not been validated yet');
     }
+    // The policy may have changed since the session began: what it refuses now, no session proves.
+    this.deps.checks.checkSession(session);
     return session;
   }
 }

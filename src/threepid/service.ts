@@ -8,6 +8,8 @@ import { flowRefusal, templateOf } from './flows';
 import { IdentityProxy } from './identity-proxy';
 import { emailRules, msisdnRules, type MediumRules } from './mediums';
 import { SmsPolicy } from './sms-policy';
+import { AddressChecks } from './address-checks';
+import type { AddressPolicy } from '../policy/address-policy';
 import { noEvents, type ThreepidEvents } from '../observability/events';
 import { Proofs, type ValidatedThreepid } from './proofs';
 import { continuationWindowMs, EXPIRED_SESSION_GRACE_MS } from './session-lifetimes';
@@ -45,6 +47,8 @@ export interface ServiceDeps {
   readonly limiterFactory?: LimiterFactory;
   /** Told of sessions and messages, for metrics. */
   readonly events?: ThreepidEvents;
+  /** Who may use which address. Default: everyone. */
+  readonly addressPolicy?: AddressPolicy;
 }
 
 export type { IdentityCredentials } from '../model';
@@ -60,6 +64,7 @@ export class ThreepidService {
   private readonly events: ThreepidEvents;
   private readonly submissions: TokenSubmissions;
   private readonly proofs: Proofs;
+  private readonly checks: AddressChecks;
 
   constructor(private readonly deps: ServiceDeps) {
     this.events = deps.events ?? noEvents;
@@ -70,9 +75,10 @@ export class ThreepidService {
       email: deps.config.email.enabled ? emailRules : undefined,
       msisdn: deps.config.sms.enabled ? msisdnRules : undefined,
     };
+    this.checks = new AddressChecks(deps.addressPolicy, deps.config.policy, this.events);
     const lookup = new SessionLookup(deps.store, deps.ids, deps.secrets);
     this.submissions = new TokenSubmissions({ store: deps.store, clock: deps.clock, config: deps.config, events: this.events, lookup });
-    this.proofs = new Proofs({ store: deps.store, clock: deps.clock, identityProxy: deps.identityProxy, lookup });
+    this.proofs = new Proofs({ store: deps.store, clock: deps.clock, identityProxy: deps.identityProxy, lookup, checks: this.checks });
   }
 
   /** requestToken for one of the client-server API's six endpoints. */
@@ -108,10 +114,13 @@ export class ThreepidService {
     const { clientIp } = context;
     const rules = this.mediums[medium];
     if (!rules) throw new ThreepidError('M_THREEPID_MEDIUM_NOT_SUPPORTED', `This server does not verify ${medium}`);
+    this.checks.checkFlow(flow, medium, 'request');
     const body = requireObject(input);
     const request = parseTokenRequestBase(body, rules.addressFields);
     const parsed = rules.parseAddress(body);
     const address = parsed.address;
+    // Before anything is counted, stored or sent: the policy is no secret, and a refusal costs nothing.
+    this.checks.checkAddress(flow, medium, address, 'request');
     const { config, identityProxy } = this.deps;
     // With proxying off, id_server is ignored (spec: "ignored when the homeserver handles 3PID verification").
     const proxyTarget =

@@ -1,3 +1,4 @@
+import type { PolicySwitches } from './address-checks';
 import type { RateLimit } from './rate-limiter';
 
 /**
@@ -44,4 +45,5 @@ export interface ServiceSettings {
     readonly maxTokenAttempts: number;
   };
   readonly identityServer: IdentityProxySettings;
+  readonly policy: PolicySwitches;
 }

@@ -51,6 +51,7 @@ export class SmsPolicy {
   async checkDestination(parsed: ParsedAddress, clientIp: string | undefined): Promise<void> {
     this.checkCountry(parsed.country);
     if (!this.settings.allowPremiumRate && parsed.numberType !== undefined && PREMIUM_TYPES.has(parsed.numberType)) {
+      this.events.policyRefused('sms_number_types', 'msisdn', 'request');
       throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to premium-rate, shared-cost or personal numbers');
     }
     await this.perNumber.take(parsed.address);
@@ -68,7 +69,10 @@ export class SmsPolicy {
       country === undefined
         ? !allowNonGeographic
         : deniedCountries.includes(country) || (allowedCountries.length > 0 && !allowedCountries.includes(country));
-    if (refused) throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to that country');
+    if (refused) {
+      this.events.policyRefused('sms_countries', 'msisdn', 'request');
+      throw new ThreepidError('M_THREEPID_DENIED', 'This server does not send text messages to that country');
+    }
   }
 
   /**

@@ -68,6 +68,12 @@ describe('Synapse 1.67 with the sidecar as its msisdn delegate', () => {
       server_name: 'localhost',
       sms: twilioSmsConfig(gateway.url),
       rc_3pid_validation: { per_second: 1000, burst_count: 1000 },
+      // The sidecar's own policy, stricter than Synapse's (which has none):
+      // French and North American numbers, any email address.
+      allowed_local_3pids: [
+        { medium: 'msisdn', pattern: '^(33|1)\\d+$' },
+        { medium: 'email', pattern: '.*' },
+      ],
     });
     synapse = await startSynapse({ msisdnDelegate: sidecar.internalUrl, require3pid: 'msisdn' });
   }, SETUP_TIMEOUT_MS);
@@ -140,6 +146,24 @@ describe('Synapse 1.67 with the sidecar as its msisdn delegate', () => {
     const taken = await refusal(client().requestRegisterMsisdnToken('FR', '0612345678', 'another_secret', 1));
     expect(taken.errcode).toBe('M_THREEPID_IN_USE');
     expect(gateway.messages).toHaveLength(sent);
+  }), FLOW_TIMEOUT_MS);
+
+  it("relays the sidecar's policy refusal: a number it does not allow never reaches the SMS gateway", () => withLogs(async () => {
+    const sent = gateway.messages.length;
+    for (const request of [
+      client().requestRegisterMsisdnToken('GB', '07700 900123', 'refused_secret_1', 1),
+      alice.requestAdd3pidMsisdnToken('GB', '07700 900123', 'refused_secret_2', 1),
+    ]) {
+      const refused = await refusal(request);
+      expect(refused.httpStatus).toBe(403);
+      expect(refused.errcode).toBe('M_THREEPID_DENIED');
+    }
+    // Nothing was stored either: the refusal came before the session.
+    const rows = await queryDb(path.join(dir, 'threepid.sqlite'), "SELECT sid FROM threepid_sessions WHERE address = '447700900123'");
+    expect(rows).toEqual([]);
+    expect(gateway.messages).toHaveLength(sent);
+    const metrics = await (await fetch(`${sidecar.internalUrl}/metrics`)).text();
+    expect(metrics).toContain('threepid_policy_refusals_total{rule="allowed_local_3pids",medium="msisdn",at="request"} 2');
   }), FLOW_TIMEOUT_MS);
 
   it('adds a second number through /account/3pid/add, with the password asked again', () => withLogs(async () => {

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { section } from './common';
+import { ADDRESS_RULES, DEFAULT_PURPOSES, PURPOSES, type AddressRule, type Purpose } from '../policy/address-policy';
+import { compilePythonPattern, PatternError } from '../policy/python-regex';
+import { DomainList } from '../policy/domain-list';
+import { canonicaliseEmail } from '../threepid/email';
+
+/*
+ * Who may use which address. Synapse's keys sit at the top level, where an
+ * operator pastes them from homeserver.yaml; the rules Synapse lacks are in
+ * `address_policy`. Every entry is checked in the schema, so a bad one is
+ * reported under its key with every other problem of the file.
+ */
+
+/** A Python regular expression that runs as Python would run it (see src/policy/python-regex.ts). */
+const pythonPattern = z
+  .string()
+  .min(1)
+  .superRefine((source, ctx) => {
+    try {
+      compilePythonPattern(source);
+    } catch (err) {
+      if (!(err instanceof PatternError)) throw err;
+      ctx.addIssue({ code: 'custom', message: err.message });
+    }
+  });
+
+/** A domain (`example.org`) or every domain below one (`*.example.org`). */
+const domainEntry = z.string().superRefine((entry, ctx) => {
+  DomainList.parse([entry], (_index, message) => ctx.addIssue({ code: 'custom', message }));
+});
+
+/** An email address, in the canonical form addresses are compared in. */
+const emailLiteral = z.string().transform((literal, ctx) => {
+  try {
+    return canonicaliseEmail(literal);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `is not an email address: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+/** Synapse's `allowed_local_3pids`: `[{medium, pattern}]`. */
+export const ALLOWED_LOCAL_3PIDS = section(
+  z
+    .array(
+      z
+        .object({
+          medium: z.enum(['email', 'msisdn']),
+          pattern: pythonPattern,
+        })
+        .strict(),
+    )
+    .default([]),
+);
+
+/** Synapse's `disable_msisdn_registration`. */
+export const DISABLE_MSISDN_REGISTRATION = z.boolean().default(false);
+/** Synapse's `enable_3pid_changes`. */
+export const ENABLE_3PID_CHANGES = z.boolean().default(true);
+
+const domains = z.array(domainEntry).default([]);
+const purposes = section(z.array(z.enum(PURPOSES)).default([...DEFAULT_PURPOSES]));
+
+/** `address_policy`: email domain and address rules, disposable domains, and the purposes each rule applies to. */
+export const ADDRESS_POLICY = section(
+  z
+    .object({
+      allowed_domains: domains,
+      banned_domains: domains,
+      banned_addresses: section(
+        z
+          .object({
+            literals: z.array(emailLiteral).default([]),
+            suffixes: z.array(z.string().min(1)).default([]),
+            regexes: z.array(pythonPattern).default([]),
+          })
+          .strict()
+          .default({}),
+      ),
+      disposable_domains: section(
+        z
+          .object({
+            enabled: z.boolean().default(false),
+            additions: domains,
+            exceptions: domains,
+          })
+          .strict()
+          .default({}),
+      ),
+      purposes: section(
+        z
+          .object(Object.fromEntries(ADDRESS_RULES.map((rule) => [rule, purposes])) as Record<AddressRule, typeof purposes>)
+          .strict()
+          .default({}),
+      ),
+    })
+    .strict()
+    .default({}),
+);
+
+export function toAddressPolicy(raw: {
+  allowedLocal3pids: z.output<typeof ALLOWED_LOCAL_3PIDS>;
+  disableMsisdnRegistration: boolean;
+  enable3pidChanges: boolean;
+  addressPolicy: z.output<typeof ADDRESS_POLICY>;
+}) {
+  const { addressPolicy: policy } = raw;
+  return {
+    /** Synapse's switches. */
+    disableMsisdnRegistration: raw.disableMsisdnRegistration,
+    enable3pidChanges: raw.enable3pidChanges,
+    allowedLocal3pids: raw.allowedLocal3pids,
+    email: {
+      allowedDomains: policy.allowed_domains,
+      bannedDomains: policy.banned_domains,
+      bannedAddresses: {
+        /** Canonical addresses. */
+        literals: policy.banned_addresses.literals,
+        // Canonical addresses are NFC with a lower-case domain and a folded local part.
+        suffixes: policy.banned_addresses.suffixes.map((suffix) => suffix.normalize('NFC').toLowerCase()),
+        regexes: policy.banned_addresses.regexes,
+      },
+      disposableDomains: policy.disposable_domains,
+    },
+    purposes: Object.fromEntries(ADDRESS_RULES.map((rule) => [rule, [...new Set(policy.purposes[rule])]])) as Record<AddressRule, Purpose[]>,
+  };
+}
