@@ -297,7 +297,11 @@ describe('address policy', () => {
         expect(answer.status).toBe(403);
         expectMatrixError(answer.body, 'M_THREEPID_DENIED');
       }
-      expect(await refusals()).toContain('rule="banned_domains",medium="email",at="proof"} 3');
+      // Embedded, the UIA stage gives the same refusal.
+      await expect(
+        hs!.module.checkThreepidAuth({ type: 'm.login.email.identity', threepid_creds: { sid: res.body.sid, client_secret: 'changed-1' } }, 'register', false),
+      ).rejects.toMatchObject({ errcode: 'M_THREEPID_DENIED' });
+      expect(await refusals()).toContain('rule="banned_domains",medium="email",at="proof"} 4');
     });
   });
 });

@@ -424,6 +424,29 @@ describe('the sidecar process (node dist/cli.js)', () => {
     expect(again.stderr()).toContain('sms.http');
   });
 
+  it("--check warns about each allowed_local_3pids pattern that does not end in $, with an address it admits; a pattern RE2 cannot run is an error naming its key", async () => {
+    const setup = await writeConfig({
+      allowed_local_3pids: [
+        { medium: 'email', pattern: '^[^@]+@example\\.org$' },
+        { medium: 'email', pattern: '^[^@]+@example\\.org' },
+      ],
+    });
+    const sidecar = spawnSidecar(['--check', '--config', setup.configFile]);
+    expect(await sidecar.exited).toBe(0);
+    const warnings = sidecar.stdout().split('\n').filter((line) => line.startsWith('config: warning: allowed_local_3pids'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^config: warning: allowed_local_3pids\.1\.pattern \(\^\[\^@\]\+@example\\\.org\) does not end in \$.*e\.g\. \S+@example\.org\.\S+$/);
+
+    const bad = await writeConfig(
+      { allowed_local_3pids: [{ medium: 'email', pattern: '(?P<user>[^@]+)@(?P=user)\\.org$' }], sms: { daily_limit: 0 } },
+      'bad.yaml',
+    );
+    const refused = spawnSidecar(['--check', '--config', bad.configFile]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr()).toMatch(/allowed_local_3pids\.0\.pattern: .*backreference/i);
+    expect(refused.stderr()).toContain('sms.daily_limit');
+  });
+
   it("--check reports a database it cannot read, and exits 1", async () => {
     const setup = await writeConfig({ database: { path: path.join(dir, 'not-a-db') } });
     writeFileSync(path.join(dir, 'not-a-db'), 'this is not SQLite'.repeat(100));
