@@ -103,7 +103,7 @@ describe('address policy', () => {
     it('admits what a pattern matches, refuses the rest before storing or sending anything, and counts the refusals by rule', async () => {
       await start(synapseExample);
       expect((await askEmail('register', 'Alice@Example.org')).status).toBe(200);
-      expect((await askPhone('register', 'GB', '07700 900123')).status).toBe(200);
+      expect((await askPhone('register', 'GB', '07911 123456')).status).toBe(200);
       await smtp.waitFor(1);
       await gateway.waitFor(1);
       const [sessions, outbox] = [await rows('threepid_sessions'), await rows('threepid_outbox')];
@@ -132,7 +132,7 @@ describe('address policy', () => {
     it('once the list has entries, a medium none of them names is refused', async () => {
       await start({ allowed_local_3pids: [{ medium: 'email', pattern: '.*' }] } as Partial<RawConfig>);
       expect((await askEmail('register', 'anyone@anywhere.example')).status).toBe(200);
-      expectDenied(await askPhone('register', 'GB', '07700 900123'));
+      expectDenied(await askPhone('register', 'GB', '07911 123456'));
     });
 
     it('applies to register and add, not to password reset (Synapse default)', async () => {
@@ -147,10 +147,10 @@ describe('address policy', () => {
   describe('disable_msisdn_registration and enable_3pid_changes', () => {
     it('disable_msisdn_registration: phone numbers cannot register; adding one still works', async () => {
       await start({ disable_msisdn_registration: true } as Partial<RawConfig>);
-      const res = await askPhone('register', 'GB', '07700 900123');
+      const res = await askPhone('register', 'GB', '07911 123456');
       expect(res.status).toBe(400);
       expectMatrixError(res.body, 'M_THREEPID_MEDIUM_NOT_SUPPORTED');
-      expect((await askPhone('add', 'GB', '07700 900123')).status).toBe(200);
+      expect((await askPhone('add', 'GB', '07911 123456')).status).toBe(200);
       expect((await askEmail('register', 'alice@example.org')).status).toBe(200);
       await gateway.waitFor(1);
       expect(gateway.messages).toHaveLength(1);
@@ -162,7 +162,7 @@ describe('address policy', () => {
         await start({ enable_3pid_changes: false } as Partial<RawConfig>, {
           homeserver: { base_url: homeserver.url, shared_secret: 'test-shared-secret-that-is-long-enough-0123456789' },
         });
-        for (const res of [await askEmail('add', 'alice@example.org'), await askPhone('add', 'GB', '07700 900123')]) {
+        for (const res of [await askEmail('add', 'alice@example.org'), await askPhone('add', 'GB', '07911 123456')]) {
           expect(res.status).toBe(400);
           expectMatrixError(res.body, 'M_FORBIDDEN');
         }

@@ -151,15 +151,15 @@ describe('Synapse 1.67 with the sidecar as its msisdn delegate', () => {
   it("relays the sidecar's policy refusal: a number it does not allow never reaches the SMS gateway", () => withLogs(async () => {
     const sent = gateway.messages.length;
     for (const request of [
-      client().requestRegisterMsisdnToken('GB', '07700 900123', 'refused_secret_1', 1),
-      alice.requestAdd3pidMsisdnToken('GB', '07700 900123', 'refused_secret_2', 1),
+      client().requestRegisterMsisdnToken('GB', '07911 123456', 'refused_secret_1', 1),
+      alice.requestAdd3pidMsisdnToken('GB', '07911 123456', 'refused_secret_2', 1),
     ]) {
       const refused = await refusal(request);
       expect(refused.httpStatus).toBe(403);
       expect(refused.errcode).toBe('M_THREEPID_DENIED');
     }
     // Nothing was stored either: the refusal came before the session.
-    const rows = await queryDb(path.join(dir, 'threepid.sqlite'), "SELECT sid FROM threepid_sessions WHERE address = '447700900123'");
+    const rows = await queryDb(path.join(dir, 'threepid.sqlite'), "SELECT sid FROM threepid_sessions WHERE address = '447911123456'");
     expect(rows).toEqual([]);
     expect(gateway.messages).toHaveLength(sent);
     const metrics = await (await fetch(`${sidecar.internalUrl}/metrics`)).text();

@@ -23,7 +23,7 @@ const REGISTER: Purpose[] = ['register'];
 describe('allowed_local_3pids, with Synapse 1.67 semantics (synapse/util/threepids.py)', () => {
   it('no list: every address is allowed', () => {
     expect(policyOf({}).refusal('email', 'a@example.org', REGISTER)).toBeUndefined();
-    expect(policyOf({}).refusal('msisdn', '447700900123', REGISTER)).toBeUndefined();
+    expect(policyOf({}).refusal('msisdn', '447911123456', REGISTER)).toBeUndefined();
   });
 
   it('an address passes when an entry of its medium matches it at the start (re.match)', () => {
@@ -39,7 +39,7 @@ describe('allowed_local_3pids, with Synapse 1.67 semantics (synapse/util/threepi
     // No $: also a longer domain, as re.match would.
     expect(policy.refusal('email', 'bob@vector.im.evil.net', REGISTER)).toBeUndefined();
     // No ^ needed: re.match anchors at the start; a match further in does not count.
-    expect(policy.refusal('msisdn', '447700900123', REGISTER)).toBeUndefined();
+    expect(policy.refusal('msisdn', '447911123456', REGISTER)).toBeUndefined();
     expect(policy.refusal('msisdn', '33644000000', REGISTER)).toBe('allowed_local_3pids');
     // An email pattern never admits a phone number, nor the other way round.
     expect(policy.refusal('email', '44@example.org', REGISTER)).toBe('allowed_local_3pids');
@@ -115,7 +115,7 @@ describe('email domain and address rules', () => {
     expect(policy.refusal('email', 'a@example.net', REGISTER)).toBe('allowed_domains');
     expect(policy.refusal('email', 'a@example.org.evil.net', REGISTER)).toBe('allowed_domains');
     // Phone numbers have their own rules (sms.allowed_countries).
-    expect(policy.refusal('msisdn', '447700900123', REGISTER)).toBeUndefined();
+    expect(policy.refusal('msisdn', '447911123456', REGISTER)).toBeUndefined();
   });
 
   it('banned_domains compares IDNA forms', () => {

@@ -33,7 +33,7 @@ describe("the README's address policy examples", () => {
     expect(policy.refusal('email', email('eve@example.com.attacker.example'), ['register'])).toBe('allowed_local_3pids');
     expect(policy.refusal('email', email('eve@notexample.com'), ['register'])).toBe('allowed_local_3pids');
     expect(policy.refusal('email', email('shared-inbox@example.com'), ['add'])).toBe('banned_addresses');
-    expect(policy.refusal('msisdn', '447700900123', ['add'])).toBe('allowed_local_3pids');
+    expect(policy.refusal('msisdn', '447911123456', ['add'])).toBe('allowed_local_3pids');
     expect(config.policy.disableMsisdnRegistration).toBe(true);
     // A password reset by an address the account has is left alone.
     expect(policy.refusal('email', email('eve@gmail.com'), ['password'])).toBeUndefined();
