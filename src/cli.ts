@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import path from 'node:path';
 import { parseCliArgs, USAGE } from './cli-args';
 import { looseEnds } from './policy/address-policy';
+import { disposableDomains } from './policy/disposable-domains';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
 import { Templates } from './delivery/templates';
 import { readOrCreateSecretFile, secretFilePath } from './secret-file';
@@ -48,6 +49,10 @@ async function check(file: string | undefined): Promise<number> {
   for (const loose of looseEnds(config.policy.allowedLocal3pids)) {
     const admits = loose.example === undefined ? '' : `, e.g. ${loose.example}`;
     out(`config: warning: ${loose.key} (${loose.pattern}) does not end in $; it is applied with re.match, as Synapse does, so it also admits addresses that go on past it${admits}`);
+  }
+  if (config.policy.email.disposableDomains.enabled) {
+    const list = disposableDomains();
+    out(`address policy: disposable domains from ${list.source} ${list.version} (published ${list.publishedOn ?? 'on an unrecorded date'}), ${list.size} domains`);
   }
   let failed = false;
   try {

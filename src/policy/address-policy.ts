@@ -94,6 +94,8 @@ export class AddressPolicy {
   private readonly suffixes: readonly string[];
   private readonly regexes: readonly PythonPattern[];
   private readonly disposable: { list: DisposableDomains; additions: DomainList; exceptions: DomainList } | undefined;
+  /** No rule at all: nothing to work out per request. */
+  private readonly idle: boolean;
 
   /**
    * @param disposableList read only when `disposable_domains.enabled` is on:
@@ -117,6 +119,14 @@ export class AddressPolicy {
           exceptions: checkedList(email.disposableDomains.exceptions),
         }
       : undefined;
+    this.idle =
+      this.allowed.length === 0 &&
+      this.allowedDomains.size === 0 &&
+      this.bannedDomains.size === 0 &&
+      this.literals.size === 0 &&
+      this.suffixes.length === 0 &&
+      this.regexes.length === 0 &&
+      this.disposable === undefined;
   }
 
   /** The list of throwaway domains refused, when that rule is on: its source, version, date and size, for the start log. */
@@ -129,6 +139,7 @@ export class AddressPolicy {
    * when every rule that applies lets it through.
    */
   refusal(medium: Medium, address: string, purposes: readonly Purpose[]): AddressRule | undefined {
+    if (this.idle) return undefined;
     const applies = (rule: AddressRule) => this.settings.purposes[rule].some((purpose) => purposes.includes(purpose));
     const spellings = spellingsOf(medium, address);
     // Synapse's semantics: once the list has entries, an address no entry of its medium matches is refused.

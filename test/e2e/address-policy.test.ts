@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { RawConfig } from '../../src/config';
 import { startBareHomeserver, type BareHomeserver } from '../support/bare-homeserver';
 import { queryDb } from '../support/e2e-utils';
-import { internalToken, post, removeDir, startModule, tempDir, type JsonResponse, type Running } from '../support/harness';
+import { CapturingLogger, internalToken, post, removeDir, startModule, tempDir, type JsonResponse, type Running } from '../support/harness';
 import { linkIn, startSmtpSink, type SmtpSink } from '../support/smtp';
 import { startSmsGateway, twilioSmsConfig, type SmsGateway } from '../support/sms-gateway';
 import { expectMatrixError, expectResponseMatchesSpec } from '../support/spec';
@@ -58,15 +58,18 @@ describe('address policy', () => {
     removeDir(dir);
   });
 
-  async function start(policy: Partial<RawConfig>, extra: Partial<RawConfig> = {}): Promise<Running> {
+  async function start(policy: Partial<RawConfig>, extra: Partial<RawConfig> = {}, logger?: CapturingLogger): Promise<Running> {
     await hs?.close();
-    hs = await startModule({
-      database: { path: database },
-      email: { smtp_host: '127.0.0.1', smtp_port: smtp.port },
-      sms: twilioSmsConfig(gateway.url),
-      ...policy,
-      ...extra,
-    } as RawConfig & { database: { path: string } });
+    hs = await startModule(
+      {
+        database: { path: database },
+        email: { smtp_host: '127.0.0.1', smtp_port: smtp.port },
+        sms: twilioSmsConfig(gateway.url),
+        ...policy,
+        ...extra,
+      } as RawConfig & { database: { path: string } },
+      { logger },
+    );
     return hs;
   }
 
@@ -121,6 +124,13 @@ describe('address policy', () => {
       expect(counted).toContain('threepid_policy_refusals_total{rule="allowed_local_3pids",medium="email",at="request"} 3');
       expect(counted).toContain('threepid_policy_refusals_total{rule="allowed_local_3pids",medium="msisdn",at="request"} 1');
       expect(counted).not.toContain('example.');
+    });
+
+    it('a refusal spends no rate-limit token: the next allowed request from the same client still passes', async () => {
+      await start(synapseExample, { rc_3pid_validation: { per_second: 0.001, burst_count: 1 } } as Partial<RawConfig>);
+      for (let i = 0; i < 3; i += 1) expectDenied(await askEmail('register', 'alice@example.net'));
+      expect((await askEmail('register', 'alice@example.org')).status).toBe(200);
+      expect((await askEmail('register', 'bob@example.org')).status).toBe(429);
     });
 
     it('anchors at the start only, as re.match does: a pattern without $ also admits a longer domain', async () => {
@@ -221,9 +231,18 @@ describe('address policy', () => {
     });
 
     it('disposable domains: a real list entry and the domains below it are refused; an exception and a local addition are honoured', async () => {
-      await start({
-        address_policy: { disposable_domains: { enabled: true, additions: ['throwaway.example'], exceptions: ['mailinator.com'] } },
-      } as Partial<RawConfig>);
+      const logger = new CapturingLogger();
+      await start(
+        { address_policy: { disposable_domains: { enabled: true, additions: ['throwaway.example'], exceptions: ['mailinator.com'] } } } as Partial<RawConfig>,
+        {},
+        logger,
+      );
+      // The start log says which list, of when, and how long.
+      expect(logger.lines).toContainEqual({
+        level: 'info',
+        fields: { list: 'disposable-email-domains-js', version: '1.26.0', published: '2026-09-21', domains: 8883, additions: 1, exceptions: 1 },
+        message: 'disposable email domains are refused',
+      });
       expectDenied(await askEmail('register', 'a@guerrillamail.com'));
       expectDenied(await askEmail('register', 'a@x.guerrillamail.com'));
       expectDenied(await askEmail('register', 'a@throwaway.example'));

@@ -430,9 +430,11 @@ describe('the sidecar process (node dist/cli.js)', () => {
         { medium: 'email', pattern: '^[^@]+@example\\.org$' },
         { medium: 'email', pattern: '^[^@]+@example\\.org' },
       ],
+      address_policy: { disposable_domains: { enabled: true } },
     });
     const sidecar = spawnSidecar(['--check', '--config', setup.configFile]);
     expect(await sidecar.exited).toBe(0);
+    expect(sidecar.stdout()).toContain('address policy: disposable domains from disposable-email-domains-js 1.26.0 (published 2026-09-21), 8883 domains');
     const warnings = sidecar.stdout().split('\n').filter((line) => line.startsWith('config: warning: allowed_local_3pids'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^config: warning: allowed_local_3pids\.1\.pattern \(\^\[\^@\]\+@example\\\.org\) does not end in \$.*e\.g\. \S+@example\.org\.\S+$/);
