@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { section } from './common';
 import { ADDRESS_RULES, DEFAULT_PURPOSES, PURPOSES, type AddressRule, type Purpose } from '../policy/address-policy';
 import { compilePythonPattern, PatternError } from '../policy/python-regex';
-import { DomainList } from '../policy/domain-list';
+import { domainToUnicode } from 'node:url';
+import { DomainList, asciiDomain } from '../policy/domain-list';
 import { canonicaliseEmail } from '../threepid/email';
+import { caseFold } from '../threepid/case-fold';
 
 /*
  * Who may use which address. Synapse's keys sit at the top level, where an
@@ -39,6 +41,25 @@ const emailLiteral = z.string().transform((literal, ctx) => {
     return z.NEVER;
   }
 });
+
+/**
+ * A banned suffix in the form the addresses it is compared with are stored
+ * in: the part before its `@` case-folded as local parts are (`+Spaß@…` is
+ * `+spass@…`), the part after it (or all of it, when it has no `@`: the tail
+ * of a domain) UTS-46-mapped as domains are (`STRAẞE.de` is `strasse.de`,
+ * fullwidth letters are letters). A tail that is no domain stays as written,
+ * lower-cased.
+ */
+function canonicalSuffix(suffix: string): string {
+  const text = suffix.normalize('NFC');
+  const at = text.lastIndexOf('@');
+  const local = at < 0 ? '' : `${caseFold(text.slice(0, at))}@`;
+  const tail = text.slice(at + 1);
+  const dot = tail.startsWith('.') ? '.' : '';
+  const ascii = asciiDomain(tail.slice(dot.length));
+  const domain = ascii === undefined ? tail.toLowerCase() : `${dot}${domainToUnicode(ascii)}`;
+  return `${local}${domain}`.normalize('NFC');
+}
 
 /** Synapse's `allowed_local_3pids`: `[{medium, pattern}]`. */
 export const ALLOWED_LOCAL_3PIDS = section(
@@ -117,8 +138,7 @@ export function toAddressPolicy(raw: {
       bannedAddresses: {
         /** Canonical addresses. */
         literals: policy.banned_addresses.literals,
-        // Canonical addresses are NFC with a lower-case domain and a folded local part.
-        suffixes: policy.banned_addresses.suffixes.map((suffix) => suffix.normalize('NFC').toLowerCase()),
+        suffixes: policy.banned_addresses.suffixes.map(canonicalSuffix),
         regexes: policy.banned_addresses.regexes,
       },
       disposableDomains: policy.disposable_domains,

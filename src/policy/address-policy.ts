@@ -52,7 +52,7 @@ export interface AddressPolicySettings {
     readonly bannedAddresses: {
       /** Canonical addresses. */
       readonly literals: readonly string[];
-      /** Lower-case, NFC. */
+      /** In the form addresses are stored in: local part case-folded, domain mapped, NFC. */
       readonly suffixes: readonly string[];
       /** Python regular expressions, applied with `re.search` (anywhere in the address). */
       readonly regexes: readonly string[];
