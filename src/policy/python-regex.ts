@@ -198,7 +198,29 @@ export function compilePythonPattern(source: string): PythonPattern {
   };
 }
 
-/** True when the pattern's last element is `$` or `\Z` (not an escaped `\$`), outside any group or alternation: it cannot match a prefix only. */
+/**
+ * True when every way through the node ends at `$` or `\Z`: the last item of a sequence, each
+ * branch of an alternation, a group's body. A repeat counts as not ending there (it may be skipped).
+ */
+function endsAtAnchor(node: Node): boolean {
+  switch (node.kind) {
+    case 'anchor':
+      return node.which === '$' || node.which === 'Z';
+    case 'group':
+      return endsAtAnchor(node.body);
+    case 'alt':
+      return node.branches.every(endsAtAnchor);
+    case 'seq':
+      return node.items.length > 0 && endsAtAnchor(node.items[node.items.length - 1]);
+    default:
+      return false;
+  }
+}
+
+/**
+ * True when the pattern cannot match a prefix only: every way through it ends in `$` or `\Z` (not
+ * an escaped `\$`), `^a$|^b$` and `(?:^a$)` as well as `^a$`.
+ */
 export function endsInAnchor(source: string): boolean {
   let root: Node;
   try {
@@ -206,7 +228,5 @@ export function endsInAnchor(source: string): boolean {
   } catch {
     return false;
   }
-  if (root.kind !== 'seq') return false;
-  const last = root.items[root.items.length - 1];
-  return last !== undefined && last.kind === 'anchor' && (last.which === '$' || last.which === 'Z');
+  return endsAtAnchor(root);
 }
