@@ -8,6 +8,7 @@ import { looseEnds } from './policy/address-policy';
 import { disposableDomains } from './policy/disposable-domains';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
 import { Templates } from './delivery/templates';
+import { TLS_INSECURE_WARNING } from './delivery/mail-transport';
 import { readOrCreateSecretFile, secretFilePath } from './secret-file';
 import { createApp } from './http/app';
 import { createListener } from './http/listener';
@@ -45,6 +46,9 @@ async function check(file: string | undefined): Promise<number> {
     return 1;
   }
   out(`config: ${file ?? '(none: the built-in defaults)'} is valid`);
+  const { dkim, smtp } = config.email;
+  if (dkim) out(`email: DKIM: ${dkim.algorithm} key for ${dkim.selector}._domainkey.${dkim.domain}`);
+  if (smtp?.tlsInsecure) out(`email: warning: ${TLS_INSECURE_WARNING}`);
   for (const key of config.ignoredKeys) out(`config: ${key} is accepted for Synapse's sake and does nothing here`);
   for (const loose of looseEnds(config.policy.allowedLocal3pids)) {
     const admits = loose.example === undefined ? '' : `, e.g. ${loose.example}`;

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { cryptoRandom, processMonotonicClock, systemClock, type Clock, type MonotonicClock, type RandomSource } from './sources';
 import { EMAIL_TEMPLATE_FILES, EmailSender } from './delivery/email-sender';
-import { createFileTransport, createSmtpTransport } from './delivery/mail-transport';
+import { createFileTransport, createSmtpTransport, TLS_INSECURE_WARNING } from './delivery/mail-transport';
 import type { EmailPayload, SmsPayload } from './delivery/messages';
 import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender } from './delivery/sms-senders';
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
@@ -131,11 +131,12 @@ async function assemble(parts: {
       : (_namespace, limit) => new RateLimiter(limit, monotonicClock);
   const limiterFactory: LimiterFactory = (namespace, limit) => countRefusals(makeLimiter(namespace, limit), namespace, (rule) => metrics.rateLimited(rule));
 
+  const { smtp: smtpSettings, dkim } = config.email;
+  if (smtpSettings?.tlsInsecure && !options.mailTransport) logger.warn({}, TLS_INSECURE_WARNING);
+  const smtp = smtpSettings && { ...smtpSettings, dkim };
   const transport =
     options.mailTransport ??
-    (config.email.smtp
-      ? (ThreadedMailTransport.create(config.email.smtp, logger) ?? createSmtpTransport(config.email.smtp))
-      : createFileTransport(config.email.devMailDir, logger));
+    (smtp ? (ThreadedMailTransport.create(smtp, logger) ?? createSmtpTransport(smtp)) : createFileTransport(config.email.devMailDir, logger, dkim));
   undo.push(() => transport.close());
   const emailSender = new EmailSender(config, brandingView(config, 'email'), templates, transport);
   const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));

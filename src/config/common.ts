@@ -117,6 +117,7 @@ export const optionalKeys = <K extends string, T extends z.ZodTypeAny>(keys: rea
 /** Where secrets may come from instead of the file: `NAME` or a file named by `NAME_FILE`. */
 export const SECRET_ENV = {
   'email.smtp_pass': 'MATRIX_HS_THREEPID_SMTP_PASS',
+  'email.dkim.private_key': 'MATRIX_HS_THREEPID_DKIM_PRIVATE_KEY',
   'homeserver.shared_secret': 'MATRIX_HS_THREEPID_SHARED_SECRET',
   'sms.twilio.auth_token': 'MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN',
   'database.url': 'MATRIX_HS_THREEPID_DATABASE_URL',

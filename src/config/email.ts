@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { LANGUAGE_TAG } from '../delivery/languages';
+import { DKIM, toDkim } from './dkim';
+import { readTlsCa } from './tls-ca';
 import { duration, optionalKeys, secret, section, type Env, type Report, type Settings } from './common';
 
 /** Synapse `email:` keys about notifications of missed messages, which this module does not send. */
@@ -49,6 +51,9 @@ export const EMAIL = section(
       // Synapse's names for what this module does too.
       enable_tls: z.boolean().default(true),
       tlsname: z.string().min(1).optional(),
+      tls_ca_file: z.string().min(1).optional(),
+      tls_insecure: z.boolean().default(false),
+      dkim: DKIM,
       template_dir: z.string().min(1).optional(),
       subjects: section(
         z
@@ -104,6 +109,10 @@ function toSmtp(raw: Email, env: Env, report: Report) {
     ...optional('enableTls', raw.enable_tls),
     /** The name the server's certificate is checked against (default: `host`). */
     ...optional('tlsName', raw.tlsname),
+    /** PEM certificates trusted besides the usual ones (`email.tls_ca_file`). */
+    ...optional('tlsCa', raw.tls_ca_file === undefined ? undefined : readTlsCa(raw.tls_ca_file, report)),
+    /** The server's certificate is not checked at all (`email.tls_insecure`). */
+    ...optional('tlsInsecure', raw.tls_insecure || undefined),
   };
 }
 
@@ -114,6 +123,8 @@ export function toEmail(raw: Email, serverName: string, env: Env, report: Report
   return {
     /** Unset: the development transport writes messages to `devMailDir`. */
     smtp: toSmtp(raw, env, report),
+    /** Every message, sent or written to a development file, is signed with this key. */
+    dkim: toDkim(raw.dkim, env, report),
     /** Subjects set in the config (Synapse's `email.subjects`), used instead of the subject templates. */
     subjects: {
       registration: validationSubject,

@@ -1,7 +1,6 @@
 import { connect } from 'node:net';
 import { cryptoRandom } from '../sources';
-import type { ConnectionOptions } from 'node:tls';
-import nodemailer from 'nodemailer';
+import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { PermanentDeliveryError } from './errors';
@@ -11,6 +10,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { DevMessageFiles } from './dev-files';
 import { SmtpLanes } from './smtp-lanes';
+import { createSigningTransport, type DkimSettings } from './dkim';
 
 /** The message as nodemailer's composer takes it: the language as a header. */
 function composerInput(message: MailMessage) {
@@ -28,7 +28,25 @@ export interface MailTransport {
   close(): void;
 }
 
-type SmtpSettings = NonNullable<Config['email']['smtp']>;
+/** The SMTP settings, and the DKIM key every message is signed with, if any. */
+export type SmtpTransportSettings = NonNullable<Config['email']['smtp']> & { readonly dkim?: DkimSettings };
+
+/** Logged at start, and printed by `--check`, while `email.tls_insecure` is on. */
+export const TLS_INSECURE_WARNING =
+  "email.tls_insecure is on: the SMTP server's certificate is not checked, so anyone on the path can read the mail (tokens included)";
+
+/**
+ * How the server's certificate is checked: against `tlsname` (else the
+ * host), by Node's CAs and those of `tls_ca_file`; not at all with
+ * `tls_insecure`. Node's `ca` option replaces its CAs, so they are named too.
+ */
+function certificateCheck(smtp: SmtpTransportSettings): ConnectionOptions {
+  return {
+    ...(smtp.tlsName ? { servername: smtp.tlsName } : {}),
+    ...(smtp.tlsCa ? { ca: [...rootCertificates, smtp.tlsCa] } : {}),
+    ...(smtp.tlsInsecure ? { rejectUnauthorized: false } : {}),
+  };
+}
 
 /** SMTP connections at once: each carries one message at a time. */
 const SMTP_CONNECTIONS = 4;
@@ -41,7 +59,7 @@ type PoolOptions = SMTPPool.Options & { maxRequeues: number };
  * (port 465); otherwise STARTTLS is used when offered, and required when
  * `require_transport_security` is set.
  */
-export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
+export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport {
   // Every message has the same sender (email.notif_from): parsed once, again only if it differs.
   let parsed: { from: string; sender: Sender | undefined } | undefined;
   const senderOf = (from: string) => {
@@ -76,7 +94,7 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
       // had it was an error its pool never heard of, and with the server down
       // every pooled slot then stayed taken for good.
       // (`noDelay` is a socket option tls.connect passes on; its type leaves it out.)
-      tls: { noDelay: true, ...(smtp.tlsName ? { servername: smtp.tlsName } : {}) } as ConnectionOptions,
+      tls: { noDelay: true, ...certificateCheck(smtp) } as ConnectionOptions,
       getSocket: (_options, callback) => {
         // Handed over while still connecting, in the same tick: nodemailer's
         // handlers are on it before it can fail, so a refused connection
@@ -88,7 +106,7 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
         callback(null, { connection });
       },
     };
-    return nodemailer.createTransport(options);
+    return createSigningTransport(options, smtp.dkim);
   });
   return {
     async send(message, signal) {
@@ -122,11 +140,13 @@ export function createSmtpTransport(smtp: SmtpSettings): MailTransport {
 /**
  * The development transport: no SMTP configured, so each message is written
  * to `dir` as an `.eml` file and a plain `.txt` the user can open to follow
- * the link. The log
- * line names the file, never the link (it holds the token).
+ * the link. The log line names the file, never the link (it holds the token).
  */
-export function createFileTransport(dir: string, logger: Logger): MailTransport {
-  const transporter = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+export function createFileTransport(dir: string, logger: Logger, dkim?: DkimSettings): MailTransport {
+  // Signed as SMTP mail is, so the operator can read the DKIM-Signature
+  // header; with the CRLF line ends it was signed with (nodemailer turns
+  // them to Unix ones before it signs), so that the file verifies.
+  const transporter = createSigningTransport({ streamTransport: true, buffer: true, ...(dkim ? {} : { newline: 'unix' }) }, dkim);
   const files = new DevMessageFiles(dir);
   return {
     async send(message) {

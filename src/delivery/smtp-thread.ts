@@ -13,14 +13,11 @@
  * a host that bundles the module, it would be the host's whole bundle.
  */
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { threadEntryFile } from '../package-files';
 import { PermanentDeliveryError } from './errors';
 import type { MailMessage } from './mail-message';
-import { createSmtpTransport, type MailTransport } from './mail-transport';
-
-type SmtpSettings = NonNullable<Config['email']['smtp']>;
+import { createSmtpTransport, type MailTransport, type SmtpTransportSettings } from './mail-transport';
 
 const THREAD_KIND = 'threepid-smtp';
 
@@ -77,7 +74,7 @@ export class ThreadedMailTransport implements MailTransport {
 
   private constructor(
     private readonly entry: string,
-    private readonly smtp: SmtpSettings,
+    private readonly smtp: SmtpTransportSettings,
     private readonly logger: Logger,
   ) {}
 
@@ -86,7 +83,7 @@ export class ThreadedMailTransport implements MailTransport {
    * (`dist/threads/smtp.js`) is not found (the caller sends in-process).
    * `entry` names another thread file (tests).
    */
-  static create(smtp: SmtpSettings, logger: Logger, entry = threadEntryFile('smtp')): ThreadedMailTransport | undefined {
+  static create(smtp: SmtpTransportSettings, logger: Logger, entry = threadEntryFile('smtp')): ThreadedMailTransport | undefined {
     return entry ? new ThreadedMailTransport(entry, smtp, logger) : undefined;
   }
 
@@ -180,7 +177,7 @@ export class ThreadedMailTransport implements MailTransport {
 export function runSmtpThread(): void {
   const port = parentPort;
   if (!port || (workerData as { kind?: string } | null)?.kind !== THREAD_KIND) return;
-  const { smtp } = workerData as { smtp: SmtpSettings };
+  const { smtp } = workerData as { smtp: SmtpTransportSettings };
   const transport = createSmtpTransport(smtp);
   const inFlight = new Map<number, AbortController>();
   let closing = false;
