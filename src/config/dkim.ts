@@ -60,7 +60,7 @@ function algorithmOf(key: KeyObject, report: Report): 'rsa-sha256' | 'ed25519-sh
     report(KEY, `is an RSA key of ${bits} bits; DKIM needs at least ${MIN_RSA_BITS} (2048 is usual)`);
     return undefined;
   }
-  report(KEY, `is a ${key.asymmetricKeyType ?? 'symmetric'} key; DKIM signs with an rsa or an ed25519 key`);
+  report(KEY, `is a key of type ${key.asymmetricKeyType ?? 'secret'}; DKIM signs with an rsa or an ed25519 key`);
   return undefined;
 }
 

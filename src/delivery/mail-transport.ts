@@ -31,6 +31,21 @@ export interface MailTransport {
 /** The SMTP settings, and the DKIM key every message is signed with, if any. */
 export type SmtpTransportSettings = NonNullable<Config['email']['smtp']> & { readonly dkim?: DkimSettings };
 
+/**
+ * A connection that could not be made secure, said so: the outbox logs an
+ * error's code (`ETLS`) or its SMTP reply (`SMTP 500`) rather than its text,
+ * which would not say that TLS was what failed. The text here holds no
+ * address, only the server's answer or the certificate's problem.
+ */
+function transportSecurityFailure(err: unknown): Error | undefined {
+  const { code, command, responseCode, message } = err as { code?: string; command?: string; responseCode?: number; message?: string };
+  if (command === 'STARTTLS' && responseCode !== undefined) {
+    return new Error(`SMTP server did not upgrade the connection to TLS (it answered STARTTLS with ${responseCode}); require_transport_security refuses to send in plain text`);
+  }
+  if (code === 'ETLS' || /certificate|altnames/i.test(message ?? '')) return new Error(`TLS with the SMTP server failed: ${String(message).slice(0, 300)}`);
+  return undefined;
+}
+
 /** Logged at start, and printed by `--check`, while `email.tls_insecure` is on. */
 export const TLS_INSECURE_WARNING =
   "email.tls_insecure is on: the SMTP server's certificate is not checked, so anyone on the path can read the mail (tokens included)";
@@ -130,7 +145,7 @@ export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport 
         if (typeof code === 'number' && code >= 500 && code < 600 && (command === 'RCPT TO' || command === 'DATA')) {
           throw new PermanentDeliveryError(`SMTP server refused the message (${code})`);
         }
-        throw err;
+        throw transportSecurityFailure(err) ?? err;
       }
     },
     close: () => lanes.close(),

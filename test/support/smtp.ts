@@ -9,7 +9,7 @@ export interface ReceivedMail {
   text: string;
   html: string;
   raw: string;
-  /** The message came over TLS (STARTTLS). */
+  /** The message came over TLS (STARTTLS, or TLS from the first byte). */
   secure: boolean;
 }
 
@@ -36,7 +36,15 @@ export interface SmtpSink {
  * and answers it that much later.
  */
 export async function startSmtpSink(
-  options: { port?: number; reject?: 550 | 451; startTls?: boolean; answerAfterMs?: number } = {},
+  options: {
+    port?: number;
+    reject?: 550 | 451;
+    startTls?: boolean;
+    answerAfterMs?: number;
+    /** The server's own key and certificate (STARTTLS is offered with them; with `implicitTls`, TLS from the first byte). */
+    tls?: { key: string; cert: string };
+    implicitTls?: boolean;
+  } = {},
 ): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
@@ -54,7 +62,9 @@ export async function startSmtpSink(
   const server = new SMTPServer({
     authOptional: true,
     // startTls: STARTTLS offered, with smtp-server's own self-signed certificate.
-    disabledCommands: options.startTls ? [] : ['STARTTLS'],
+    disabledCommands: options.startTls || options.tls ? [] : ['STARTTLS'],
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    secure: options.implicitTls ?? false,
     logger: false,
     onRcptTo(address, _session, callback) {
       if (options.reject) {
@@ -96,8 +106,9 @@ export async function startSmtpSink(
   });
   // A client that dies mid-conversation (a replica killed with SIGKILL) resets
   // its connection: a real server shrugs that off, and so does this one.
+  // So does a client that hangs up during the TLS handshake (it refused the certificate).
   server.on('error', (err: Error & { code?: string }) => {
-    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
+    if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE' && err.code !== 'TLSError' && err.code !== 'SocketError') throw err;
   });
   const port = (server.server.address() as AddressInfo).port;
   let taken = 0;
