@@ -55,7 +55,7 @@ export const TLS_INSECURE_WARNING =
  * host), by Node's CAs and those of `tls_ca_file`; not at all with
  * `tls_insecure`. Node's `ca` option replaces its CAs, so they are named too.
  */
-function certificateCheck(smtp: SmtpTransportSettings): ConnectionOptions {
+export function certificateCheck(smtp: SmtpTransportSettings): ConnectionOptions {
   return {
     ...(smtp.tlsName ? { servername: smtp.tlsName } : {}),
     ...(smtp.tlsCa ? { ca: [...rootCertificates, smtp.tlsCa] } : {}),

@@ -1,8 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { parseConfig, type RawConfig } from '../../../src/config';
 import type { MailMessage } from '../../../src/delivery/mail-message';
-import { createSmtpTransport } from '../../../src/delivery/mail-transport';
+import { certificateCheck, createSmtpTransport } from '../../../src/delivery/mail-transport';
 import { removeDir, tempDir } from '../../support/harness';
 import { startSmtpSink, type SmtpSink } from '../../support/smtp';
 import { createTestCa, type IssuedCertificate, type TestCa } from '../../support/tls-certificates';
@@ -123,6 +124,17 @@ describe('require_transport_security', () => {
 });
 
 describe('email.tls_ca_file in the config', () => {
+  it("is trusted besides Node's own CAs, which a `ca` option alone would replace", () => {
+    const smtp = parseConfig({ email: { smtp_host: 'mail.example.org', tls_ca_file: ca.caFile } }).email.smtp!;
+    const trusted = certificateCheck(smtp).ca as string[];
+    expect(trusted).toEqual(expect.arrayContaining([...rootCertificates]));
+    expect(trusted.at(-1)).toContain('-----BEGIN CERTIFICATE-----');
+    expect(trusted).toHaveLength(rootCertificates.length + 1);
+    // Without it, Node's CAs alone, as by default.
+    expect(certificateCheck(parseConfig({ email: { smtp_host: 'mail.example.org' } }).email.smtp!).ca).toBeUndefined();
+  });
+
+
   it('must name a readable file of PEM certificates', () => {
     const missing = path.join(dir, 'missing.pem');
     const empty = path.join(dir, 'empty.pem');
