@@ -13,6 +13,7 @@ export const SMS = section(
       validation_token_lifetime: duration('15m'),
       max_token_attempts: z.number().int().min(1).max(100).default(5),
       max_attempts: z.number().int().min(1).max(100).default(8),
+      webotp_line: z.boolean().default(true),
       http: section(
         z
           .object({
@@ -67,6 +68,8 @@ export function toSms(raw: z.output<typeof SMS>, env: Env, report: Report) {
     maxTokenAttempts: raw.max_token_attempts,
     /** Delivery attempts before a message is given up on. */
     maxAttempts: raw.max_attempts,
+    /** End each text with `@host #code`, the line phones and browsers fill the code in from. */
+    webotpLine: raw.webotp_line,
     http: raw.http,
     twilio: raw.twilio && {
       accountSid: raw.twilio.account_sid,

@@ -125,7 +125,9 @@ export class SmsSender {
   constructor(
     private readonly config: {
       readonly serverName: string;
+      readonly publicBaseurl: string;
       readonly email: { readonly appName: string; readonly defaultLanguage: string };
+      readonly sms: { readonly webotpLine: boolean };
     },
     private readonly templates: Templates,
     private readonly transport: SmsTransport,
@@ -134,6 +136,16 @@ export class SmsSender {
   send(payload: SmsPayload, signal?: AbortSignal): Promise<void> {
     const view = { app_name: this.config.email.appName, server_name: this.config.serverName, code: payload.code };
     const language = payload.language ?? this.config.email.defaultLanguage;
-    return this.transport.send({ to: `+${payload.to}`, text: this.templates.render('sms/code.txt', language, view).trim() }, signal);
+    const text = this.templates.render('sms/code.txt', language, view).trim() + this.oneTimeCodeLine(payload.code);
+    return this.transport.send({ to: `+${payload.to}`, text }, signal);
+  }
+
+  /**
+   * The origin-bound one-time code line (WICG sms-one-time-codes), last in
+   * the text. It names a host alone: the origin it stands for is https on
+   * the default port, and phones read no port in it.
+   */
+  private oneTimeCodeLine(code: string): string {
+    return this.config.sms.webotpLine ? `\n\n@${new URL(this.config.publicBaseurl).hostname} #${code}` : '';
   }
 }

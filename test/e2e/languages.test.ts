@@ -168,7 +168,10 @@ describe('languages and branding of emails, text messages and pages', () => {
     );
     expect(res.status).toBe(200);
     const [sms] = await gateway.waitFor(1);
-    expect(sms.text).toMatch(/^\d{6} ist Ihr Bestätigungscode für TestHS\. Bitte nicht weitergeben\.$/);
+    // Last, the one-time code line: public_baseurl's host, without its port.
+    const [, code, lineCode] = /^(\d{6}) ist Ihr Bestätigungscode für TestHS\. Bitte nicht weitergeben\.\n\n@127\.0\.0\.1 #(\d{6})$/.exec(sms.text) ?? [];
+    expect(lineCode).toBe(code);
+    expect(code).toMatch(/^\d{6}$/);
   });
 
   describe('branding', () => {

@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EMAIL_TEMPLATE_FILES } from '../../../src/delivery/email-sender';
-import { SMS_TEMPLATE_FILES } from '../../../src/delivery/sms-senders';
+import { SMS_TEMPLATE_FILES, SmsSender, type SmsMessage } from '../../../src/delivery/sms-senders';
 import { DEFAULT_TEMPLATES_DIR, Templates } from '../../../src/delivery/templates';
 import { PAGE_TEMPLATE_FILES } from '../../../src/http/link-page';
 import { removeDir, tempDir } from '../../support/harness';
@@ -20,6 +20,34 @@ function filesUnder(dir: string, prefix = ''): string[] {
 const GSM7 = new Set(
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
 );
+
+/** GSM 03.38's extension table: each costs an escape and itself, two septets. */
+const GSM7_EXTENSION = new Set('\f^{}\\[~]|€');
+
+/**
+ * How much of one segment a text takes: GSM-7 septets out of 160, or, when
+ * a character is outside GSM-7, UCS-2 code units out of 70.
+ */
+function segmentUse(text: string): { used: number; of: number } {
+  const chars = [...text];
+  if (chars.every((char) => GSM7.has(char) || GSM7_EXTENSION.has(char))) {
+    return { used: chars.reduce((sum, char) => sum + (GSM7_EXTENSION.has(char) ? 2 : 1), 0), of: 160 };
+  }
+  return { used: text.length, of: 70 };
+}
+
+/** The text SmsSender hands its transport, for a message in `language`. */
+async function textMessage(templates: Templates, language: string, settings: { appName: string; publicBaseurl: string; webotpLine?: boolean }) {
+  const sent: SmsMessage[] = [];
+  const config = {
+    serverName: 'example.org',
+    publicBaseurl: settings.publicBaseurl,
+    email: { appName: settings.appName, defaultLanguage: 'en' },
+    sms: { webotpLine: settings.webotpLine ?? true },
+  };
+  await new SmsSender(config, templates, { send: async (message) => void sent.push(message) }).send({ to: '4915112345678', code: '123456', language });
+  return sent[0].text;
+}
 
 const view = {
   app_name: 'Example Chat',
@@ -65,6 +93,35 @@ describe('the shipped templates', () => {
       expect([...english].filter((char) => !GSM7.has(char))).toEqual([]);
       expect(german.length).toBeLessThanOrEqual(english.length);
     }
+  });
+
+  it('end every text with the one-time code line, public_baseurl’s host without its port; sms.webotp_line: false leaves it out', async () => {
+    for (const language of templates.languages) {
+      const text = await textMessage(templates, language, { appName: 'Example Chat', publicBaseurl: 'https://matrix.example.org:8448/threepid/' });
+      expect(text.split('\n').at(-1)).toBe('@matrix.example.org #123456');
+      expect(text).toBe(`${templates.render('sms/code.txt', language, { ...view, app_name: 'Example Chat' }).trim()}\n\n@matrix.example.org #123456`);
+      const without = await textMessage(templates, language, { appName: 'Example Chat', publicBaseurl: 'https://matrix.example.org/', webotpLine: false });
+      expect(without).not.toContain('@');
+      expect(without).toBe(templates.render('sms/code.txt', language, { ...view, app_name: 'Example Chat' }).trim());
+    }
+  });
+
+  it('fit one SMS segment in every language, one-time code line included, with a long app name and host', async () => {
+    const appName = 'Example Chat Enterprises'; // 24 characters
+    const host = 'verification.matrix.chat-example.co.uk'.padStart(40, 'x'); // 40 characters
+    expect([appName.length, host.length]).toEqual([24, 40]);
+    for (const language of templates.languages) {
+      const text = await textMessage(templates, language, { appName, publicBaseurl: `https://${host}/` });
+      expect(text.endsWith(`@${host} #123456`)).toBe(true);
+      const { used, of } = segmentUse(text);
+      expect({ language, fits: used <= of, used, of }).toEqual({ language, fits: true, used, of });
+    }
+  });
+
+  it('count segments as the GSM and UCS-2 rules do', () => {
+    expect(segmentUse('a'.repeat(160))).toEqual({ used: 160, of: 160 });
+    expect(segmentUse('€[]')).toEqual({ used: 6, of: 160 });
+    expect(segmentUse('Straße ✓')).toEqual({ used: 8, of: 70 });
   });
 
   it('refuses a default language there are no templates for', () => {
