@@ -48,6 +48,7 @@ module.exports = {
         '<rootDir>/test/e2e/**/*.test.ts',
         '<rootDir>/test/regressions/**/*.test.ts',
         '<rootDir>/test/unit/store/sessions.test.ts',
+        '<rootDir>/test/unit/store/outbox-failed-count.test.ts',
         '<rootDir>/test/unit/key-report.test.ts',
         '<rootDir>/test/unit/threepid/service.test.ts',
         '<rootDir>/test/unit/delivery/outbox-worker.test.ts',

@@ -25,6 +25,7 @@ import { engineOf, migrateToLatest, readinessCheck } from './store/migrations';
 import { rewriteOldEmailDomains } from './store/email-domain-rewrite';
 import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
+import { outboxViewOf } from './observability/outbox-view';
 import { createOpsRouter } from './http/ops-router';
 import { countRefusals } from './observability/rate-limit-refusals';
 import { startPurgeJob } from './purge';
@@ -123,7 +124,12 @@ async function assemble(parts: {
 }): Promise<ThreepidModule> {
   const { options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids, secrets, undo } = parts;
   const { config } = options;
-  const metrics = new Metrics(store, clock, options.processMetrics ?? true);
+  // Named in metrics and in the log line of a message given up on.
+  const providers = {
+    email: options.mailTransport ? 'custom' : config.email.smtp ? 'smtp' : 'file',
+    sms: options.smsTransport ? 'custom' : config.sms.sender,
+  };
+  const metrics = new Metrics(store, clock, options.processMetrics ?? true, providers);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
   const makeLimiter: LimiterFactory =
     opened.engine === 'postgres'
@@ -151,6 +157,7 @@ async function assemble(parts: {
     leaseMs: config.outbox.leaseMs,
     sendTimeoutMs: config.outbox.sendTimeoutMs,
     concurrency: config.outbox.concurrency,
+    providers,
     senders: {
       // The Message-ID is the message's opaque outside id: it says nothing of when it was made.
       email: (payload, id, signal) => emailSender.send(payload as EmailPayload, ids.external(id), signal),
@@ -239,7 +246,7 @@ async function assemble(parts: {
         sharedSecret: config.homeserver.sharedSecret,
         audience: config.homeserver.jwtAudience,
         maxLifetimeMs: config.homeserver.jwtMaxLifetimeMs,
-      }, logger)
+      }, logger, outboxViewOf(store, clock))
     : undefined;
 
   const identityServiceRouter = config.identityServiceApi.enabled

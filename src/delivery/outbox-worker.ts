@@ -27,6 +27,8 @@ export interface OutboxWorkerOptions {
   readonly leaseMs?: number;
   /** How long one send may take in all; then it is a temporary failure. */
   readonly sendTimeoutMs?: number;
+  /** What sends each channel's messages (`smtp`, `twilio`…), named when one is given up on. */
+  readonly providers?: Partial<Record<Channel, string>>;
   /** Counts outcomes, for the operator's view. */
   readonly onOutcome?: (outcome: DeliveryOutcome, channel: Channel) => void;
   /** Counts outcomes that ended after their lease had (see {@link LostLease}). */
@@ -192,7 +194,7 @@ export class OutboxWorker {
         return this.leaseLost('outcome_dropped', message);
       }
       logger.error(
-        { id: message.id, channel: message.channel, attempt, reason: message.unreadable },
+        { id: message.id, channel: message.channel, provider: this.options.providers?.[message.channel], attempt, reason: message.unreadable },
         'message given up on: its payload cannot be opened (was its key removed from outbox.keys too early?)',
       );
       this.options.onOutcome?.('failed', message.channel);
@@ -232,7 +234,7 @@ export class OutboxWorker {
     const claim = { id: message.id, token: message.claim };
     if (err instanceof PermanentDeliveryError || attempt >= this.options.maxAttempts[message.channel]) {
       if (!(await store.outbox.markFailed(claim, clock.now(), reason))) return this.leaseLost('outcome_dropped', message);
-      logger.error({ id: message.id, channel: message.channel, attempt, reason }, 'message given up on');
+      logger.error({ id: message.id, channel: message.channel, provider: this.options.providers?.[message.channel], attempt, reason }, 'message given up on');
       this.options.onOutcome?.('failed', message.channel);
     } else {
       const delay = this.backoff(attempt);

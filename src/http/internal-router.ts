@@ -50,6 +50,13 @@ export function requireInternalAuth(auth: InternalAuth): RequestHandler {
   };
 }
 
+/** The outbox for the operator: messages waiting, the age of the oldest, and those given up on in the last hour. */
+export interface OutboxView {
+  readonly pending: number;
+  readonly oldestPendingAgeMs: number | null;
+  readonly failedLastHour: number;
+}
+
 function validatedBody(proof: ValidatedThreepid) {
   return { medium: proof.medium, address: proof.address, validated_at: proof.validatedAt };
 }
@@ -63,6 +70,7 @@ export function createInternalRouter(
   bindings: BindingService,
   auth: InternalAuth,
   logger: Logger,
+  outboxView: () => Promise<OutboxView>,
 ): Router {
   const router = Router();
   router.use(INTERNAL_PREFIX, requireInternalAuth(auth));
@@ -126,6 +134,14 @@ export function createInternalRouter(
     .delete(async (req: Request, res: Response) => {
       await bindings.delete(parseMedium(req.params.medium), String(req.params.address));
       res.json({});
+    })
+    .all(methodNotAllowed);
+
+  router
+    .route(`${INTERNAL_PREFIX}/outbox/stats`)
+    .get(async (_req: Request, res: Response) => {
+      const view = await outboxView();
+      res.json({ pending: view.pending, oldest_pending_age_ms: view.oldestPendingAgeMs, failed_last_hour: view.failedLastHour });
     })
     .all(methodNotAllowed);
 

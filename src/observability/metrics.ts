@@ -31,6 +31,8 @@ const MEDIUMS: ReadonlySet<string> = new Set(['email', 'msisdn']);
 const FLOWS: ReadonlySet<string> = new Set(['register', 'password', '3pid', 'delegated']);
 const CHANNELS: ReadonlySet<string> = new Set(['email', 'sms']);
 const OUTCOMES: ReadonlySet<string> = new Set(['sent', 'retried', 'failed']);
+/** Email transports and SMS senders; `custom` is a transport the host passed in. */
+const PROVIDERS: ReadonlySet<string> = new Set(['smtp', 'file', 'log', 'http', 'twilio', 'sns', 'vonage', 'custom']);
 const LOST_LEASES: ReadonlySet<string> = new Set(['sent_recorded', 'sent_twice', 'outcome_dropped']);
 /** The address policy's rules (its config keys) and the SMS destination rules. */
 const POLICY_RULES: ReadonlySet<string> = new Set([
@@ -65,7 +67,7 @@ export class Metrics implements ThreepidEvents {
   private readonly requests: Counter<'route' | 'method' | 'status'>;
   private readonly latency: Histogram<'route'>;
   private readonly sessions: Counter<'medium' | 'flow' | 'event'>;
-  private readonly messages: Counter<'channel' | 'outcome'>;
+  private readonly messages: Counter<'channel' | 'provider' | 'outcome'>;
   private readonly limited: Counter<'rule'>;
   private readonly refused: Counter<'rule' | 'medium' | 'at'>;
   private readonly lostLeases: Counter<'channel' | 'outcome'>;
@@ -73,7 +75,13 @@ export class Metrics implements ThreepidEvents {
   private readonly rules = new FirstSeen(32);
 
   /** @internal The module builds it; hosts get it as `ThreepidModule.metrics`. */
-  constructor(store: Store, clock: Clock, withProcessMetrics = true) {
+  constructor(
+    store: Store,
+    clock: Clock,
+    withProcessMetrics = true,
+    /** What sends each channel's messages (`email.smtp` or file, `sms.sender`). */
+    private readonly providers: Partial<Record<Channel, string>> = {},
+  ) {
     const registers = [this.registry];
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'threepid_' });
     this.requests = new Counter({
@@ -97,8 +105,8 @@ export class Metrics implements ThreepidEvents {
     });
     this.messages = new Counter({
       name: 'threepid_messages_total',
-      help: 'Emails and text messages queued, sent, retried and failed',
-      labelNames: ['channel', 'outcome'],
+      help: 'Emails and text messages queued, sent, retried and failed (given up on), by channel and provider',
+      labelNames: ['channel', 'provider', 'outcome'],
       registers,
     });
     this.limited = new Counter({
@@ -168,11 +176,15 @@ export class Metrics implements ThreepidEvents {
   }
 
   messageQueued(channel: Channel): void {
-    this.messages.inc({ channel: oneOf(channel, CHANNELS), outcome: 'queued' });
+    this.messages.inc({ ...this.channelLabels(channel), outcome: 'queued' });
   }
 
   delivery(outcome: DeliveryOutcome, channel: Channel): void {
-    this.messages.inc({ channel: oneOf(channel, CHANNELS), outcome: oneOf(outcome, OUTCOMES) });
+    this.messages.inc({ ...this.channelLabels(channel), outcome: oneOf(outcome, OUTCOMES) });
+  }
+
+  private channelLabels(channel: Channel): { channel: string; provider: string } {
+    return { channel: oneOf(channel, CHANNELS), provider: oneOf(this.providers[channel] ?? 'other', PROVIDERS) };
   }
 
   leaseLost(outcome: LostLease, channel: Channel): void {

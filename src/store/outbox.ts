@@ -92,11 +92,7 @@ export class OutboxStore implements Outbox {
       await trx
         .updateTable('threepid_outbox')
         .set({ locked_until: sql<number>`${dbNow} + ${claim.leaseMs}`, claim_token: claim.token })
-        .where(
-          'id',
-          'in',
-          rows.map((row) => row.id),
-        )
+        .where('id', 'in', rows.map((row) => row.id))
         .execute();
       return rows.map((row) => this.opened(row, claim.token));
     });
@@ -280,6 +276,13 @@ export class OutboxStore implements Outbox {
     return Number(result.numDeletedRows);
   }
 
+  /** Messages given up on at or after `since` (the process's clock, as written), counted off the (status, finished_at) index. */
+  async countFailedSince(since: number): Promise<number> {
+    const count = this.db.selectFrom('threepid_outbox').select((eb) => eb.fn.countAll<number>().as('count'));
+    const row = await count.where('status', '=', 'failed').where('finished_at', '>=', since).executeTakeFirst();
+    return Number(row?.count ?? 0);
+  }
+
   async stats(): Promise<OutboxStats> {
     const rows = await this.db
       .selectFrom('threepid_outbox')
@@ -288,11 +291,6 @@ export class OutboxStore implements Outbox {
       .execute();
     const count = (status: string) => Number(rows.find((row) => row.status === status)?.count ?? 0);
     const oldest = rows.find((row) => row.status === 'pending')?.oldest;
-    return {
-      pending: count('pending'),
-      failed: count('failed'),
-      sent: count('sent'),
-      oldestPendingCreatedAt: oldest == null ? null : Number(oldest),
-    };
+    return { pending: count('pending'), failed: count('failed'), sent: count('sent'), oldestPendingCreatedAt: oldest == null ? null : Number(oldest) };
   }
 }

@@ -53,8 +53,8 @@ describe("the operator's view: /health, /ready, /metrics and request logs", () =
     const text = await metrics();
     expect(text).toContain('threepid_sessions_total{medium="email",flow="register",event="created"} 2');
     expect(text).toContain('threepid_sessions_total{medium="email",flow="register",event="validated"} 1');
-    expect(text).toContain('threepid_messages_total{channel="email",outcome="queued"} 2');
-    expect(text).toContain('threepid_messages_total{channel="email",outcome="sent"} 2');
+    expect(text).toContain('threepid_messages_total{channel="email",provider="smtp",outcome="queued"} 2');
+    expect(text).toContain('threepid_messages_total{channel="email",provider="smtp",outcome="sent"} 2');
     expect(text).toContain('threepid_rate_limited_total{rule="rc_3pid_validation"} 1');
     expect(text).toContain('threepid_http_requests_total{route="/_matrix/client/v3/register/email/requestToken",method="POST",status="429"} 1');
     expect(text).toMatch(/threepid_outbox_depth 0\n/);

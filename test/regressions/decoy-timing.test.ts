@@ -166,8 +166,8 @@ it('a decoy sends nothing, and leaves nothing that looks like mail waiting', asy
     // The operator's view: nothing waiting, nothing failed.
     const metrics = await (await fetch(`${hs.internalUrl}/metrics`)).text();
     expect(metrics).toMatch(/^threepid_outbox_depth 0$/m);
-    expect(metrics).toMatch(/^threepid_messages_total\{channel="email",outcome="queued"\} 1$/m);
-    expect(metrics).toMatch(/^threepid_messages_total\{channel="sms",outcome="queued"\} 1$/m);
+    expect(metrics).toMatch(/^threepid_messages_total\{channel="email",provider="smtp",outcome="queued"\} 1$/m);
+    expect(metrics).toMatch(/^threepid_messages_total\{channel="sms",provider="http",outcome="queued"\} 1$/m);
     expect(metrics).not.toMatch(/outcome="failed"/);
 
     // The purge (run at every start) clears decoys at once.
