@@ -47,6 +47,8 @@ class Reader {
 
   /** `(?aimsux)` and `(?#…)` before anything else; Python 3.11 refuses global flags elsewhere. */
   private globalFlags(): void {
+    // Python checks the global type flags once they are all read: `(?a)(?u)` is refused, not the last one winning.
+    const types = new Set<string>();
     for (;;) {
       if (this.eat('(?#')) this.comment();
       else if (this.next === '(' && this.chars[this.pos + 1] === '?' && /^[aiLmsuxt]$/.test(this.chars[this.pos + 2] ?? '')) {
@@ -57,6 +59,8 @@ class Reader {
           this.pos = at;
           return;
         }
+        for (const letter of parsed.on) if (letter === 'a' || letter === 'u') types.add(letter);
+        if (types.size > 1) refuse('ASCII and UNICODE flags are incompatible');
         this.flags = parsed.apply(this.flags);
       } else return;
     }
@@ -67,7 +71,7 @@ class Reader {
   }
 
   /** After `(?`: the flag letters, `-` letters, and `)` (global) or `:` (scoped). */
-  private flagLetters(): { scoped: boolean; apply: (flags: Flags) => Flags } {
+  private flagLetters(): { scoped: boolean; on: ReadonlySet<string>; apply: (flags: Flags) => Flags } {
     const on = new Set<string>();
     const off = new Set<string>();
     let char = this.take();
@@ -79,7 +83,7 @@ class Reader {
       if (on.has('a') && on.has('u')) refuse("bad inline flags: flags 'a', 'u' and 'L' are incompatible");
       char = this.take();
     }
-    if (char === ')') return { scoped: false, apply: (flags) => withFlags(flags, on, off) };
+    if (char === ')') return { scoped: false, on, apply: (flags) => withFlags(flags, on, off) };
     if (char === '-') {
       char = this.take();
       while (char !== undefined && /^[a-zA-Z]$/.test(char)) {
@@ -93,7 +97,7 @@ class Reader {
       if (off.size === 0) refuse('missing flag');
     }
     if (char !== ':') refuse(`missing -, : or ) in inline flags at position ${this.pos}`);
-    return { scoped: true, apply: (flags) => withFlags(flags, on, off) };
+    return { scoped: true, on, apply: (flags) => withFlags(flags, on, off) };
   }
 
   private alternation(flags: Flags): Node {

@@ -25,7 +25,7 @@ out = []
 for pattern, text in json.load(sys.stdin):
     try:
         compiled = re.compile(pattern)
-    except (re.error, OverflowError) as error:
+    except (re.error, OverflowError, ValueError) as error:
         out.append({'error': str(error)})
         continue
     out.append({'match': compiled.match(text) is not None, 'search': compiled.search(text) is not None})
