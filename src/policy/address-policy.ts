@@ -86,6 +86,12 @@ function spellingsOf(medium: Medium, address: string): readonly string[] {
   return asciiSpelling === address ? [address] : [address, asciiSpelling];
 }
 
+/** `a.b.example.org` → itself, `b.example.org`, `example.org` (never the top-level domain alone). */
+function parentsOf(domain: string): string[] {
+  const labels = domain.split('.');
+  return labels.slice(0, -1).map((_label, index) => labels.slice(index).join('.'));
+}
+
 export class AddressPolicy {
   private readonly allowed: readonly { medium: string; pattern: PythonPattern }[];
   private readonly allowedDomains: DomainList;
@@ -167,10 +173,15 @@ export class AddressPolicy {
     );
   }
 
+  /**
+   * An addition counts as a list entry does: the domain and every domain
+   * below it. An exception excepts what it names (`name`, or `*.name` for
+   * the domains below).
+   */
   private isDisposable(domain: string): boolean {
     const { list, additions, exceptions } = this.disposable!;
     if (exceptions.includes(domain)) return false;
-    return additions.includes(domain) || list.listed(domain);
+    return list.listed(domain) || parentsOf(domain).some((name) => additions.includes(name));
   }
 }
 

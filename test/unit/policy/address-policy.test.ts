@@ -2,6 +2,8 @@ import { ConfigError, parseConfig, type RawConfig } from '../../../src/config';
 import { AddressPolicy, looseEnds, purposesOf, type Purpose } from '../../../src/policy/address-policy';
 import { disposableDomains } from '../../../src/policy/disposable-domains';
 import { canonicaliseEmail } from '../../../src/threepid/email';
+import { startAddressPolicy } from '../../../src/policy/startup';
+import { CapturingLogger } from '../../support/harness';
 
 function policyOf(raw: Partial<RawConfig>): AddressPolicy {
   return new AddressPolicy(parseConfig(raw).policy, disposableDomains);
@@ -151,6 +153,12 @@ describe('email domain and address rules', () => {
     expect(policy.refusal('email', 'a@mailinator.com', REGISTER)).toBe('disposable_domains');
     expect(policy.refusal('email', 'a@box.mailinator.com', REGISTER)).toBe('disposable_domains');
     expect(policy.refusal('email', 'a@x.temp.example', REGISTER)).toBe('disposable_domains');
+    // An addition, like a list entry, covers the domains below it; an exception only what it names.
+    const plain = policyOf({ address_policy: { disposable_domains: { enabled: true, additions: ['throwaway.example'], exceptions: ['mailinator.com'] } } });
+    expect(plain.refusal('email', 'a@throwaway.example', REGISTER)).toBe('disposable_domains');
+    expect(plain.refusal('email', 'a@deep.x.throwaway.example', REGISTER)).toBe('disposable_domains');
+    expect(plain.refusal('email', 'a@mailinator.com', REGISTER)).toBeUndefined();
+    expect(plain.refusal('email', 'a@x.mailinator.com', REGISTER)).toBe('disposable_domains');
     expect(policy.refusal('email', 'a@guerrillamail.com', REGISTER)).toBeUndefined();
     expect(policy.refusal('email', 'a@gmail.com', REGISTER)).toBeUndefined();
   });
@@ -175,5 +183,15 @@ describe('email domain and address rules', () => {
     expect(purposesOf('3pid')).toEqual(['add']);
     expect(purposesOf('password')).toEqual(['password']);
     expect(purposesOf('delegated')).toEqual(['register', 'add']);
+  });
+});
+
+describe('the start log', () => {
+  it('names a loose pattern by its key only: a pattern may spell out an address, and logs carry none', () => {
+    const logger = new CapturingLogger();
+    const config = parseConfig({ allowed_local_3pids: [{ medium: 'email', pattern: '^boss@corp\\.example' }] });
+    startAddressPolicy(config.policy, logger);
+    expect(logger.lines).toEqual([{ level: 'warn', fields: { key: 'allowed_local_3pids.0.pattern' }, message: expect.stringContaining('--check') }]);
+    expect(logger.text()).not.toContain('boss');
   });
 });
