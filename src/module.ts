@@ -145,7 +145,7 @@ async function assemble(parts: {
     (smtp ? (ThreadedMailTransport.create(smtp, logger) ?? createSmtpTransport(smtp)) : createFileTransport(config.email.devMailDir, logger, dkim));
   undo.push(() => transport.close());
   const emailSender = new EmailSender(config, brandingView(config, 'email'), templates, transport);
-  const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger));
+  const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger, clock));
 
   const deliveryCounts: Record<DeliveryOutcome, number> = { sent: 0, retried: 0, failed: 0 };
   const worker = new OutboxWorker({

@@ -120,6 +120,8 @@ export const SECRET_ENV = {
   'email.dkim.private_key': 'MATRIX_HS_THREEPID_DKIM_PRIVATE_KEY',
   'homeserver.shared_secret': 'MATRIX_HS_THREEPID_SHARED_SECRET',
   'sms.twilio.auth_token': 'MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN',
+  'sms.sns.secret_access_key': 'MATRIX_HS_THREEPID_SNS_SECRET_ACCESS_KEY',
+  'sms.vonage.api_secret': 'MATRIX_HS_THREEPID_VONAGE_API_SECRET',
   'database.url': 'MATRIX_HS_THREEPID_DATABASE_URL',
   'outbox.keys': 'MATRIX_HS_THREEPID_OUTBOX_KEYS',
 } as const;

@@ -130,8 +130,8 @@ function deepFreeze<T>(value: T): T {
  * {@link Config}. Every secret may come from the environment instead of the
  * file, or from a file the environment names (as container secrets are
  * mounted): `MATRIX_HS_THREEPID_SMTP_PASS` or `MATRIX_HS_THREEPID_SMTP_PASS_FILE`,
- * and the same for `SHARED_SECRET`, `TWILIO_AUTH_TOKEN`, `DATABASE_URL` and
- * `OUTBOX_KEYS`.
+ * and the same for `SHARED_SECRET`, `TWILIO_AUTH_TOKEN`, `SNS_SECRET_ACCESS_KEY`,
+ * `VONAGE_API_SECRET`, `DATABASE_URL` and `OUTBOX_KEYS`.
  *
  * @throws ConfigError listing every problem, each naming its key, e.g. `email.smtp_port`.
  */

@@ -1,33 +1,17 @@
 import Mustache from 'mustache';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { Clock } from '../sources';
 import { DevMessageFiles } from './dev-files';
 import { PermanentDeliveryError } from './errors';
 import type { SmsPayload } from './messages';
+import { createSnsSmsTransport } from './sms-sns';
+import { requestSignal, type SmsTransport } from './sms-transport';
+import { createTwilioSmsTransport } from './sms-twilio';
+import { createVonageSmsTransport } from './sms-vonage';
 import type { Templates } from './templates';
 
-/** One text message, ready to go: `to` in E.164 with the `+`. */
-export interface SmsMessage {
-  readonly to: string;
-  readonly text: string;
-}
-
-/**
- * The port every SMS provider sits behind. Throw {@link PermanentDeliveryError}
- * for failures not worth retrying. `signal` aborts when the outbox's send
- * deadline passes: drop the request then.
- */
-export interface SmsTransport {
-  send(message: SmsMessage, signal?: AbortSignal): Promise<void>;
-}
-
-const REQUEST_TIMEOUT_MS = 15_000;
-
-/** The request's own timeout, and the outbox's deadline when there is one. */
-function requestSignal(signal: AbortSignal | undefined): AbortSignal {
-  const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  return signal ? AbortSignal.any([timeout, signal]) : timeout;
-}
+export type { SmsMessage, SmsTransport } from './sms-transport';
 
 /**
  * Maps an HTTP answer from a gateway to the outbox's retry rules: 2xx is
@@ -81,38 +65,17 @@ export function createHttpSmsTransport(settings: NonNullable<Config['sms']['http
   };
 }
 
-/**
- * Twilio's Messages API: `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`,
- * form-encoded `To`, `Body` and `From` or `MessagingServiceSid`, HTTP Basic
- * auth with the account SID and auth token; `201` with the message resource
- * on success, `{code, message}` with a 4xx on refusal.
- */
-export function createTwilioSmsTransport(settings: NonNullable<Config['sms']['twilio']>): SmsTransport {
-  const url = `${settings.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
-  const authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')}`;
-  return {
-    async send(message, signal) {
-      const form = new URLSearchParams({ To: message.to, Body: message.text });
-      if (settings.messagingServiceSid) form.set('MessagingServiceSid', settings.messagingServiceSid);
-      else form.set('From', settings.from as string);
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
-        body: form,
-        redirect: 'error',
-        signal: requestSignal(signal),
-      });
-      await checkGatewayAnswer(response, 'Twilio');
-    },
-  };
-}
-
-export function createSmsTransport(settings: Config['sms'], logger: Logger): SmsTransport {
+/** The sender `sms.sender` names; `clock` dates the requests that are signed. */
+export function createSmsTransport(settings: Config['sms'], logger: Logger, clock: Clock): SmsTransport {
   switch (settings.sender) {
     case 'http':
       return createHttpSmsTransport(settings.http as NonNullable<Config['sms']['http']>);
     case 'twilio':
       return createTwilioSmsTransport(settings.twilio as NonNullable<Config['sms']['twilio']>);
+    case 'sns':
+      return createSnsSmsTransport(settings.sns as NonNullable<Config['sms']['sns']>, clock);
+    case 'vonage':
+      return createVonageSmsTransport(settings.vonage as NonNullable<Config['sms']['vonage']>);
     case 'log':
       return createLogSmsTransport(settings.devSmsDir, logger);
   }

@@ -1,5 +1,6 @@
 import { SendDeadlineError } from '../../../src/delivery/errors';
-import { createHttpSmsTransport, createTwilioSmsTransport } from '../../../src/delivery/sms-senders';
+import { createHttpSmsTransport } from '../../../src/delivery/sms-senders';
+import { createTwilioSmsTransport } from '../../../src/delivery/sms-twilio';
 import { eventually, startSilentServer } from '../../support/e2e-utils';
 
 /** A gateway that takes the request and never answers: the outbox's deadline ends the send. */

@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EMAIL_TEMPLATE_FILES } from '../../../src/delivery/email-sender';
+import { GSM7_BASIC, segmentUse } from '../../../src/delivery/gsm7';
 import { SMS_TEMPLATE_FILES, SmsSender, type SmsMessage } from '../../../src/delivery/sms-senders';
 import { DEFAULT_TEMPLATES_DIR, Templates } from '../../../src/delivery/templates';
 import { PAGE_TEMPLATE_FILES } from '../../../src/http/link-page';
@@ -14,26 +15,6 @@ function filesUnder(dir: string, prefix = ''): string[] {
   return readdirSync(path.join(dir, prefix), { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory() ? filesUnder(dir, path.posix.join(prefix, entry.name)) : [path.posix.join(prefix, entry.name)],
   );
-}
-
-/** GSM 03.38's basic character set: a text message of these alone fits 160 to a segment. */
-const GSM7 = new Set(
-  '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà',
-);
-
-/** GSM 03.38's extension table: each costs an escape and itself, two septets. */
-const GSM7_EXTENSION = new Set('\f^{}\\[~]|€');
-
-/**
- * How much of one segment a text takes: GSM-7 septets out of 160, or, when
- * a character is outside GSM-7, UCS-2 code units out of 70.
- */
-function segmentUse(text: string): { used: number; of: number } {
-  const chars = [...text];
-  if (chars.every((char) => GSM7.has(char) || GSM7_EXTENSION.has(char))) {
-    return { used: chars.reduce((sum, char) => sum + (GSM7_EXTENSION.has(char) ? 2 : 1), 0), of: 160 };
-  }
-  return { used: text.length, of: 70 };
 }
 
 /** The text SmsSender hands its transport, for a message in `language`. */
@@ -89,8 +70,8 @@ describe('the shipped templates', () => {
     for (const appName of ['Matrix', 'Example Chat', 'x'.repeat(80)]) {
       const english = templates.render('sms/code.txt', 'en', { ...view, app_name: appName }).trim();
       const german = templates.render('sms/code.txt', 'de', { ...view, app_name: appName }).trim();
-      expect([...german].filter((char) => !GSM7.has(char))).toEqual([]);
-      expect([...english].filter((char) => !GSM7.has(char))).toEqual([]);
+      expect([...german].filter((char) => !GSM7_BASIC.has(char))).toEqual([]);
+      expect([...english].filter((char) => !GSM7_BASIC.has(char))).toEqual([]);
       expect(german.length).toBeLessThanOrEqual(english.length);
     }
   });
