@@ -10,7 +10,14 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { DevMessageFiles } from './dev-files';
 import { SmtpLanes } from './smtp-lanes';
-import { createSigningTransport, type DkimSettings } from './dkim';
+import { createSigningTransport } from './dkim';
+
+/**
+ * Named here rather than imported from ./dkim, so this file's declarations
+ * (part of the package's types) do not reach nodemailer's typings, which a
+ * host need not have.
+ */
+type DkimSettings = NonNullable<Config['email']['dkim']>;
 
 /** The message as nodemailer's composer takes it: the language as a header. */
 function composerInput(message: MailMessage) {
