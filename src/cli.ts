@@ -16,6 +16,7 @@ import { clientServerCors } from './http/cors';
 import { createLogger, type Logger } from './logger';
 import { keyReport } from './key-report';
 import { createThreepidModule, TEMPLATE_FILES } from './module';
+import { runSendTest } from './send-test';
 import { pendingMigrations } from './store/database';
 import { tryPendingMigrations } from './store/migration-trial';
 
@@ -139,6 +140,9 @@ async function main(): Promise<void> {
       return;
     case 'check':
       process.exitCode = await check(command.configFile);
+      return;
+    case 'send-test':
+      process.exitCode = await runSendTest(readConfig(command.configFile), command);
       return;
     case 'run':
       return run(command.configFile);

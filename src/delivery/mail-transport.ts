@@ -2,6 +2,7 @@ import { connect } from 'node:net';
 import { cryptoRandom } from '../sources';
 import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { PermanentDeliveryError } from './errors';
 import type { MailMessage } from './mail-message';
@@ -77,10 +78,59 @@ const SMTP_CONNECTIONS = 4;
 type PoolOptions = SMTPPool.Options & { maxRequeues: number };
 
 /**
- * SMTP through nodemailer, pooled. `force_tls` is TLS from the first byte
- * (port 465); otherwise STARTTLS is used when offered, and required when
- * `require_transport_security` is set.
+ * How one connection to the server is made and secured: `force_tls` is TLS
+ * from the first byte (port 465); otherwise STARTTLS is used when offered,
+ * and required when `require_transport_security` is set. The outbox's
+ * transport and `--send-test` both connect with these.
  */
+export function smtpConnectionOptions(smtp: SmtpTransportSettings): SMTPConnection.Options {
+  return {
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.forceTls,
+    requireTLS: smtp.requireTransportSecurity,
+    // Synapse's `enable_tls: false`: plain SMTP even when STARTTLS is offered.
+    ignoreTLS: smtp.enableTls === false,
+    auth: smtp.user !== undefined ? { user: smtp.user, pass: smtp.pass ?? '' } : undefined,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+    // (`noDelay` is a socket option tls.connect passes on; its type leaves it out.)
+    tls: { noDelay: true, ...certificateCheck(smtp) } as ConnectionOptions,
+  };
+}
+
+/** The message as it goes over SMTP: its envelope and its MIME text, built whole. */
+export type SmtpMessage = { envelope: { from: string | false; to: string[] }; raw: Buffer | string };
+
+/**
+ * Builds `message` for SMTP. Built whole first, then handed over as one
+ * buffer: streamed, each header line and encoded chunk was its own socket
+ * write (a fifth of an email's CPU went to those writes).
+ */
+export async function composeForSmtp(message: MailMessage, sender: Sender | undefined): Promise<SmtpMessage> {
+  const direct = sender && composeAlternative(message, sender, new Date(), cryptoRandom.bytes(12).toString('hex'));
+  if (direct && sender) return { envelope: { from: sender.address, to: [message.to] }, raw: direct };
+  const mime = new MailComposer(composerInput(message)).compile();
+  return { envelope: mime.getEnvelope(), raw: await mime.build() };
+}
+
+/**
+ * A failed send as the outbox sees it: a {@link PermanentDeliveryError} when
+ * retrying cannot fix it, a transport-security failure said so, else the error.
+ */
+export function smtpSendFailure(err: unknown): Error {
+  const { responseCode: code, command } = err as { responseCode?: number; command?: string };
+  // A 5xx reply is final (RFC 5321 §4.2.1) when it refuses this recipient
+  // or this message. A 5xx to STARTTLS, AUTH or MAIL FROM is the
+  // server's setup or ours: retried, so mail waits until it is fixed.
+  if (typeof code === 'number' && code >= 500 && code < 600 && (command === 'RCPT TO' || command === 'DATA')) {
+    return new PermanentDeliveryError(`SMTP server refused the message (${code})`);
+  }
+  return transportSecurityFailure(err) ?? (err as Error);
+}
+
+/** SMTP through nodemailer, pooled, each connection made as {@link smtpConnectionOptions} says. */
 export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport {
   // Every message has the same sender (email.notif_from): parsed once, again only if it differs.
   let parsed: { from: string; sender: Sender | undefined } | undefined;
@@ -90,13 +140,7 @@ export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport 
   };
   const lanes = new SmtpLanes(SMTP_CONNECTIONS, (onSocket) => {
     const options: PoolOptions = {
-      host: smtp.host,
-      port: smtp.port,
-      secure: smtp.forceTls,
-      requireTLS: smtp.requireTransportSecurity,
-      // Synapse's `enable_tls: false`: plain SMTP even when STARTTLS is offered.
-      ignoreTLS: smtp.enableTls === false,
-      auth: smtp.user !== undefined ? { user: smtp.user, pass: smtp.pass ?? '' } : undefined,
+      ...smtpConnectionOptions(smtp),
       // One connection per lane, kept open between messages.
       pool: true,
       maxConnections: 1,
@@ -105,9 +149,6 @@ export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport 
       // deliver it twice, and a lane whose send passed its deadline would
       // reconnect for ever.
       maxRequeues: 0,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 30_000,
       // nodemailer writes the end of DATA (".\r\n") apart from the message;
       // with Nagle's algorithm that small write waits for the server's delayed
       // ACK (~40 ms), which held each pooled connection to ~20 messages a
@@ -115,8 +156,6 @@ export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport 
       // before it has connected: one whose connection failed before nodemailer
       // had it was an error its pool never heard of, and with the server down
       // every pooled slot then stayed taken for good.
-      // (`noDelay` is a socket option tls.connect passes on; its type leaves it out.)
-      tls: { noDelay: true, ...certificateCheck(smtp) } as ConnectionOptions,
       getSocket: (_options, callback) => {
         // Handed over while still connecting, in the same tick: nodemailer's
         // handlers are on it before it can fail, so a refused connection
@@ -132,27 +171,10 @@ export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport 
   });
   return {
     async send(message, signal) {
-      const sender = senderOf(message.from);
       try {
-        // Built whole first, then handed over as one buffer: streamed, each
-        // header line and encoded chunk was its own socket write (a fifth of
-        // an email's CPU went to those writes).
-        const direct = sender && composeAlternative(message, sender, new Date(), cryptoRandom.bytes(12).toString('hex'));
-        if (direct && sender) {
-          await lanes.send({ envelope: { from: sender.address, to: [message.to] }, raw: direct }, signal);
-        } else {
-          const mime = new MailComposer(composerInput(message)).compile();
-          await lanes.send({ envelope: mime.getEnvelope(), raw: await mime.build() }, signal);
-        }
+        await lanes.send(await composeForSmtp(message, senderOf(message.from)), signal);
       } catch (err) {
-        const { responseCode: code, command } = err as { responseCode?: number; command?: string };
-        // A 5xx reply is final (RFC 5321 §4.2.1) when it refuses this recipient
-        // or this message. A 5xx to STARTTLS, AUTH or MAIL FROM is the
-        // server's setup or ours: retried, so mail waits until it is fixed.
-        if (typeof code === 'number' && code >= 500 && code < 600 && (command === 'RCPT TO' || command === 'DATA')) {
-          throw new PermanentDeliveryError(`SMTP server refused the message (${code})`);
-        }
-        throw transportSecurityFailure(err) ?? err;
+        throw smtpSendFailure(err);
       }
     },
     close: () => lanes.close(),

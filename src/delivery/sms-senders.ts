@@ -41,7 +41,7 @@ export function createLogSmsTransport(dir: string, logger: Logger): SmsTransport
  * may use `{{to}}` (digits, no `+`) and `{{text}}`; `sms.http.headers` are
  * sent as they are (put the gateway's API key there).
  */
-export function createHttpSmsTransport(settings: NonNullable<Config['sms']['http']>): SmsTransport {
+export function createHttpSmsTransport(settings: NonNullable<Config['sms']['http']>, fetcher: typeof fetch = fetch): SmsTransport {
   const render = (value: unknown, view: Record<string, string>): unknown => {
     if (typeof value === 'string') return Mustache.render(value, view, undefined, { escape: (text: string) => text });
     if (Array.isArray(value)) return value.map((item) => render(item, view));
@@ -53,7 +53,7 @@ export function createHttpSmsTransport(settings: NonNullable<Config['sms']['http
   return {
     async send(message, signal) {
       const body = render(settings.body, { to: message.to.replace(/^\+/, ''), text: message.text });
-      const response = await fetch(settings.url, {
+      const response = await fetcher(settings.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...settings.headers },
         body: JSON.stringify(body),
@@ -65,17 +65,21 @@ export function createHttpSmsTransport(settings: NonNullable<Config['sms']['http
   };
 }
 
-/** The sender `sms.sender` names; `clock` dates the requests that are signed. */
-export function createSmsTransport(settings: Config['sms'], logger: Logger, clock: Clock): SmsTransport {
+/**
+ * The sender `sms.sender` names; `clock` dates the requests that are
+ * signed. Its HTTP requests go through `fetcher` (`--send-test` passes one
+ * that records them).
+ */
+export function createSmsTransport(settings: Config['sms'], logger: Logger, clock: Clock, fetcher: typeof fetch = fetch): SmsTransport {
   switch (settings.sender) {
     case 'http':
-      return createHttpSmsTransport(settings.http as NonNullable<Config['sms']['http']>);
+      return createHttpSmsTransport(settings.http as NonNullable<Config['sms']['http']>, fetcher);
     case 'twilio':
-      return createTwilioSmsTransport(settings.twilio as NonNullable<Config['sms']['twilio']>);
+      return createTwilioSmsTransport(settings.twilio as NonNullable<Config['sms']['twilio']>, fetcher);
     case 'sns':
-      return createSnsSmsTransport(settings.sns as NonNullable<Config['sms']['sns']>, clock);
+      return createSnsSmsTransport(settings.sns as NonNullable<Config['sms']['sns']>, clock, fetcher);
     case 'vonage':
-      return createVonageSmsTransport(settings.vonage as NonNullable<Config['sms']['vonage']>);
+      return createVonageSmsTransport(settings.vonage as NonNullable<Config['sms']['vonage']>, fetcher);
     case 'log':
       return createLogSmsTransport(settings.devSmsDir, logger);
   }

@@ -40,7 +40,7 @@ function element(xml: string, name: string): string | undefined {
  * injected clock's time), answered by `PublishResponse` with a `MessageId`,
  * or `ErrorResponse` with the error's `Type`, `Code` and `Message`.
  */
-export function createSnsSmsTransport(settings: NonNullable<Config['sms']['sns']>, clock: Clock): SmsTransport {
+export function createSnsSmsTransport(settings: NonNullable<Config['sms']['sns']>, clock: Clock, fetcher: typeof fetch = fetch): SmsTransport {
   const endpoint = new URL(settings.endpoint);
   const credentials = { accessKeyId: settings.accessKeyId, secretAccessKey: settings.secretAccessKey, sessionToken: settings.sessionToken };
   return {
@@ -63,7 +63,7 @@ export function createSnsSmsTransport(settings: NonNullable<Config['sms']['sns']
       const headers = Object.fromEntries(
         Object.entries(signed.headers ?? {}).filter(([name]) => !['host', 'content-length'].includes(name.toLowerCase())).map(([name, value]) => [name, String(value)]),
       );
-      const response = await fetch(endpoint, { method: 'POST', headers, body, redirect: 'error', signal: requestSignal(signal) });
+      const response = await fetcher(endpoint, { method: 'POST', headers, body, redirect: 'error', signal: requestSignal(signal) });
       const xml = await readAnswer(response);
       if (response.ok && element(xml, 'MessageId')) return;
       // A 2xx without a MessageId is no answer SNS gives: whatever stood in its way may not be there next time.

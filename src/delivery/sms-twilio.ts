@@ -18,7 +18,7 @@ const text = (value: unknown) => (typeof value === 'string' || typeof value === 
  * on success (whose `error_code` is set if it failed at once), `{code,
  * message, status}` with a 4xx or 5xx on refusal.
  */
-export function createTwilioSmsTransport(settings: NonNullable<Config['sms']['twilio']>): SmsTransport {
+export function createTwilioSmsTransport(settings: NonNullable<Config['sms']['twilio']>, fetcher: typeof fetch = fetch): SmsTransport {
   const url = `${settings.baseUrl}/2010-04-01/Accounts/${encodeURIComponent(settings.accountSid)}/Messages.json`;
   const authorization = `Basic ${Buffer.from(`${settings.accountSid}:${settings.authToken}`).toString('base64')}`;
   return {
@@ -26,7 +26,7 @@ export function createTwilioSmsTransport(settings: NonNullable<Config['sms']['tw
       const form = new URLSearchParams({ To: message.to, Body: message.text });
       if (settings.messagingServiceSid) form.set('MessagingServiceSid', settings.messagingServiceSid);
       else form.set('From', settings.from as string);
-      const response = await fetch(url, {
+      const response = await fetcher(url, {
         method: 'POST',
         headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
         body: form,

@@ -14,7 +14,7 @@ interface VonageAnswer {
  * answer is 200 either way: each part of the message has its own `status`,
  * "0" for accepted, any other a refusal (see the error table).
  */
-export function createVonageSmsTransport(settings: NonNullable<Config['sms']['vonage']>): SmsTransport {
+export function createVonageSmsTransport(settings: NonNullable<Config['sms']['vonage']>, fetcher: typeof fetch = fetch): SmsTransport {
   const url = `${settings.baseUrl}/sms/json`;
   return {
     async send(message, signal) {
@@ -26,7 +26,7 @@ export function createVonageSmsTransport(settings: NonNullable<Config['sms']['vo
         text: message.text,
       });
       if (!isGsm7(message.text)) form.set('type', 'unicode');
-      const response = await fetch(url, {
+      const response = await fetcher(url, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: form,

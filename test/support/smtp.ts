@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
+import { SMTPServer, type SMTPServerAuthentication } from 'smtp-server';
 
 export interface ReceivedMail {
   from: string;
@@ -44,6 +44,8 @@ export async function startSmtpSink(
     /** The server's own key and certificate (STARTTLS is offered with them; with `implicitTls`, TLS from the first byte). */
     tls?: { key: string; cert: string };
     implicitTls?: boolean;
+    /** Offer AUTH (PLAIN and LOGIN, over plain text too) and take only these credentials. */
+    auth?: { user: string; pass: string };
   } = {},
 ): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
@@ -66,6 +68,16 @@ export async function startSmtpSink(
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
     secure: options.implicitTls ?? false,
     logger: false,
+    ...(options.auth
+      ? {
+          authMethods: ['PLAIN', 'LOGIN'],
+          allowInsecureAuth: true,
+          onAuth(auth: SMTPServerAuthentication, _session: unknown, callback: (err: Error | null, response?: { user: string }) => void) {
+            if (auth.username === options.auth!.user && auth.password === options.auth!.pass) return callback(null, { user: auth.username });
+            callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+          },
+        }
+      : {}),
     onRcptTo(address, _session, callback) {
       if (options.reject) {
         const err = new Error(options.reject === 550 ? 'mailbox unavailable' : 'try again later') as Error & {
@@ -92,8 +104,10 @@ export async function startSmtpSink(
           secure: session.secure,
         });
         waiters.splice(0).forEach((wake) => wake());
-        if (options.answerAfterMs) setTimeout(callback, options.answerAfterMs);
-        else callback();
+        // Named as real servers name what they queued.
+        const queued = () => callback(null, `OK: message queued as TEST${messages.length}`);
+        if (options.answerAfterMs) setTimeout(queued, options.answerAfterMs);
+        else queued();
       });
     },
   });

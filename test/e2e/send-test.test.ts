@@ -1,0 +1,206 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify as toYaml } from 'yaml';
+import { removeDir, tempDir } from '../support/harness';
+import { dkimKey, dkimVerdicts } from '../support/dkim';
+import { startSmsGateway, TWILIO_AUTH_TOKEN, twilioSmsConfig } from '../support/sms-gateway';
+import { startSmtpSink } from '../support/smtp';
+import { createTestCa } from '../support/tls-certificates';
+
+// `matrix-hs-threepid --send-test`, the real process: one message through
+// the configured transport, its conversation printed, no database touched.
+
+const CLI = path.resolve(__dirname, '../../dist/cli.js');
+const SMTP_USER = 'threepid-mailer';
+const SMTP_PASS = 'smtp-password-never-shown-7Q2';
+const SHARED_SECRET = 'shared-secret-never-shown-9XK-0123456789';
+const ADDRESS = 'alice@example.org';
+const NUMBER = '+33612345678';
+
+let dir: string;
+beforeEach(() => {
+  dir = tempDir('threepid-send-test-');
+});
+afterEach(() => removeDir(dir));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `node dist/cli.js ARGS --config FILE` with `config` written to FILE; nothing of the shell's MATRIX_HS_THREEPID_* leaks in. */
+function sendTest(args: string[], config: object = {}): Promise<Run> {
+  const file = path.join(dir, 'config.yaml');
+  writeFileSync(file, toYaml({ public_baseurl: 'https://matrix.example.org/', homeserver: { shared_secret: SHARED_SECRET }, ...config }));
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args, '--config', file], { cwd: dir, env }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
+    );
+  });
+}
+
+/** No secret in either stream, in the clear or as the base64 an AUTH exchange would carry. */
+function expectNoSecret(run: Run, secrets: string[]): void {
+  for (const secret of secrets) {
+    for (const form of [secret, Buffer.from(secret).toString('base64')]) {
+      expect(run.stdout).not.toContain(form);
+      expect(run.stderr).not.toContain(form);
+    }
+  }
+}
+
+const smtpConfig = (port: number, extra: object = {}) => ({
+  email: { smtp_host: '127.0.0.1', smtp_port: port, smtp_user: SMTP_USER, smtp_pass: SMTP_PASS, notif_from: 'Example <noreply@example.org>', ...extra },
+});
+
+describe('--send-test email', () => {
+  it('sends one message through the SMTP server, prints each step and its reply, and exits 0', async () => {
+    const sink = await startSmtpSink({ auth: { user: SMTP_USER, pass: SMTP_PASS } });
+    try {
+      const run = await sendTest(['--send-test', 'email', ' Alice@Example.ORG '], smtpConfig(sink.port));
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      for (const step of [/^C: EHLO /m, /^C: AUTH PLAIN <hidden>$/m, /^S: 235 /m, /^C: MAIL FROM:<noreply@example\.org>/m, /^C: RCPT TO:<alice@example\.org>/m, /^C: DATA$/m, /^S: 354 /m]) {
+        expect(run.stdout).toMatch(step);
+      }
+      expect(run.stdout).toMatch(/^result: the server accepted the message: 250 OK: message queued as \S+$/m);
+      expect(run.stdout).toMatch(/^TLS: no: the connection was plain text$/m);
+      expect(run.stdout).toMatch(/^DKIM: not signed/m);
+      expect(run.stdout).toMatch(/^time: \d+ ms$/m);
+      const [mail] = await sink.waitFor(1);
+      // The address canonicalised as the module does; the real template, marked as a test, its link to public_baseurl.
+      expect(mail.to).toEqual([ADDRESS]);
+      expect(mail.subject).toMatch(/^\[Test\] .*Confirm your email address/);
+      expect(mail.text).toMatch(/^This is a test message sent with matrix-hs-threepid --send-test/);
+      expect(mail.text).toContain('https://matrix.example.org/_threepid/client/v1/email/validate?token=send-test-not-a-real-token');
+      expect(sink.messages).toHaveLength(1);
+      expectNoSecret(run, [SMTP_PASS, `\0${SMTP_USER}\0${SMTP_PASS}`, SHARED_SECRET]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('exits 1 with the server\'s reply when it refuses the recipient', async () => {
+    const sink = await startSmtpSink({ reject: 550 });
+    try {
+      const run = await sendTest(['--send-test', 'email', ADDRESS], { email: { smtp_host: '127.0.0.1', smtp_port: sink.port } });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/^S: 550 mailbox unavailable$/m);
+      expect(run.stderr).toMatch(/^result: not sent: SMTP server refused the message \(550\) \(at RCPT TO\): 550 mailbox unavailable$/m);
+      expect(sink.messages).toEqual([]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('shows the STARTTLS upgrade and the certificate checked against tls_ca_file', async () => {
+    const ca = createTestCa(dir);
+    const sink = await startSmtpSink({ tls: ca.issue('mail.example.test'), auth: { user: SMTP_USER, pass: SMTP_PASS } });
+    try {
+      const run = await sendTest(
+        ['--send-test', 'email', ADDRESS],
+        smtpConfig(sink.port, { require_transport_security: true, tls_ca_file: ca.caFile, tlsname: 'mail.example.test' }),
+      );
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^C: STARTTLS$/m);
+      expect(run.stdout).toMatch(/^TLS: yes, upgraded with STARTTLS$/m);
+      expect(run.stdout).toMatch(/^TLS: certificate subject CN=mail\.example\.test; issuer CN=threepid test CA; valid until /m);
+      expect((await sink.waitFor(1))[0].secure).toBe(true);
+      expectNoSecret(run, [SMTP_PASS, SHARED_SECRET]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('says the message went out DKIM-signed, and it did, without printing the key', async () => {
+    const key = dkimKey('ed25519');
+    const sink = await startSmtpSink();
+    try {
+      const run = await sendTest(['--send-test', 'email', ADDRESS], {
+        email: { smtp_host: '127.0.0.1', smtp_port: sink.port, notif_from: 'noreply@example.org', dkim: { domain: 'example.org', selector: 'mail2026', private_key: key.pem } },
+      });
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^DKIM: signed \(a=ed25519-sha256, d=example\.org, s=mail2026\)$/m);
+      const [mail] = await sink.waitFor(1);
+      expect(await dkimVerdicts(mail.raw, { 'mail2026._domainkey.example.org': key.record })).toEqual([expect.objectContaining({ result: 'pass' })]);
+      const keyLines = key.pem.split('\n').filter((line) => line && !line.startsWith('-----'));
+      expectNoSecret(run, keyLines);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('with no SMTP configured, says so and writes the file as the module would', async () => {
+    const run = await sendTest(['--send-test', 'email', ADDRESS], { email: { dev_mail_dir: path.join(dir, 'mail') } });
+    expect(run).toMatchObject({ code: 0, stderr: '' });
+    expect(run.stdout).toMatch(/^email: no SMTP configured/m);
+    const file = /^file: (\S+\.txt)$/m.exec(run.stdout)?.[1];
+    expect(file && path.dirname(file)).toBe(path.join(dir, 'mail'));
+    expect(readFileSync(file!, 'utf8')).toContain(`To: ${ADDRESS}`);
+  });
+});
+
+describe('--send-test sms', () => {
+  it('sends one text through Twilio, prints the request line and the 201 answer without the number, code or token, and exits 0', async () => {
+    const gateway = await startSmsGateway();
+    try {
+      const run = await sendTest(['--send-test', 'sms', NUMBER], { sms: twilioSmsConfig(gateway.url) });
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(new RegExp(`^request: POST ${gateway.url}/2010-04-01/Accounts/\\w+/Messages\\.json$`, 'm'));
+      expect(run.stdout).toMatch(/^answer: HTTP 201 Created$/m);
+      expect(run.stdout).toMatch(/^answer body: .*"to":"<number>"/m);
+      expect(run.stdout).toMatch(/^result: the provider accepted the message$/m);
+      expect(run.stdout).toMatch(/^time: \d+ ms$/m);
+      const [text] = await gateway.waitFor(1);
+      expect(text.to).toBe(NUMBER);
+      expect(text.text).toMatch(/^Test message \(matrix-hs-threepid --send-test\).*\n000000 is your .* verification code/);
+      const body = run.stdout.split('\n').filter((line) => line.startsWith('answer body:')).join('\n');
+      expect(body).toContain('#<code>');
+      expect(body).not.toMatch(/(?<![0-9A-Za-z])000000(?![0-9A-Za-z])/);
+      expect(body).not.toContain('33612345678');
+      expectNoSecret(run, [TWILIO_AUTH_TOKEN, SHARED_SECRET]);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('exits 1 with the provider\'s status and body when it refuses the text', async () => {
+    const gateway = await startSmsGateway();
+    gateway.failNext(1, 400);
+    try {
+      const run = await sendTest(['--send-test', 'sms', NUMBER], { sms: twilioSmsConfig(gateway.url) });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/^answer: HTTP 400 Bad Request$/m);
+      expect(run.stdout).toMatch(/^answer body: .*Gateway failure for the test/m);
+      expect(run.stderr).toMatch(/^result: not sent: .*400/m);
+      expectNoSecret(run, [TWILIO_AUTH_TOKEN, SHARED_SECRET]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('--send-test with bad arguments', () => {
+  it.each([
+    [['--send-test', 'fax', '+33612345678']],
+    [['--send-test', 'email']],
+    [['--send-test', 'email', 'not an address']],
+    [['--send-test', 'sms', '06 12 34 56 78']],
+    [['--send-test', 'sms', '+33 1']],
+    [['--send-test', 'email', 'a@example.org', 'b@example.org']],
+    [['--check', '--send-test', 'email', 'a@example.org']],
+  ])('%j exits 2 with the usage, sending nothing', async (args) => {
+    const run = await sendTest(args);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('Usage: matrix-hs-threepid');
+    expect(run.stderr).toContain('--send-test email ADDRESS');
+    expect(run.stdout).toBe('');
+  });
+
+  it('--help shows it', async () => {
+    const run = await sendTest(['--help']);
+    expect(run.stdout).toContain('matrix-hs-threepid --send-test sms NUMBER [--config FILE]');
+  });
+});
