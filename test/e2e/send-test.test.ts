@@ -4,7 +4,8 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { removeDir, tempDir } from '../support/harness';
 import { dkimKey, dkimVerdicts } from '../support/dkim';
-import { startSmsGateway, TWILIO_AUTH_TOKEN, twilioSmsConfig } from '../support/sms-gateway';
+import { snsSmsConfig, startSmsGateway, TWILIO_AUTH_TOKEN, twilioSmsConfig, vonageSmsConfig } from '../support/sms-gateway';
+import { SNS_SECRET_ACCESS_KEY, VONAGE_API_SECRET } from '../support/sms-provider-stand-ins';
 import { startSmtpSink } from '../support/smtp';
 import { createTestCa } from '../support/tls-certificates';
 
@@ -173,9 +174,31 @@ describe('--send-test sms', () => {
       const run = await sendTest(['--send-test', 'sms', NUMBER], { sms: twilioSmsConfig(gateway.url) });
       expect(run.code).toBe(1);
       expect(run.stdout).toMatch(/^answer: HTTP 400 Bad Request$/m);
-      expect(run.stdout).toMatch(/^answer body: .*Gateway failure for the test/m);
+      expect(run.stdout).toMatch(/^answer body: \{"code":21211,.*<number>/m);
+      expect(/^answer body: .*$/m.exec(run.stdout)![0]).not.toContain('33612345678');
       expect(run.stderr).toMatch(/^result: not sent: .*400/m);
       expectNoSecret(run, [TWILIO_AUTH_TOKEN, SHARED_SECRET]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe.each([
+  ['sns', snsSmsConfig, SNS_SECRET_ACCESS_KEY],
+  ['vonage', vonageSmsConfig, VONAGE_API_SECRET],
+])('--send-test sms through %s', (_name, smsConfig, providerSecret) => {
+  it('prints the request line and the answer the provider gave, never its secret, and exits 0', async () => {
+    const gateway = await startSmsGateway();
+    try {
+      const run = await sendTest(['--send-test', 'sms', NUMBER], { sms: smsConfig(gateway.url) });
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(new RegExp(`^request: POST ${gateway.url}/\\S*$`, 'm'));
+      expect(run.stdout).toMatch(/^answer: HTTP 200 OK$/m);
+      expect(run.stdout).toMatch(/^answer body: ./m);
+      expect(run.stdout).toMatch(/^result: the provider accepted the message$/m);
+      expect((await gateway.waitFor(1))[0].text).toMatch(/^Test message/);
+      expectNoSecret(run, [providerSecret, SHARED_SECRET]);
     } finally {
       await gateway.close();
     }
