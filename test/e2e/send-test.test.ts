@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { removeDir, tempDir } from '../support/harness';
@@ -78,6 +78,8 @@ describe('--send-test email', () => {
       expect(mail.text).toContain('https://matrix.example.org/_threepid/client/v1/email/validate?token=send-test-not-a-real-token');
       expect(sink.messages).toHaveLength(1);
       expectNoSecret(run, [SMTP_PASS, `\0${SMTP_USER}\0${SMTP_PASS}`, SHARED_SECRET]);
+      // No database opened, nothing stored.
+      expect(existsSync(path.join(dir, 'data'))).toBe(false);
     } finally {
       await sink.close();
     }
@@ -110,6 +112,22 @@ describe('--send-test email', () => {
       expect(run.stdout).toMatch(/^TLS: certificate subject CN=mail\.example\.test; issuer CN=threepid test CA; valid until /m);
       expect((await sink.waitFor(1))[0].secure).toBe(true);
       expectNoSecret(run, [SMTP_PASS, SHARED_SECRET]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('shows TLS from the first byte with force_tls', async () => {
+    const ca = createTestCa(dir);
+    const sink = await startSmtpSink({ tls: ca.issue('mail.example.test'), implicitTls: true });
+    try {
+      const run = await sendTest(['--send-test', 'email', ADDRESS], {
+        email: { smtp_host: '127.0.0.1', smtp_port: sink.port, force_tls: true, tls_ca_file: ca.caFile, tlsname: 'mail.example.test' },
+      });
+      expect(run).toMatchObject({ code: 0, stderr: '' });
+      expect(run.stdout).toMatch(/^TLS: yes, TLS from the first byte$/m);
+      expect(run.stdout).toMatch(/^TLS: certificate subject CN=mail\.example\.test;/m);
+      expect(run.stdout).not.toMatch(/^C: STARTTLS/m);
     } finally {
       await sink.close();
     }
@@ -162,6 +180,7 @@ describe('--send-test sms', () => {
       expect(body).not.toMatch(/(?<![0-9A-Za-z])000000(?![0-9A-Za-z])/);
       expect(body).not.toContain('33612345678');
       expectNoSecret(run, [TWILIO_AUTH_TOKEN, SHARED_SECRET]);
+      expect(existsSync(path.join(dir, 'data'))).toBe(false);
     } finally {
       await gateway.close();
     }
@@ -178,6 +197,21 @@ describe('--send-test sms', () => {
       expect(/^answer body: .*$/m.exec(run.stdout)![0]).not.toContain('33612345678');
       expect(run.stderr).toMatch(/^result: not sent: .*400/m);
       expectNoSecret(run, [TWILIO_AUTH_TOKEN, SHARED_SECRET]);
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
+describe('--send-test sms through the HTTP gateway', () => {
+  it('prints the request line with the query\'s values hidden', async () => {
+    const gateway = await startSmsGateway();
+    try {
+      const run = await sendTest(['--send-test', 'sms', NUMBER], {
+        sms: { sender: 'http', http: { url: `${gateway.url}/webhook?key=gateway-key-in-the-query&v=2` } },
+      });
+      expect(run.stdout).toContain(`request: POST ${gateway.url}/webhook?key=<hidden>&v=<hidden>`);
+      expect(run.stdout + run.stderr).not.toContain('gateway-key-in-the-query');
     } finally {
       await gateway.close();
     }
