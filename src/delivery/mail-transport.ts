@@ -2,7 +2,6 @@ import { connect } from 'node:net';
 import { cryptoRandom } from '../sources';
 import { rootCertificates, type ConnectionOptions } from 'node:tls';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { PermanentDeliveryError } from './errors';
 import type { MailMessage } from './mail-message';
@@ -78,12 +77,29 @@ const SMTP_CONNECTIONS = 4;
 type PoolOptions = SMTPPool.Options & { maxRequeues: number };
 
 /**
+ * nodemailer's connection options that are set here, written out rather
+ * than named from its typings, which a host of the package need not have.
+ */
+export interface SmtpConnectionOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly secure: boolean;
+  readonly requireTLS: boolean;
+  readonly ignoreTLS: boolean;
+  readonly auth: { readonly user: string; readonly pass: string } | undefined;
+  readonly connectionTimeout: number;
+  readonly greetingTimeout: number;
+  readonly socketTimeout: number;
+  readonly tls: ConnectionOptions;
+}
+
+/**
  * How one connection to the server is made and secured: `force_tls` is TLS
  * from the first byte (port 465); otherwise STARTTLS is used when offered,
  * and required when `require_transport_security` is set. The outbox's
  * transport and `--send-test` both connect with these.
  */
-export function smtpConnectionOptions(smtp: SmtpTransportSettings): SMTPConnection.Options {
+export function smtpConnectionOptions(smtp: SmtpTransportSettings): SmtpConnectionOptions {
   return {
     host: smtp.host,
     port: smtp.port,
