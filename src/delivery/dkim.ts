@@ -1,10 +1,14 @@
 /**
- * DKIM signatures on every message. RSA keys are nodemailer's own signer's
- * (the transport's `dkim` option). nodemailer signs only with RSA, so an
- * Ed25519 key (RFC 8463) is signed here, as a nodemailer stream plugin, on
- * nodemailer's own pieces: its header parser, its relaxed body hash and its
- * relaxed header canonicalisation; only the signature itself is added
- * (Ed25519 over the SHA-256 of the canonical headers, RFC 8463 §3).
+ * DKIM signatures on every message, rsa-sha256 or ed25519-sha256, added by
+ * a nodemailer stream plugin on nodemailer's own pieces: its header parser,
+ * its relaxed body hash and its relaxed header canonicalisation. The header
+ * list is built here because nodemailer's signer names each header once and
+ * only when present, so a relay could add a second Subject, From or
+ * Content-Type above the signed one and the signature still verified;
+ * every header of the set is named once more than it occurs (RFC 6376
+ * §5.4.2, §8.15), which a verifier reads as "no further instance". The
+ * signature itself is node:crypto's: RSA over the canonical headers with
+ * SHA-256, Ed25519 over their SHA-256 (RFC 8463 §3).
  */
 import { createHash, createPrivateKey, sign, type KeyObject } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
@@ -18,8 +22,11 @@ import type { Config } from '../config';
 
 export type DkimSettings = NonNullable<Config['email']['dkim']>;
 
-/** The headers signed, when the message has them; the same for both key types. */
-const SIGNED_HEADERS = 'From:Sender:Reply-To:Subject:Date:Message-ID:To:Cc:MIME-Version:Content-Type:Content-Transfer-Encoding:Content-Language';
+/** The headers signed, each as often as it occurs and once more, so none can be added; the same for both key types. */
+const SIGNED_HEADERS = [
+  'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'to', 'cc',
+  'mime-version', 'content-type', 'content-transfer-encoding', 'content-language',
+];
 
 /** nodemailer's relaxed header canonicalisation (its typings describe the module's default export instead). */
 const relaxedHeaders = (dkimSign as unknown as {
@@ -28,12 +35,8 @@ const relaxedHeaders = (dkimSign as unknown as {
 
 /** A nodemailer transporter whose every message, SMTP or stream, carries a DKIM signature when `dkim` is set. */
 export function createSigningTransport(options: object, dkim: DkimSettings | undefined): Transporter {
-  const rsa =
-    dkim?.algorithm === 'rsa-sha256'
-      ? { dkim: { domainName: dkim.domain, keySelector: dkim.selector, privateKey: dkim.privateKey, headerFieldNames: SIGNED_HEADERS } }
-      : {};
-  const transporter = nodemailer.createTransport({ ...options, ...rsa } as Parameters<typeof nodemailer.createTransport>[0]);
-  if (dkim?.algorithm === 'ed25519-sha256') {
+  const transporter = nodemailer.createTransport(options as Parameters<typeof nodemailer.createTransport>[0]);
+  if (dkim) {
     const key = createPrivateKey(dkim.privateKey);
     transporter.use('stream', (mail, done) => {
       mail.message.processFunc((input) => signedStream(input, dkim, key));
@@ -43,7 +46,7 @@ export function createSigningTransport(options: object, dkim: DkimSettings | und
   return transporter;
 }
 
-/** The message of `input` with an Ed25519 DKIM-Signature header on top. */
+/** The message of `input` with a DKIM-Signature header on top. */
 function signedStream(input: Readable, dkim: DkimSettings, key: KeyObject): Readable {
   const output = new PassThrough();
   const chunks: Buffer[] = [];
@@ -51,7 +54,7 @@ function signedStream(input: Readable, dkim: DkimSettings, key: KeyObject): Read
   input.on('error', (err) => output.destroy(err));
   input.on('end', () => {
     const message = Buffer.concat(chunks);
-    ed25519Signature(message, dkim, key).then(
+    dkimSignature(message, dkim, key).then(
       (header) => output.end(Buffer.concat([Buffer.from(header), message])),
       (err: Error) => output.destroy(err),
     );
@@ -59,8 +62,25 @@ function signedStream(input: Readable, dkim: DkimSettings, key: KeyObject): Read
   return output;
 }
 
-/** The DKIM-Signature header line (with its CRLF) for `message`, signed with an Ed25519 key. */
-export async function ed25519Signature(message: Buffer, dkim: DkimSettings, key: KeyObject): Promise<string> {
+/**
+ * The signed headers, canonical, bottom instance first (RFC 6376 §5.4.2),
+ * and the h= list naming each header once more than it occurs.
+ */
+function canonicalHeaders(parsed: MessageParser.Header[]): { headers: string; fieldNames: string } {
+  let headers = '';
+  const names: string[] = [];
+  for (const name of SIGNED_HEADERS) {
+    for (const header of parsed.filter((h) => h.key === name).reverse()) {
+      headers += relaxedHeaders([header], name).headers;
+      names.push(name);
+    }
+    names.push(name);
+  }
+  return { headers, fieldNames: names.join(':') };
+}
+
+/** The DKIM-Signature header line (with its CRLF) for `message`, signed with `key` (RSA or Ed25519). */
+export async function dkimSignature(message: Buffer, dkim: DkimSettings, key: KeyObject): Promise<string> {
   const parser = new MessageParser();
   const body = new RelaxedBody({ hashAlgo: 'sha256' });
   const headers = new Promise<MessageParser.Header[]>((resolve) => parser.once('headers', resolve));
@@ -72,10 +92,10 @@ export async function ed25519Signature(message: Buffer, dkim: DkimSettings, key:
   parser.pipe(body).resume();
   parser.end(message);
   const [parsed, hash] = await Promise.race([Promise.all([headers, bodyHash]), failed]);
-  const signed = relaxedHeaders(parsed, SIGNED_HEADERS);
+  const signed = canonicalHeaders(parsed);
   const tags = [
     'v=1',
-    'a=ed25519-sha256',
+    `a=${dkim.algorithm}`,
     'c=relaxed/relaxed',
     `d=${domainToASCII(dkim.domain) || dkim.domain}`,
     'q=dns/txt',
@@ -86,7 +106,8 @@ export async function ed25519Signature(message: Buffer, dkim: DkimSettings, key:
   const unsigned = `${mimeFuncs.foldLines(`DKIM-Signature: ${tags}`, 76)};\r\n b=`;
   // The header as it is signed: canonical, its b= empty, no CRLF after it (RFC 6376 §3.7).
   const ownLine = relaxedHeaders([{ key: 'dkim-signature', line: unsigned }], 'DKIM-Signature').headers.replace(/\r\n$/, '');
-  const digest = createHash('sha256').update(signed.headers + ownLine).digest();
-  const signature = sign(null, digest, key).toString('base64');
-  return `${unsigned}${signature.match(/.{1,72}/g)!.join('\r\n ')}\r\n`;
+  const data = Buffer.from(signed.headers + ownLine);
+  const signature =
+    dkim.algorithm === 'ed25519-sha256' ? sign(null, createHash('sha256').update(data).digest(), key) : sign('sha256', data, key);
+  return `${unsigned}${signature.toString('base64').match(/.{1,72}/g)!.join('\r\n ')}\r\n`;
 }
