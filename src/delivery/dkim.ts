@@ -33,7 +33,10 @@ const relaxedHeaders = (dkimSign as unknown as {
   relaxedHeaders(headers: MessageParser.Header[], fieldNames: string): { headers: string; fieldNames: string };
 }).relaxedHeaders;
 
-/** A nodemailer transporter whose every message, SMTP or stream, carries a DKIM signature when `dkim` is set. */
+/**
+ * A nodemailer transporter whose every message, SMTP or stream, carries a DKIM signature when `dkim` is set.
+ * @internal (left out of the published types: a host need not have nodemailer's)
+ */
 export function createSigningTransport(options: object, dkim: DkimSettings | undefined): Transporter {
   const transporter = nodemailer.createTransport(options as Parameters<typeof nodemailer.createTransport>[0]);
   if (dkim) {
@@ -79,7 +82,10 @@ function canonicalHeaders(parsed: MessageParser.Header[]): { headers: string; fi
   return { headers, fieldNames: names.join(':') };
 }
 
-/** The DKIM-Signature header line (with its CRLF) for `message`, signed with `key` (RSA or Ed25519). */
+/**
+ * The DKIM-Signature header line (with its CRLF) for `message`, signed with `key` (RSA or Ed25519).
+ * @internal
+ */
 export async function dkimSignature(message: Buffer, dkim: DkimSettings, key: KeyObject): Promise<string> {
   const parser = new MessageParser();
   const body = new RelaxedBody({ hashAlgo: 'sha256' });
