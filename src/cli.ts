@@ -9,6 +9,7 @@ import { disposableDomains } from './policy/disposable-domains';
 import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
 import { Templates } from './delivery/templates';
 import { TLS_INSECURE_WARNING } from './delivery/mail-transport';
+import { dkimAlignmentWarning } from './config/dkim';
 import { readOrCreateSecretFile, secretFilePath } from './secret-file';
 import { createApp } from './http/app';
 import { createListener } from './http/listener';
@@ -50,6 +51,8 @@ async function check(file: string | undefined): Promise<number> {
   const { dkim, smtp } = config.email;
   if (dkim) out(`email: DKIM: ${dkim.algorithm} key for ${dkim.selector}._domainkey.${dkim.domain}`);
   if (smtp?.tlsInsecure) out(`email: warning: ${TLS_INSECURE_WARNING}`);
+  const unaligned = dkimAlignmentWarning(dkim, config.email.notifFrom);
+  if (unaligned) out(`email: warning: ${unaligned}`);
   for (const key of config.ignoredKeys) out(`config: ${key} is accepted for Synapse's sake and does nothing here`);
   for (const loose of looseEnds(config.policy.allowedLocal3pids)) {
     const admits = loose.example === undefined ? '' : `, e.g. ${loose.example}`;

@@ -26,6 +26,7 @@ import { rewriteOldEmailDomains } from './store/email-domain-rewrite';
 import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
 import { outboxViewOf } from './observability/outbox-view';
+import { dkimAlignmentWarning } from './config/dkim';
 import { createOpsRouter } from './http/ops-router';
 import { countRefusals } from './observability/rate-limit-refusals';
 import { startPurgeJob } from './purge';
@@ -139,6 +140,8 @@ async function assemble(parts: {
 
   const { smtp: smtpSettings, dkim } = config.email;
   if (smtpSettings?.tlsInsecure && !options.mailTransport) logger.warn({}, TLS_INSECURE_WARNING);
+  const unaligned = dkimAlignmentWarning(dkim, config.email.notifFrom);
+  if (unaligned && !options.mailTransport) logger.warn({}, unaligned);
   const smtp = smtpSettings && { ...smtpSettings, dkim };
   const transport =
     options.mailTransport ??

@@ -1,5 +1,6 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 import { SECRET_ENV, section, type Env, type Report } from './common';
 
@@ -84,4 +85,26 @@ export function toDkim(raw: RawDkim, env: Env, report: Report) {
     /** PKCS#8 PEM, whatever form it was given in: it crosses to the SMTP thread as text. */
     privateKey: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
+}
+
+/** The domain of the address in `from` (`Name <a@b>` or `a@b`), lower case, ASCII; undefined when there is none. */
+function domainOf(from: string): string | undefined {
+  const match = /@([^@<>\s"]+)>?\s*$/.exec(from);
+  return match ? canonicalDomain(match[1]) : undefined;
+}
+
+const canonicalDomain = (domain: string) => (domainToASCII(domain) || domain).toLowerCase().replace(/\.$/, '');
+
+/**
+ * Said at start and by `--check` when the signing domain is neither the
+ * From domain nor a domain above or below it: DMARC would not count the
+ * signature for the From domain (relaxed alignment, RFC 7489 §3.1.1), so a
+ * receiver sees mail that passes DKIM yet fails DMARC.
+ */
+export function dkimAlignmentWarning(dkim: { readonly domain: string } | undefined, notifFrom: string): string | undefined {
+  const from = domainOf(notifFrom);
+  if (!dkim || from === undefined) return undefined;
+  const signing = canonicalDomain(dkim.domain);
+  if (from === signing || from.endsWith(`.${signing}`) || signing.endsWith(`.${from}`)) return undefined;
+  return `email.dkim.domain (${signing}) is not the domain of email.notif_from (${from}) nor a domain above or below it: unless both are under one registered domain, DMARC does not count the signature for the sender's domain`;
 }
