@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../sources';
 import type { DeliveryOutcome, LostLease } from '../delivery/outbox-worker';
-import type { Channel, OutboxStats } from '../store/outbox';
+import type { Channel } from '../store/outbox';
 import type { Store } from '../store/store';
 import type { Medium, SessionFlow } from '../store/sessions';
 import type { ThreepidEvents } from './events';
@@ -129,9 +129,9 @@ export class Metrics implements ThreepidEvents {
     });
     // A scrape collects every metric at once: both outbox gauges share the
     // one query that is in flight.
-    let inFlight: Promise<OutboxStats> | undefined;
+    let inFlight: ReturnType<Store['outbox']['pendingStats']> | undefined;
     const outboxStats = () =>
-      (inFlight ??= store.outbox.stats().finally(() => {
+      (inFlight ??= store.outbox.pendingStats().finally(() => {
         inFlight = undefined;
       }));
     new Gauge({

@@ -11,7 +11,7 @@ const HOUR_MS = 60 * 60_000;
 export function outboxViewOf(store: Store, clock: Clock): () => Promise<OutboxView> {
   return async () => {
     const now = clock.now();
-    const [stats, failedLastHour] = await Promise.all([store.outbox.stats(), store.outbox.countFailedSince(now - HOUR_MS)]);
+    const [stats, failedLastHour] = await Promise.all([store.outbox.pendingStats(), store.outbox.countFailedSince(now - HOUR_MS)]);
     const oldest = stats.oldestPendingCreatedAt;
     return { pending: stats.pending, oldestPendingAgeMs: oldest === null ? null : Math.max(0, now - oldest), failedLastHour };
   };

@@ -279,16 +279,19 @@ export class OutboxStore implements Outbox {
   /** Messages given up on at or after `since` (the process's clock, as written), counted off the (status, finished_at) index. */
   async countFailedSince(since: number): Promise<number> {
     const count = this.db.selectFrom('threepid_outbox').select((eb) => eb.fn.countAll<number>().as('count'));
-    const row = await count.where('status', '=', 'failed').where('finished_at', '>=', since).executeTakeFirst();
-    return Number(row?.count ?? 0);
+    return Number((await count.where('status', '=', 'failed').where('finished_at', '>=', since).executeTakeFirst())?.count ?? 0);
+  }
+
+  /** Messages waiting and when the oldest was queued, found by status (`stats` reads every row the purge keeps). */
+  async pendingStats(): Promise<Pick<OutboxStats, 'pending' | 'oldestPendingCreatedAt'>> {
+    const query = this.db.selectFrom('threepid_outbox').select((eb) => [eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')]);
+    const row = await query.where('status', '=', 'pending').executeTakeFirst();
+    return { pending: Number(row?.count ?? 0), oldestPendingCreatedAt: row?.oldest == null ? null : Number(row.oldest) };
   }
 
   async stats(): Promise<OutboxStats> {
-    const rows = await this.db
-      .selectFrom('threepid_outbox')
-      .select((eb) => ['status', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')])
-      .groupBy('status')
-      .execute();
+    const query = this.db.selectFrom('threepid_outbox').select((eb) => ['status', eb.fn.countAll<number>().as('count'), eb.fn.min('created_at').as('oldest')]);
+    const rows = await query.groupBy('status').execute();
     const count = (status: string) => Number(rows.find((row) => row.status === status)?.count ?? 0);
     const oldest = rows.find((row) => row.status === 'pending')?.oldest;
     return { pending: count('pending'), failed: count('failed'), sent: count('sent'), oldestPendingCreatedAt: oldest == null ? null : Number(oldest) };
