@@ -49,6 +49,9 @@ function transportSecurityFailure(err: unknown): Error | undefined {
   if (command === 'STARTTLS' && responseCode !== undefined) {
     return new Error(`SMTP server did not upgrade the connection to TLS (it answered STARTTLS with ${responseCode}); require_transport_security refuses to send in plain text`);
   }
+  // An SMTP reply is never a TLS failure: its text may echo the recipient
+  // (`450 <certificate.office@…>: try later`), and is logged by its code alone.
+  if (responseCode !== undefined) return undefined;
   if (code === 'ETLS' || /certificate|altnames/i.test(message ?? '')) return new Error(`TLS with the SMTP server failed: ${String(message).slice(0, 300)}`);
   return undefined;
 }
