@@ -1,6 +1,8 @@
 import { connect } from 'node:net';
 import { cryptoRandom } from '../sources';
-import { rootCertificates, type ConnectionOptions } from 'node:tls';
+import { readFileSync } from 'node:fs';
+import * as tls from 'node:tls';
+import type { ConnectionOptions } from 'node:tls';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { PermanentDeliveryError } from './errors';
@@ -61,6 +63,22 @@ export const TLS_INSECURE_WARNING =
   "email.tls_insecure is on: the SMTP server's certificate is not checked, so anyone on the path can read the mail (tokens included)";
 
 /**
+ * Node's default CAs: its bundle and those of NODE_EXTRA_CA_CERTS, which
+ * `rootCertificates` leaves out (Node 22.15 and later list both).
+ */
+function defaultCertificates(): string[] {
+  const { getCACertificates } = tls as { getCACertificates?: (type: 'default') => string[] };
+  if (getCACertificates) return getCACertificates('default');
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  try {
+    return extra ? [...tls.rootCertificates, readFileSync(extra, 'utf8')] : [...tls.rootCertificates];
+  } catch {
+    // Node warned of it at start and trusts none of it either.
+    return [...tls.rootCertificates];
+  }
+}
+
+/**
  * How the server's certificate is checked: against `tlsname` (else the
  * host), by Node's CAs and those of `tls_ca_file`; not at all with
  * `tls_insecure`. Node's `ca` option replaces its CAs, so they are named too.
@@ -68,7 +86,7 @@ export const TLS_INSECURE_WARNING =
 export function certificateCheck(smtp: SmtpTransportSettings): ConnectionOptions {
   return {
     ...(smtp.tlsName ? { servername: smtp.tlsName } : {}),
-    ...(smtp.tlsCa ? { ca: [...rootCertificates, smtp.tlsCa] } : {}),
+    ...(smtp.tlsCa ? { ca: [...defaultCertificates(), smtp.tlsCa] } : {}),
     ...(smtp.tlsInsecure ? { rejectUnauthorized: false } : {}),
   };
 }
