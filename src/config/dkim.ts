@@ -44,6 +44,11 @@ function keyText(raw: NonNullable<RawDkim>, env: Env, report: Report): string | 
   }
   const [[source, value]] = sources;
   if (source === 'private_key' || source === name) return value;
+  // A key pasted where a file name goes: said so, never echoed.
+  if (/-----BEGIN|[\r\n]/.test(value)) {
+    report(KEY, `${source} holds a key, not the name of a file: put the key in private_key or ${name}`);
+    return undefined;
+  }
   try {
     return readFileSync(value, 'utf8');
   } catch (err) {
