@@ -139,7 +139,8 @@ export function secret(key: keyof typeof SECRET_ENV, fromFile: string | undefine
     try {
       return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      report(key, `cannot read ${name}_FILE (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      // The variable's value is not shown: it may be the secret itself, set where its file's name belongs.
+      report(key, `cannot read the file ${name}_FILE names: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
       return undefined;
     }
   }

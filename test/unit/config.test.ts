@@ -346,6 +346,14 @@ describe('loadConfigFile', () => {
     expect(err.path).toBe('email.smtp_port');
   });
 
+  it('never echoes a secret set where its file name belongs (MATRIX_HS_THREEPID_SMTP_PASS_FILE)', () => {
+    const err = configError(() =>
+      parseConfig({ email: { smtp_host: 'mail.example.org', smtp_user: 'hs' } }, { MATRIX_HS_THREEPID_SMTP_PASS_FILE: 'correct horse battery staple' }),
+    );
+    expect(err.message).toMatch(/^  email\.smtp_pass: cannot read the file MATRIX_HS_THREEPID_SMTP_PASS_FILE names: ENOENT$/m);
+    expect(err.message).not.toContain('horse');
+  });
+
   it('refuses a missing file with a ConfigError', () => {
     const err = configError(() => loadConfigFile(path.join(dir, 'missing.yaml')));
     expect(err.message).toMatch(/cannot read/);
