@@ -130,7 +130,7 @@ async function assemble(parts: {
     email: options.mailTransport ? 'custom' : config.email.smtp ? 'smtp' : 'file',
     sms: options.smsTransport ? 'custom' : config.sms.sender,
   };
-  const metrics = new Metrics(store, clock, options.processMetrics ?? true, providers);
+  const metrics = new Metrics(store, clock, options.processMetrics ?? true, providers, config.sms.enabled ? config.sms.dailyLimit : undefined);
   // Replicas sharing PostgreSQL must share their rate-limit counts too.
   const makeLimiter: LimiterFactory =
     opened.engine === 'postgres'

@@ -21,20 +21,14 @@ export type WriteProblem = () => string | undefined;
 export function createOpsRouter(pendingMigrations: PendingMigrations, metrics: Metrics, logger: Logger, writeProblem: WriteProblem = () => undefined): Router {
   const router = Router();
   router.route('/health').get((_req: Request, res: Response) => void res.json({ status: 'ok' })).all(methodNotAllowed);
+  const readiness = () => checkReadiness(pendingMigrations, writeProblem);
+  metrics.reportReadiness(async () => (await readiness()).status === 200);
   router
     .route('/ready')
     .get(async (_req: Request, res: Response) => {
-      // A full disk still answers reads: the writes that failed say it.
-      const problem = writeProblem();
-      if (problem) return void res.status(503).json({ status: 'database cannot write', reason: problem });
-      try {
-        const pending = await pendingMigrations();
-        if (pending.length > 0) return void res.status(503).json({ status: 'migrations pending', pending });
-        res.json({ status: 'ready' });
-      } catch (err) {
-        logger.warn({ err: (err as Error).message }, 'readiness check failed');
-        res.status(503).json({ status: 'database unavailable', ...(err instanceof StoreUnavailable && { reason: err.detail }) });
-      }
+      const { status, body, err } = await readiness();
+      if (err) logger.warn({ err: err.message }, 'readiness check failed');
+      res.status(status).json(body);
     })
     .all(methodNotAllowed);
   router
@@ -44,4 +38,22 @@ export function createOpsRouter(pendingMigrations: PendingMigrations, metrics: M
     })
     .all(methodNotAllowed);
   return router;
+}
+
+/** What `/ready` answers, and what `threepid_ready` reports. */
+async function checkReadiness(
+  pendingMigrations: PendingMigrations,
+  writeProblem: WriteProblem,
+): Promise<{ status: 200 | 503; body: object; err?: Error }> {
+  // A full disk still answers reads: the writes that failed say it.
+  const problem = writeProblem();
+  if (problem) return { status: 503, body: { status: 'database cannot write', reason: problem } };
+  try {
+    const pending = await pendingMigrations();
+    if (pending.length > 0) return { status: 503, body: { status: 'migrations pending', pending } };
+    return { status: 200, body: { status: 'ready' } };
+  } catch (err) {
+    const body = { status: 'database unavailable', ...(err instanceof StoreUnavailable && { reason: err.detail }) };
+    return { status: 503, body, err: err as Error };
+  }
 }

@@ -43,6 +43,7 @@ const POLICY_RULES: ReadonlySet<string> = new Set([
   'sms_number_types',
 ]);
 const CHECK_POINTS: ReadonlySet<string> = new Set(['request', 'proof']);
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 function oneOf(value: string, known: ReadonlySet<string>): string {
   return known.has(value) ? value : 'other';
@@ -81,9 +82,14 @@ export class Metrics implements ThreepidEvents {
     withProcessMetrics = true,
     /** What sends each channel's messages (`email.smtp` or file, `sms.sender`). */
     private readonly providers: Partial<Record<Channel, string>> = {},
+    /** `sms.daily_limit` when SMS is enabled: the cap's gauges are shown beside the count. */
+    smsDailyLimit?: number,
   ) {
     const registers = [this.registry];
-    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'threepid_' });
+    // Under their standard names, so stock Node.js dashboards match. The
+    // registry is the module's own: a host collecting the same metrics in
+    // its registry has no clash.
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
       name: 'threepid_http_requests_total',
       help: 'HTTP requests answered, by route template, method and status',
@@ -149,6 +155,38 @@ export class Metrics implements ThreepidEvents {
       async collect() {
         const oldest = (await outboxStats()).oldestPendingCreatedAt;
         this.set(oldest === null ? 0 : Math.max(0, clock.now() - oldest) / 1000);
+      },
+    });
+    if (smsDailyLimit !== undefined) {
+      new Gauge({ name: 'threepid_sms_daily_limit', help: 'Text messages the module may send in any 24 hours (sms.daily_limit)', registers }).set(smsDailyLimit);
+      new Gauge({
+        name: 'threepid_sms_sent_last_24h',
+        help: 'Text messages queued in the last 24 hours, as the daily cap counts them',
+        registers,
+        async collect() {
+          this.set((await store.outbox.countCreatedSince('sms', clock.now() - DAY_MS)).count);
+        },
+      });
+    }
+  }
+
+  private readiness?: () => Promise<boolean>;
+
+  /**
+   * `threepid_ready` (1 or 0) reads `isReady` at scrape time: the check
+   * `/ready` answers by, so the two never disagree.
+   */
+  reportReadiness(isReady: () => Promise<boolean>): void {
+    const first = this.readiness === undefined;
+    this.readiness = isReady;
+    if (!first) return;
+    const readyNow = async () => (await this.readiness?.()) === true;
+    new Gauge({
+      name: 'threepid_ready',
+      help: 'Whether /ready answers 200: the database answers, writes succeed, and every migration is applied',
+      registers: [this.registry],
+      async collect() {
+        this.set((await readyNow()) ? 1 : 0);
       },
     });
   }

@@ -118,7 +118,7 @@ describe('the npm package', () => {
       files: Array<{ path: string }>;
     }>;
     const files = packed.files.map((file) => file.path);
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/en/email/registration.html', 'templates/de/email/registration.html', 'dist/threads/smtp.js', 'config.sample.yaml', 'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json']) {
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/en/email/registration.html', 'templates/de/email/registration.html', 'dist/threads/smtp.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json']) {
       expect([file, files.includes(file)]).toEqual([file, true]);
     }
     expect(files.filter((file) => /^(src|test|bench|examples|\.ci)\//.test(file) || file.startsWith('tsconfig'))).toEqual([]);

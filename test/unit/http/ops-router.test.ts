@@ -84,6 +84,24 @@ describe('the operator endpoints', () => {
     expect(await get(`${base}/ready`)).toEqual({ status: 503, body: { status: 'database unavailable' } });
   });
 
+  it.each<[string, PendingMigrations, WriteProblem | undefined, number]>([
+    ['ready', async () => [], undefined, 1],
+    ['migrations pending', async () => ['0007_new_table'], undefined, 0],
+    ['writes failing', async () => [], () => 'disk full', 0],
+    [
+      'the database not answering',
+      async () => {
+        throw new StoreUnavailable('timeout', 'connect ETIMEDOUT');
+      },
+      undefined,
+      0,
+    ],
+  ])('reports threepid_ready as /ready decides (%s), at each scrape', async (_case, pending, writeProblem, ready) => {
+    const base = await ops(pending, writeProblem);
+    expect((await get(`${base}/ready`)).status).toBe(ready ? 200 : 503);
+    expect(await (await fetch(`${base}/metrics`)).text()).toMatch(new RegExp(`^threepid_ready ${ready}$`, 'm'));
+  });
+
   it('serves the metrics in Prometheus text format, and refuses other methods on each endpoint as a Matrix error', async () => {
     const base = await ops(async () => []);
     const response = await fetch(`${base}/metrics`);
