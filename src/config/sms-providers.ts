@@ -1,11 +1,25 @@
 import { z } from 'zod';
 import { SECRET_ENV, secret, section, withoutTrailingSlash, type Env, type Report } from './common';
 
+/**
+ * A provider's URL, without a user name or password: fetch refuses such a
+ * URL on every send, in an error that quotes it, password and all, into the
+ * log and the outbox's recorded reason.
+ */
+const providerUrl = () =>
+  z
+    .string()
+    .url()
+    .refine((value) => {
+      const url = new URL(value);
+      return !url.username && !url.password;
+    }, 'must not carry a user name or password (credentials have settings of their own, or go in headers)');
+
 /** `sms.http`: a generic JSON webhook. */
 export const SMS_HTTP = section(
   z
     .object({
-      url: z.string().url(),
+      url: providerUrl(),
       headers: z.record(z.string()).default({}),
       body: z.record(z.unknown()).default({ to: '+{{to}}', text: '{{text}}' }),
     })
@@ -21,7 +35,7 @@ export const SMS_TWILIO = section(
       auth_token: z.string().min(1).optional(),
       from: z.string().min(1).optional(),
       messaging_service_sid: z.string().min(1).optional(),
-      base_url: z.string().url().default('https://api.twilio.com'),
+      base_url: providerUrl().default('https://api.twilio.com'),
     })
     .strict()
     .optional(),
@@ -40,7 +54,7 @@ export const SMS_SNS = section(
         .string()
         .regex(/^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/, 'must be 1 to 11 letters and digits, at least one a letter')
         .optional(),
-      endpoint: z.string().url().optional(),
+      endpoint: providerUrl().optional(),
     })
     .strict()
     .optional(),
@@ -53,7 +67,7 @@ export const SMS_VONAGE = section(
       api_key: z.string().min(1),
       api_secret: z.string().min(1).optional(),
       from: z.string().min(1),
-      base_url: z.string().url().default('https://rest.nexmo.com'),
+      base_url: providerUrl().default('https://rest.nexmo.com'),
     })
     .strict()
     .optional(),
