@@ -17,10 +17,21 @@ const REQUEST_TIMEOUT_MS = 15_000;
 /** A provider's answer is a few hundred bytes; more is not an answer worth reading. */
 const ANSWER_LIMIT_BYTES = 64 * 1024;
 
-/** The request's own timeout, and the outbox's deadline when there is one. */
+/**
+ * The request's own timeout, and the outbox's deadline when there is one.
+ * Not AbortSignal.any: it holds its sources weakly, and once a garbage
+ * collection has taken the timeout signal (nothing else holds it) the
+ * timeout never fires. A listener keeps a timeout signal alive.
+ */
 export function requestSignal(signal: AbortSignal | undefined): AbortSignal {
   const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-  return signal ? AbortSignal.any([timeout, signal]) : timeout;
+  if (!signal) return timeout;
+  const either = new AbortController();
+  for (const source of [timeout, signal]) {
+    if (source.aborted) either.abort(source.reason);
+    else source.addEventListener('abort', () => either.abort(source.reason), { once: true });
+  }
+  return either.signal;
 }
 
 /** The answer's body as text, cut at {@link ANSWER_LIMIT_BYTES}. */
