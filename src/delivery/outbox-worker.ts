@@ -275,8 +275,10 @@ export class OutboxWorker {
 /** An error's message without anything that could carry a payload (tokens, links). */
 function describe(err: unknown): string {
   if (err instanceof PermanentDeliveryError || err instanceof SendDeadlineError) return err.message;
-  const e = err as { code?: string; responseCode?: number; message?: string };
+  const e = err as { name?: string; code?: unknown; responseCode?: number; message?: string };
   if (e.responseCode) return `SMTP ${e.responseCode}`;
-  if (e.code) return e.code;
+  // A request's own timeout (AbortSignal.timeout) carries DOMException's legacy numeric code, 23, which says nothing.
+  if (e.name === 'TimeoutError') return 'timed out waiting for an answer';
+  if (typeof e.code === 'string' && e.code) return e.code;
   return (e.message ?? String(err)).slice(0, 200);
 }
