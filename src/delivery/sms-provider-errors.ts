@@ -114,12 +114,21 @@ export interface ProviderAnswer {
 }
 
 /**
- * A code not in the table: the HTTP status decides (429 and 5xx are worth
- * another try, any other 4xx will fail the same way again); then SNS's
- * `Receiver` type; an unknown refusal in a 2xx answer is permanent.
+ * Whether an HTTP status is worth another try whatever the body says: 408
+ * (a proxy gave up waiting for the request, which was never handled), 429
+ * and 5xx.
+ */
+export function retriedHttpStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/**
+ * A code not in the table: the HTTP status decides (408, 429 and 5xx are
+ * worth another try, any other 4xx will fail the same way again); then
+ * SNS's `Receiver` type; an unknown refusal in a 2xx answer is permanent.
  */
 function fallbackVerdict(answer: ProviderAnswer): Verdict {
-  if (answer.httpStatus === 429 || answer.httpStatus >= 500) return 'temporary';
+  if (retriedHttpStatus(answer.httpStatus)) return 'temporary';
   if (answer.faultOf === 'Receiver') return 'temporary';
   return 'permanent';
 }

@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import type { Clock } from '../sources';
 import { DevMessageFiles } from './dev-files';
 import { PermanentDeliveryError } from './errors';
+import { retriedHttpStatus } from './sms-provider-errors';
 import type { SmsPayload } from './messages';
 import { createSnsSmsTransport } from './sms-sns';
 import { requestSignal, type SmsTransport } from './sms-transport';
@@ -15,13 +16,13 @@ export type { SmsMessage, SmsTransport } from './sms-transport';
 
 /**
  * Maps an HTTP answer from a gateway to the outbox's retry rules: 2xx is
- * delivered, 429 and 5xx are worth another try, any other 4xx will fail the
- * same way again.
+ * delivered, 408, 429 and 5xx are worth another try, any other 4xx will
+ * fail the same way again.
  */
 async function checkGatewayAnswer(response: Response, gateway: string): Promise<void> {
   if (response.ok) return;
   await response.body?.cancel();
-  if (response.status === 429 || response.status >= 500) throw new Error(`${gateway} answered ${response.status}`);
+  if (retriedHttpStatus(response.status)) throw new Error(`${gateway} answered ${response.status}`);
   throw new PermanentDeliveryError(`${gateway} refused the message (${response.status})`);
 }
 
