@@ -6,8 +6,9 @@ import path from 'node:path';
 import { parseCliArgs, USAGE } from './cli-args';
 import { looseEnds } from './policy/address-policy';
 import { disposableDomains } from './policy/disposable-domains';
-import { ConfigError, loadConfigFile, parseConfig, type Config } from './config';
+import { ConfigError, ignoredKeysNote, loadConfigFile, parseConfig, type Config } from './config';
 import { Templates } from './delivery/templates';
+import { synapseTemplateNotes } from './delivery/synapse-templates';
 import { TLS_INSECURE_WARNING } from './delivery/mail-transport';
 import { dkimAlignmentWarning } from './config/dkim';
 import { readOrCreateSecretFile, secretFilePath } from './secret-file';
@@ -53,7 +54,7 @@ async function check(file: string | undefined): Promise<number> {
   if (smtp?.tlsInsecure) out(`email: warning: ${TLS_INSECURE_WARNING}`);
   const unaligned = dkimAlignmentWarning(dkim, config.email.notifFrom);
   if (unaligned) out(`email: warning: ${unaligned}`);
-  for (const key of config.ignoredKeys) out(`config: ${key} is accepted for Synapse's sake and does nothing here`);
+  if (config.ignoredKeys.length > 0) out(`config: ${ignoredKeysNote(config.ignoredKeys)}`);
   for (const loose of looseEnds(config.policy.allowedLocal3pids)) {
     const admits = loose.example === undefined ? '' : `, e.g. ${loose.example}`;
     out(`config: warning: ${loose.key} (${loose.pattern}) does not end in $; it is applied with re.match, as Synapse does, so it also admits addresses that go on past it${admits}`);
@@ -66,6 +67,7 @@ async function check(file: string | undefined): Promise<number> {
   try {
     new Templates(config.templatesDir, config.email.defaultLanguage).preload(TEMPLATE_FILES);
     out(`templates: ${config.templatesDir ? `${config.templatesDir}, then the shipped ones` : 'the shipped ones'}`);
+    for (const note of synapseTemplateNotes(config.templatesDir)) out(`templates: ${note}`);
   } catch (err) {
     problem(`templates: ${(err as Error).message}`);
     failed = true;

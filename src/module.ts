@@ -9,6 +9,7 @@ import { ThreadedMailTransport } from './delivery/smtp-thread';
 import { brandingView } from './delivery/branding';
 import { createPageRenderer } from './delivery/pages';
 import { Templates } from './delivery/templates';
+import { synapseTemplateNotes } from './delivery/synapse-templates';
 import { createClientRouter } from './http/client-router';
 import { PAGE_TEMPLATE_FILES } from './http/link-page';
 import { servedAlsoUnder } from './http/path-prefix';
@@ -27,6 +28,7 @@ import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepi
 import { Metrics } from './observability/metrics';
 import { outboxViewOf } from './observability/outbox-view';
 import { dkimAlignmentWarning } from './config/dkim';
+import { ignoredKeysNote } from './config/email';
 import { createOpsRouter } from './http/ops-router';
 import { countRefusals } from './observability/rate-limit-refusals';
 import { startPurgeJob } from './purge';
@@ -75,8 +77,9 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const random = options.random ?? cryptoRandom;
 
   if (config.ignoredKeys.length > 0) {
-    logger.info({ keys: config.ignoredKeys }, 'config keys accepted for Synapse compatibility do nothing here: this module sends no notification emails');
+    logger.info({ keys: config.ignoredKeys }, `config: ${ignoredKeysNote(config.ignoredKeys)}`);
   }
+  for (const note of synapseTemplateNotes(config.templatesDir)) logger.info({ templates_dir: config.templatesDir }, `templates: ${note}`);
   const templates = new Templates(config.templatesDir, config.email.defaultLanguage);
   templates.preload(TEMPLATE_FILES);
 

@@ -16,6 +16,27 @@ const SYNAPSE_NOTIFICATION_KEYS = [
   'notif_template_text',
   'expiry_template_html',
   'expiry_template_text',
+  // Read from `email:` by Synapse's push settings (deprecated there).
+  'redact_content',
+] as const;
+
+/**
+ * Synapse `email:` keys naming its Jinja templates for validation mail and
+ * pages: this module's own templates are Mustache, found by their fixed names.
+ */
+const SYNAPSE_TEMPLATE_NAME_KEYS = [
+  'registration_template_html',
+  'registration_template_text',
+  'registration_template_failure_html',
+  'registration_template_success_html',
+  'password_reset_template_html',
+  'password_reset_template_text',
+  'password_reset_template_failure_html',
+  'password_reset_template_success_html',
+  'add_threepid_template_html',
+  'add_threepid_template_text',
+  'add_threepid_template_failure_html',
+  'add_threepid_template_success_html',
 ] as const;
 
 /** Synapse `email.subjects` keys of notification emails (only email_validation and password_reset apply here). */
@@ -24,6 +45,7 @@ const SYNAPSE_NOTIFICATION_SUBJECTS = [
   'message_from_person',
   'messages_from_person',
   'messages_in_room',
+  'messages_in_room_and_others',
   'messages_from_person_and_others',
   'invite_from_person',
   'invite_from_person_to_room',
@@ -68,6 +90,7 @@ export const EMAIL = section(
       // Synapse's notification keys: accepted (a pasted `email:` block
       // works) and reported as doing nothing here.
       ...optionalKeys(SYNAPSE_NOTIFICATION_KEYS, z.unknown()),
+      ...optionalKeys(SYNAPSE_TEMPLATE_NAME_KEYS, z.unknown()),
     })
     .strict()
     .default({}),
@@ -144,12 +167,18 @@ export function toEmail(raw: Email, serverName: string, env: Env, report: Report
 
 export type EmailSettings = Settings<ReturnType<typeof toEmail>>;
 
-/** Synapse's notification keys that were set: accepted, and logged at start as doing nothing here. */
+/** Says, in one line, which of Synapse's keys were set and do nothing here. */
+export function ignoredKeysNote(keys: readonly string[]): string {
+  return `accepted for Synapse's sake and doing nothing here (no notification emails are sent, no Jinja template is read): ${keys.join(', ')}`;
+}
+
+/** Synapse's keys that were set and do nothing here: accepted, and named at start and by `--check`. */
 export function ignoredEmailKeys(raw: Email): string[] {
   const email = raw as Record<string, unknown>;
   const subjects = raw.subjects as Record<string, unknown>;
   return [
     ...SYNAPSE_NOTIFICATION_KEYS.filter((key) => email[key] !== undefined).map((key) => `email.${key}`),
+    ...SYNAPSE_TEMPLATE_NAME_KEYS.filter((key) => email[key] !== undefined).map((key) => `email.${key}`),
     ...SYNAPSE_NOTIFICATION_SUBJECTS.filter((key) => subjects[key] !== undefined).map((key) => `email.subjects.${key}`),
   ];
 }

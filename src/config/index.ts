@@ -5,12 +5,14 @@ import proxyaddr from 'proxy-addr';
 import { ConfigError, limitSettings, rateLimit, withoutTrailingSlash, type ConfigIssue, type Env, type Report, type Settings } from './common';
 import { DATABASE, toDatabase } from './database';
 import { EMAIL, ignoredEmailKeys, toEmail } from './email';
+export { ignoredKeysNote } from './email';
 import { ACCOUNTS, HOMESERVER, RC_PASSWORD_CHECK, toAccounts, toHomeserver, toPasswordCheckLimits } from './homeserver';
 import { IDENTITY_SERVER, IDENTITY_SERVICE_API, toIdentityServer, toIdentityServiceApi } from './identity';
 import { LISTENERS, toListeners } from './listeners';
 import { OUTBOX, toOutbox } from './outbox';
 import { BRANDING, TEMPLATES, templatesDir, toBranding } from './presentation';
 import { SMS, toSms } from './sms';
+import { concernsLeftOut, parseWhatIsValid } from './what-parsed';
 import { ADDRESS_POLICY, ALLOWED_LOCAL_3PIDS, DISABLE_MSISDN_REGISTRATION, ENABLE_3PID_CHANGES, toAddressPolicy } from './policy';
 
 /*
@@ -136,19 +138,29 @@ function deepFreeze<T>(value: T): T {
  * @throws ConfigError listing every problem, each naming its key, e.g. `email.smtp_port`.
  */
 export function parseConfig(raw: unknown, env: Env = {}): Config {
-  const result = rawSchema.safeParse(raw ?? {});
-  if (!result.success) {
-    throw ConfigError.of(
-      result.error.issues.map((issue) => ({
-        path: issue.path.join('.'),
-        message: issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message,
-      })),
-    );
-  }
   const issues: ConfigIssue[] = [];
-  const config = fromParsed(result.data, env, (path, message) => issues.push({ path, message }));
-  if (issues.length > 0) throw ConfigError.of(issues);
-  return deepFreeze(config);
+  const report: Report = (path, message) => issues.push({ path, message });
+  const result = rawSchema.safeParse(raw ?? {});
+  if (result.success) {
+    const config = fromParsed(result.data, env, report);
+    if (issues.length > 0) throw ConfigError.of(issues);
+    return deepFreeze(config);
+  }
+  for (const issue of result.error.issues) {
+    report(issue.path.join('.'), issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message);
+  }
+  // The checks across keys, on the rest of the file, in the same pass.
+  const rest = parseWhatIsValid(rawSchema, raw ?? {}, result.error.issues);
+  if (rest) {
+    try {
+      fromParsed(rest.data, env, (path, message) => {
+        if (!concernsLeftOut(path, rest.leftOut)) report(path, message);
+      });
+    } catch {
+      // A stand-in config that trips a mapping adds nothing; the schema's problems are told anyway.
+    }
+  }
+  throw ConfigError.of(issues);
 }
 
 /**
