@@ -7,7 +7,7 @@ import { PermanentDeliveryError } from './errors';
 import { retriedHttpStatus } from './sms-provider-errors';
 import type { SmsPayload } from './messages';
 import { createSnsSmsTransport } from './sms-sns';
-import { requestSignal, type SmsTransport } from './sms-transport';
+import { describingFailures, requestSignal, type SmsTransport } from './sms-transport';
 import { createTwilioSmsTransport } from './sms-twilio';
 import { createVonageSmsTransport } from './sms-vonage';
 import type { Templates } from './templates';
@@ -74,13 +74,13 @@ export function createHttpSmsTransport(settings: NonNullable<Config['sms']['http
 export function createSmsTransport(settings: Config['sms'], logger: Logger, clock: Clock, fetcher: typeof fetch = fetch): SmsTransport {
   switch (settings.sender) {
     case 'http':
-      return createHttpSmsTransport(settings.http as NonNullable<Config['sms']['http']>, fetcher);
+      return createHttpSmsTransport(settings.http as NonNullable<Config['sms']['http']>, describingFailures(fetcher, 'SMS gateway'));
     case 'twilio':
-      return createTwilioSmsTransport(settings.twilio as NonNullable<Config['sms']['twilio']>, fetcher);
+      return createTwilioSmsTransport(settings.twilio as NonNullable<Config['sms']['twilio']>, describingFailures(fetcher, 'Twilio'));
     case 'sns':
-      return createSnsSmsTransport(settings.sns as NonNullable<Config['sms']['sns']>, clock, fetcher);
+      return createSnsSmsTransport(settings.sns as NonNullable<Config['sms']['sns']>, clock, describingFailures(fetcher, 'Amazon SNS'));
     case 'vonage':
-      return createVonageSmsTransport(settings.vonage as NonNullable<Config['sms']['vonage']>, fetcher);
+      return createVonageSmsTransport(settings.vonage as NonNullable<Config['sms']['vonage']>, describingFailures(fetcher, 'Vonage'));
     case 'log':
       return createLogSmsTransport(settings.devSmsDir, logger);
   }
@@ -94,15 +94,15 @@ export class SmsSender {
     private readonly config: {
       readonly serverName: string;
       readonly publicBaseurl: string;
-      readonly email: { readonly appName: string; readonly defaultLanguage: string };
-      readonly sms: { readonly webotpLine: boolean };
+      readonly email: { readonly defaultLanguage: string };
+      readonly sms: { readonly appName: string; readonly webotpLine: boolean };
     },
     private readonly templates: Templates,
     private readonly transport: SmsTransport,
   ) {}
 
   send(payload: SmsPayload, signal?: AbortSignal): Promise<void> {
-    const view = { app_name: this.config.email.appName, server_name: this.config.serverName, code: payload.code };
+    const view = { app_name: this.config.sms.appName, server_name: this.config.serverName, code: payload.code };
     const language = payload.language ?? this.config.email.defaultLanguage;
     const text = this.templates.render('sms/code.txt', language, view).trim() + this.oneTimeCodeLine(payload.code);
     return this.transport.send({ to: `+${payload.to}`, text }, signal);

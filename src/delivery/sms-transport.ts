@@ -57,3 +57,52 @@ export async function readJsonAnswer(response: Response): Promise<unknown> {
     throw err;
   }
 }
+
+/** What a failed connection's `cause.code` means, in the words an operator looks for. */
+const CAUSES: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for the answer',
+  UND_ERR_SOCKET: 'connection closed',
+  ENOTFOUND: 'DNS: no such host',
+  EAI_AGAIN: 'DNS lookup failed (temporary)',
+};
+
+/**
+ * The cause of a request that got no answer: its code and meaning, never
+ * its message, which names the address (or, for a URL fetch will not take,
+ * quotes it whole, credentials and all: only the words before the colon).
+ */
+function causeOf(err: Error): string {
+  if (err.name === 'TimeoutError') return `timed out (no answer within ${REQUEST_TIMEOUT_MS / 1000} s)`;
+  if (err.cause === undefined) return `request not made: ${err.message.split(':')[0].slice(0, 120)}`;
+  const code = (err.cause as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !/^[A-Z0-9_]{1,64}$/.test(code)) return 'unknown cause';
+  const known = CAUSES[code];
+  if (known) return `${known} (${code})`;
+  if (/CERT|TLS|SSL|SIGNATURE/.test(code)) return `TLS: ${code}`;
+  return code;
+}
+
+/**
+ * `fetcher`, with its failures to get an answer described by their cause
+ * (fetch says only "fetch failed"), as a plain, retried Error naming
+ * `gateway` and the cause: never the URL, its query or credentials, the
+ * number or the text. The outbox's own deadline passes through as it is.
+ */
+export function describingFailures(fetcher: typeof fetch, gateway: string): typeof fetch {
+  return async (input, init) => {
+    try {
+      return await fetcher(input, init);
+    } catch (err) {
+      // fetch's errors come from another realm than the caller's (a DOMException, undici's TypeError): go by name.
+      const failure = err as Error;
+      if (failure?.name !== 'TimeoutError' && failure?.name !== 'TypeError') throw err;
+      throw new Error(`${gateway} not reached: ${causeOf(failure)}`);
+    }
+  };
+}
