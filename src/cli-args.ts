@@ -35,6 +35,11 @@ environment variable names: MATRIX_HS_THREEPID_SMTP_PASS(_FILE),
 MATRIX_HS_THREEPID_SHARED_SECRET(_FILE), MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN(_FILE),
 MATRIX_HS_THREEPID_SNS_SECRET_ACCESS_KEY(_FILE), MATRIX_HS_THREEPID_VONAGE_API_SECRET(_FILE),
 MATRIX_HS_THREEPID_DATABASE_URL(_FILE).
+
+Logging, from the environment: LOG_LEVEL (debug, info, warn, error; default
+info; /health and /ready requests are logged at debug) and LOG_FORMAT
+(pretty: one readable line a record; json: JSON lines; default: pretty when
+stdout is a terminal, json otherwise).
 `;
 
 export type CliCommand =

@@ -177,7 +177,8 @@ async function run(file: string | undefined): Promise<void> {
   // are read once at start), so it is logged and otherwise ignored.
   process.on('SIGHUP', () => logger.info({ signal: 'SIGHUP' }, 'SIGHUP ignored: nothing to reopen; restart to read changed templates'));
   const config = withSharedSecret(readConfig(file), logger);
-  if (!config.email.smtp) {
+  // With email disabled nothing is sent, so there is no development fallback to warn of.
+  if (config.email.enabled && !config.email.smtp) {
     logger.warn({ dir: path.resolve(config.email.devMailDir) }, 'no SMTP configured: emails are written to files (development only)');
   }
 

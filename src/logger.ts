@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { prettyLine } from './log-format';
 
 /**
  * The narrow logging port the module uses: structured fields first, then a
@@ -12,9 +13,25 @@ export interface Logger {
   error(fields: object, message?: string): void;
 }
 
-/** JSON lines on stdout. */
-export function createLogger(level: string = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { name: 'matrix-hs-threepid' } });
+export type LogFormat = 'pretty' | 'json';
+
+/**
+ * `LOG_FORMAT` when it names a format; else pretty for a person at a
+ * terminal and JSON lines for whatever collects the output.
+ */
+export function chooseLogFormat(setting: string | undefined, stdoutIsTerminal: boolean): LogFormat {
+  if (setting === 'pretty' || setting === 'json') return setting;
+  return stdoutIsTerminal ? 'pretty' : 'json';
+}
+
+/** Log lines on stdout, at `LOG_LEVEL` (default info), as `LOG_FORMAT` says (see {@link chooseLogFormat}). */
+export function createLogger(
+  level: string = process.env.LOG_LEVEL ?? 'info',
+  format: LogFormat = chooseLogFormat(process.env.LOG_FORMAT, process.stdout.isTTY === true),
+): Logger {
+  const options = { level, base: { name: 'matrix-hs-threepid' } };
+  if (format === 'json') return pino(options);
+  return pino(options, { write: (line: string) => void process.stdout.write(prettyLine(line)) });
 }
 
 /** Discards everything (tests that do not look at logs). */

@@ -89,7 +89,7 @@ function fromParsed(c: Parsed, env: Env, report: Report) {
     listeners: toListeners(c.listeners),
     database: toDatabase(c.database, env, report),
     email: toEmail(c.email, c.server_name, env, report),
-    sms: toSms(c.sms, env, report),
+    sms: toSms(c.sms, env, report, c.email.app_name),
     nextLinkDomainWhitelist: c.next_link_domain_whitelist?.map((host) => host.toLowerCase()) ?? null,
     inhibit3pidErrors: c.request_token_inhibit_3pid_errors,
     /** Who may use which address: Synapse's keys and `address_policy`. */

@@ -15,6 +15,7 @@ export const SMS = section(
       max_token_attempts: z.number().int().min(1).max(100).default(5),
       max_attempts: z.number().int().min(1).max(100).default(8),
       webotp_line: z.boolean().default(true),
+      app_name: z.string().min(1).optional(),
       http: SMS_HTTP,
       twilio: SMS_TWILIO,
       sns: SMS_SNS,
@@ -32,7 +33,8 @@ export const SMS = section(
     .default({}),
 );
 
-export function toSms(raw: z.output<typeof SMS>, env: Env, report: Report) {
+/** `emailAppName`: `email.app_name`, the name texts carry unless `sms.app_name` gives another. */
+export function toSms(raw: z.output<typeof SMS>, env: Env, report: Report, emailAppName: string) {
   for (const provider of ['http', 'twilio', 'sns', 'vonage'] as const) {
     if (raw.sender === provider && !raw[provider]) report(`sms.${provider}`, `is required when sms.sender is "${provider}"`);
   }
@@ -47,6 +49,8 @@ export function toSms(raw: z.output<typeof SMS>, env: Env, report: Report) {
     maxAttempts: raw.max_attempts,
     /** End each text with `@host #code`, the line phones and browsers fill the code in from. */
     webotpLine: raw.webotp_line,
+    /** The name the texts give the server. */
+    appName: raw.app_name ?? emailAppName,
     http: raw.http,
     twilio: toTwilio(raw.twilio, env, report),
     sns: toSns(raw.sns, env, report),

@@ -80,7 +80,9 @@ const CAUSES: Readonly<Record<string, string>> = {
 function causeOf(err: Error): string {
   if (err.name === 'TimeoutError') return `timed out (no answer within ${REQUEST_TIMEOUT_MS / 1000} s)`;
   if (err.cause === undefined) return `request not made: ${err.message.split(':')[0].slice(0, 120)}`;
-  const code = (err.cause as { code?: unknown } | null)?.code;
+  const cause = err.cause as { code?: unknown; message?: unknown } | null;
+  if (cause?.message === 'unexpected redirect') return 'redirected (redirects are not followed)';
+  const code = cause?.code;
   if (typeof code !== 'string' || !/^[A-Z0-9_]{1,64}$/.test(code)) return 'unknown cause';
   const known = CAUSES[code];
   if (known) return `${known} (${code})`;

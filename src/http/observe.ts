@@ -16,8 +16,11 @@ export function routeTemplate(req: Request): string {
   return typeof path === 'string' ? `${configuredPrefixOf(req)}${path}` : 'unmatched';
 }
 
+/** Liveness and readiness probes: asked every few seconds, they would drown the log at info. */
+const PROBE_ROUTES = new Set(['/health', '/ready']);
+
 /**
- * One log line and one metric sample per request. Only the route template
+ * One log line and one metric sample per request (probes at debug). Only the route template
  * is recorded, never the path or query: the link page carries the token in
  * its query, and binding paths carry an address.
  */
@@ -28,7 +31,9 @@ export function observeRequests(logger: Logger, metrics?: Metrics): RequestHandl
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = routeTemplate(req);
       metrics?.request(route, req.method, res.statusCode, seconds);
-      logger.info({ method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 }, 'request');
+      const fields = { method: req.method, route, status: res.statusCode, ms: Math.round(seconds * 1e4) / 10 };
+      if (PROBE_ROUTES.has(route)) logger.debug(fields, 'request');
+      else logger.info(fields, 'request');
     });
     next();
   };

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { parseConfig } from '../../src/config';
+import { PermanentDeliveryError } from '../../src/delivery/errors';
 import { createSmsTransport } from '../../src/delivery/sms-senders';
 import { silentLogger } from '../../src/logger';
 import { systemClock } from '../../src/sources';
@@ -37,7 +38,7 @@ describe('an SMS webhook that cannot be reached', () => {
         () => logger.lines.find((line) => line.message === 'delivery failed; will retry'),
         'the failed send to be logged',
       );
-      const reason = (failed.fields as { reason: string }).reason;
+      const reason = (failed!.fields as { reason: string }).reason;
       expect(reason).toBe('SMS gateway not reached: connection refused (ECONNREFUSED)');
       const rows = await queryDb<{ last_error: string }>(database, 'SELECT last_error FROM threepid_outbox');
       expect(rows.map((row) => row.last_error)).toEqual([reason]);
@@ -61,7 +62,9 @@ describe('an SMS webhook that cannot be reached', () => {
     const sms = parseConfig({ sms: webhook(`http://127.0.0.1:${silent.port}/send`) } as never).sms;
     const transport = createSmsTransport(sms, silentLogger, systemClock);
     try {
-      await expect(transport.send({ to: NUMBER, text: 'Your code is 123456' })).rejects.toThrow(
+      const sending = transport.send({ to: NUMBER, text: 'Your code is 123456' });
+      await expect(sending).rejects.not.toBeInstanceOf(PermanentDeliveryError);
+      await expect(sending).rejects.toThrow(
         /^SMS gateway not reached: timed out \(no answer within 15 s\)$/,
       );
     } finally {

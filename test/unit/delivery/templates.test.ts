@@ -23,8 +23,8 @@ async function textMessage(templates: Templates, language: string, settings: { a
   const config = {
     serverName: 'example.org',
     publicBaseurl: settings.publicBaseurl,
-    email: { appName: settings.appName, defaultLanguage: 'en' },
-    sms: { webotpLine: settings.webotpLine ?? true },
+    email: { defaultLanguage: 'en' },
+    sms: { appName: settings.appName, webotpLine: settings.webotpLine ?? true },
   };
   await new SmsSender(config, templates, { send: async (message) => void sent.push(message) }).send({ to: '4915112345678', code: '123456', language });
   return sent[0].text;
