@@ -51,8 +51,9 @@ describe('an SMS webhook that cannot be reached', () => {
   });
 
   it('never quotes a URL that fetch refuses for its credentials', async () => {
-    const sms = parseConfig({ sms: webhook('http://user:pass-secret@127.0.0.1:9/send') } as never).sms;
-    const transport = createSmsTransport(sms, silentLogger, systemClock);
+    // The configuration refuses such a URL; the transport must not quote one that got past it all the same.
+    const sms = parseConfig({ sms: webhook('http://127.0.0.1:9/send') } as never).sms;
+    const transport = createSmsTransport({ ...sms, http: { ...sms.http!, url: 'http://user:pass-secret@127.0.0.1:9/send' } }, silentLogger, systemClock);
     const sending = transport.send({ to: NUMBER, text: 'Your code is 123456' });
     await expect(sending).rejects.toThrow(/^SMS gateway not reached: request not made: Request cannot be constructed from a URL that includes credentials$/);
   });

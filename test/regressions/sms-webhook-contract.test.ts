@@ -1,6 +1,6 @@
 /**
  * The SMS webhook's contract, as the README states it: a JSON POST of the
- * rendered body with the configured headers; 2xx sent, 429 and 5xx retried,
+ * rendered body with the configured headers; 2xx sent, 408, 429 and 5xx retried,
  * any other 4xx failed at once, a redirect not followed.
  */
 import { createServer, type IncomingMessage } from 'node:http';
@@ -44,7 +44,7 @@ describe('the SMS webhook', () => {
     expect(JSON.parse(received[0].body)).toEqual({ to: '+447911123456', text: 'Your code is 123456', n: 1 });
   });
 
-  it.each([429, 500, 503])('retries a %i (a plain error, not a permanent one)', async (answer) => {
+  it.each([408, 429, 500, 503])('retries a %i (a plain error, not a permanent one)', async (answer) => {
     status = answer;
     const failure = await send('x').catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(Error);
