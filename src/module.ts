@@ -40,6 +40,7 @@ import { IdentityServerClient } from './identity/client';
 import { IdentityProxy } from './threepid/identity-proxy';
 import { ThreepidService } from './threepid/service';
 import { startAddressPolicy } from './policy/startup';
+import { checkedHomeserverCalls } from './threepid/public-arguments';
 import { IdCodec, SecretMacs } from './threepid/tokens';
 import { loadOutboxKeyring } from './secret-file';
 import { logOlderKeyUse, tokenLifetimesOf } from './key-report';
@@ -272,9 +273,8 @@ async function assemble(parts: {
     accountRouter,
     opsRouter: createOpsRouter(readinessCheck(store.db, store.engine), metrics, logger, () => opened.health?.problem()),
     metrics,
-    checkThreepidAuth: (auth, flow, consume) => service.checkThreepidAuth(auth, flow, consume),
-    getValidated: (sid, clientSecret, creds) => service.getValidated(sid, clientSecret, creds),
-    consume: (sid, clientSecret, flow, creds) => service.consume(sid, clientSecret, flow, creds),
+    // A host's code calls these: each argument is checked, a bad one is M_INVALID_PARAM by name.
+    ...checkedHomeserverCalls(service),
     bindings,
     deliveryCounts,
     flushOutbox: () => worker.flush(),
