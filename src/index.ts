@@ -60,3 +60,10 @@ export { canonicaliseEmail } from './threepid/email';
 export type { UserAuthority } from './homeserver/client';
 export { HomeserverUserAuthority } from './homeserver/client';
 export { parseThreepidAuth, UiaRequired, THREEPID_STAGES, type ThreepidAuth } from './threepid/uia';
+export {
+  requireThreepidStage,
+  uiaChallengeBody,
+  type UiaChallenge,
+  type ThreepidStageRequest,
+  type ThreepidAuthChecker,
+} from './threepid/uia-stage';

@@ -19,14 +19,24 @@ export interface ThreepidProof {
  */
 export interface ThreepidBackend {
   /**
-   * The 3PID an `m.login.email.identity` / `m.login.msisdn` auth dict
-   * proves; with `consume`, the session is spent for `flow` (once).
+   * One `m.login.email.identity` / `m.login.msisdn` UIA stage: the 3PID
+   * `auth` proves (with `uia.consume`, the session is spent for `uia.flow`,
+   * once), or a `401` {@link MatrixError} whose extra fields are the UIA body.
    */
-  prove(auth: unknown, flow: 'register' | 'password', consume: boolean): Promise<ThreepidProof>;
+  threepidStage(auth: unknown, uia: UiaStage): Promise<ThreepidProof>;
   /** Who owns an address (any spelling: it is canonicalised), or null. */
   ownerOf(medium: Medium, address: string): Promise<string | null>;
   /** Records that the user owns the address. */
   bind(proof: ThreepidProof, userId: string): Promise<void>;
+}
+
+/** What a UIA `401` needs besides the error, and what the stage is for. */
+export interface UiaStage {
+  readonly flows: ReadonlyArray<{ readonly stages: readonly string[] }>;
+  readonly session: string;
+  readonly completed: readonly string[];
+  readonly flow: 'register' | 'password';
+  readonly consume: boolean;
 }
 
 /** A Matrix error: `{errcode, error}` with an HTTP status. */
@@ -46,7 +56,6 @@ export const VERSIONS = ['r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6
 
 /** Registration and password reset need a verified email address or phone number. */
 const THREEPID_FLOWS = [{ stages: ['m.login.email.identity'] }, { stages: ['m.login.msisdn'] }];
-const THREEPID_STAGES = new Set(THREEPID_FLOWS.map((flow) => flow.stages[0]));
 const UIA_SESSION_MS = 30 * 60_000;
 
 function bearer(req: Request): string | undefined {
@@ -89,14 +98,7 @@ export function createClientApi(users: Users, threepids: ThreepidBackend): Route
       session = randomBytes(16).toString('base64url');
       uiaSessions.set(session, Date.now() + UIA_SESSION_MS);
     }
-    const challenge = (error?: MatrixError) =>
-      new MatrixError(401, error?.errcode ?? '', error?.message ?? '', { flows: THREEPID_FLOWS, params: {}, session, completed: [] });
-    if (!THREEPID_STAGES.has(auth?.type)) throw challenge();
-    try {
-      return await threepids.prove(auth, flow, consume);
-    } catch (err) {
-      throw err instanceof MatrixError && err.status < 500 ? challenge(err) : err;
-    }
+    return threepids.threepidStage(auth, { flows: THREEPID_FLOWS, session, completed: [], flow, consume });
   }
 
   router.post('/register', async (req: Request, res: Response) => {

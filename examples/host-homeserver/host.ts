@@ -12,6 +12,8 @@ import {
   ERRCODE_STATUS,
   isThreepidError,
   parseConfig,
+  requireThreepidStage,
+  UiaRequired,
   withThreepidVersions,
   type RawConfig,
   type UserAuthority,
@@ -52,7 +54,11 @@ export async function startHostHomeserver(options: HostHomeserverOptions = {}): 
     throw err;
   };
   const backend: ThreepidBackend = {
-    prove: (auth, flow, consume) => threepid.checkThreepidAuth(auth, flow, consume).catch(asMatrixError),
+    threepidStage: (auth, uia) =>
+      requireThreepidStage(auth, uia, threepid).catch((err) => {
+        if (err instanceof UiaRequired) throw new MatrixError(401, '', '', err.body); // the body has errcode and error when the stage failed
+        return asMatrixError(err);
+      }),
     ownerOf: (medium, address) =>
       threepid.bindings.get(medium, address).then(
         (binding) => binding.userId,

@@ -60,8 +60,17 @@ export async function startSidecarHostHomeserver(options: SidecarHostOptions): P
   const binding = (medium: Medium, address: string) => `/bindings/${medium}/${encodeURIComponent(address)}`;
 
   const backend: ThreepidBackend = {
-    async prove(auth, flow, consume) {
-      const proof = await internal('POST', '/uia/threepid', { auth, flow, consume });
+    // Without the package to import, this server builds the UIA 401 itself.
+    async threepidStage(auth: any, { flows, session, completed, flow, consume }) {
+      const challenge = (error?: MatrixError) =>
+        new MatrixError(401, error?.errcode ?? '', error?.message ?? '', { flows, params: {}, session, completed });
+      if (auth?.type !== 'm.login.email.identity' && auth?.type !== 'm.login.msisdn') throw challenge();
+      let proof: any;
+      try {
+        proof = await internal('POST', '/uia/threepid', { auth, flow, consume });
+      } catch (err) {
+        throw err instanceof MatrixError && err.status < 500 && err.errcode !== 'M_LIMIT_EXCEEDED' ? challenge(err) : err;
+      }
       return { medium: proof.medium, address: proof.address, validatedAt: proof.validated_at };
     },
     ownerOf: (medium, address) =>
