@@ -74,8 +74,67 @@ const rawSchema = z
   })
   .strict();
 
-/** What an operator writes in the YAML file (every key optional). */
-export type RawConfig = z.input<typeof rawSchema>;
+type RawInput = z.input<typeof rawSchema>;
+
+/**
+ * What an operator writes in the YAML file, or a host passes to
+ * {@link parseConfig}: every key optional, each explained in `config.sample.yaml`.
+ * Spelled out key by key so the published types carry the documentation
+ * (zod's inferred types would not); the check below keeps it equal to the schema.
+ */
+export interface RawConfig {
+  /** The homeserver's name, used in emails and the default sender address. Default `localhost`. */
+  server_name?: RawInput['server_name'];
+  /** The URL clients and email links reach this module at; `submit_url` and the emailed links are built on it. */
+  public_baseurl?: RawInput['public_baseurl'];
+  /** The sidecar's client and internal listeners (address, port, connection limits, timeouts). */
+  listeners?: RawInput['listeners'];
+  /** SQLite (`path`, default `data/threepid.sqlite`) or PostgreSQL (`engine: postgres`, `url`). */
+  database?: RawInput['database'];
+  /** SMTP, the sender, token lifetime; Synapse's `email:` keys are accepted. */
+  email?: RawInput['email'];
+  /** Synapse's name for `templates_dir` and `branding`. */
+  templates?: RawInput['templates'];
+  /** Phone numbers: the text-message sender (`twilio`, `sns`, `vonage`, `http`…) and its limits. */
+  sms?: RawInput['sms'];
+  /** Only these hosts may be used in a client's `next_link` (null: any http(s) URL). */
+  next_link_domain_whitelist?: RawInput['next_link_domain_whitelist'];
+  /** Answer requestToken as if all were well when the address is in use or unknown, so nobody learns which addresses have accounts. */
+  request_token_inhibit_3pid_errors?: RawInput['request_token_inhibit_3pid_errors'];
+  /** Synapse's `allowed_local_3pids`: `{medium, pattern}` entries; once there are any, an address no entry matches is refused. */
+  allowed_local_3pids?: RawInput['allowed_local_3pids'];
+  /** True: `register/msisdn/requestToken` answers `M_THREEPID_MEDIUM_NOT_SUPPORTED`. */
+  disable_msisdn_registration?: RawInput['disable_msisdn_registration'];
+  /** False: adding and deleting 3PIDs is refused with `M_FORBIDDEN`, as in Synapse. */
+  enable_3pid_changes?: RawInput['enable_3pid_changes'];
+  /** The email rules Synapse lacks: allowed and banned domains and addresses, disposable domains, per purpose. */
+  address_policy?: RawInput['address_policy'];
+  /** Rate limit of requestToken, per client IP and per address (token bucket). */
+  rc_3pid_validation?: RawInput['rc_3pid_validation'];
+  /** Password checks of `/account/3pid/add`, per user and per client IP (token buckets). */
+  rc_password_check?: RawInput['rc_password_check'];
+  /** Proxies whose `X-Forwarded-For` is believed: addresses, CIDR ranges, `loopback`, `linklocal`, `uniquelocal`. */
+  trusted_proxies?: RawInput['trusted_proxies'];
+  /** The homeserver: its URL, and the shared secret of the sidecar's internal API. */
+  homeserver?: RawInput['homeserver'];
+  /** A folder of templates overriding the shipped ones, per language. */
+  templates_dir?: RawInput['templates_dir'];
+  /** The operator's brand on pages and HTML emails: name, logo, colour, support link. */
+  branding?: RawInput['branding'];
+  /** The outbox worker, and the keys that seal its payloads (`keys`, `key_file`). */
+  outbox?: RawInput['outbox'];
+  /** What the account endpoints allow. */
+  accounts?: RawInput['accounts'];
+  /** Identity-server proxy mode (MSC2140): a requestToken naming an `id_server` is forwarded there. */
+  identity_server?: RawInput['identity_server'];
+  /** The identity-service v1 validation API, for homeservers that delegate 3PID validation. */
+  identity_service_api?: RawInput['identity_service_api'];
+}
+
+/** Holds {@link RawConfig} equal to the schema's input: a key added to either is a type error until documented. */
+type Equal<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const RAW_CONFIG_MATCHES_SCHEMA: Equal<RawConfig, RawInput> & Equal<keyof RawConfig, keyof RawInput> = true;
+void RAW_CONFIG_MATCHES_SCHEMA;
 
 type Parsed = z.output<typeof rawSchema>;
 
@@ -137,6 +196,8 @@ function deepFreeze<T>(value: T): T {
  *
  * @throws ConfigError listing every problem, each naming its key, e.g. `email.smtp_port`.
  */
+export function parseConfig(raw: RawConfig | null | undefined, env?: Env): Config;
+// Typed for callers' editors, checked at run time all the same: YAML and JavaScript hosts pass anything.
 export function parseConfig(raw: unknown, env: Env = {}): Config {
   const issues: ConfigIssue[] = [];
   const report: Report = (path, message) => issues.push({ path, message });
@@ -179,5 +240,5 @@ export function loadConfigFile(file: string, env: Env = {}): Config {
   } catch (err) {
     throw new ConfigError('', `${file} is not valid YAML: ${(err as Error).message}`);
   }
-  return parseConfig(raw, env);
+  return parseConfig(raw as RawConfig, env);
 }

@@ -51,6 +51,7 @@ import {
   type MailMessage,
   type MailTransport,
   type RandomSource,
+  type RawConfig,
   type ThreepidModule,
   type ValidatedThreepid,
 } from 'matrix-hs-threepid';
@@ -66,7 +67,13 @@ const app = express();
 const server = app.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const base = 'http://127.0.0.1:' + (server.address() as AddressInfo).port;
-const config: Config = parseConfig({ server_name: 'example.org', public_baseurl: base, database: { path: process.argv[2] } });
+const raw: RawConfig = { server_name: 'example.org', public_baseurl: base, database: { path: process.argv[2] } };
+// @ts-expect-error a misspelled key is a type error, not only a ConfigError at run time
+const misspelled: RawConfig = { server_name: 'example.org', public_baseurl: base, databse: { path: process.argv[2] } };
+// @ts-expect-error parseConfig's parameter is the typed config too (never called)
+void (() => parseConfig({ public_baseurl: base, emial: {} }));
+void misspelled;
+const config: Config = parseConfig(raw);
 const threepid: ThreepidModule = await createThreepidModule({ config, mailTransport, clock, random, serveVersions: false });
 app.use(threepid.clientRouter);
 app.get('/_matrix/client/versions', (_req, res) => { res.json(withThreepidVersions({ versions: ['v1.11'] })); });
@@ -118,10 +125,10 @@ describe('the npm package', () => {
       files: Array<{ path: string }>;
     }>;
     const files = packed.files.map((file) => file.path);
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/en/email/registration.html', 'templates/de/email/registration.html', 'dist/threads/smtp.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json']) {
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/en/email/registration.html', 'templates/de/email/registration.html', 'dist/threads/smtp.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'examples/host-homeserver/host.ts', 'examples/host-homeserver/client-api.ts', 'examples/host-homeserver/sidecar-host.ts', 'examples/nginx/threepid.conf', 'examples/caddy/Caddyfile', 'examples/systemd/matrix-hs-threepid.service']) {
       expect([file, files.includes(file)]).toEqual([file, true]);
     }
-    expect(files.filter((file) => /^(src|test|bench|examples|\.ci)\//.test(file) || file.startsWith('tsconfig'))).toEqual([]);
+    expect(files.filter((file) => /^(src|test|bench|\.ci)\//.test(file) || file.startsWith('tsconfig'))).toEqual([]);
 
     const host = path.join(dir, 'host');
     mkdirSync(host);
@@ -151,6 +158,10 @@ describe('the npm package', () => {
     mkdirSync(path.dirname(path.join(host, 'node_modules', sqliteBuild)), { recursive: true });
     copyFileSync(path.join(ROOT, 'node_modules', sqliteBuild), path.join(host, 'node_modules', sqliteBuild));
 
+    // The config's keys carry their documentation into the published types (editors show it).
+    expect(readFileSync(path.join(host, 'node_modules', manifest.name, 'dist/config/index.d.ts'), 'utf8')).toMatch(
+      /\/\*\* The homeserver's name[^*]*\*\/\s*server_name\?:/,
+    );
     // Only the package, express and @types/express: the package's .d.ts must check too.
     run(process.execPath, [TSC, '-p', 'tsconfig.json'], host);
     const output = run(process.execPath, [path.join('out', 'host.js'), path.join(dir, 'host.sqlite')], host);

@@ -150,7 +150,7 @@ it("--check says which of Synapse's templates in the folder are used (none) and 
 
 it('the start log names the keys in one line and reports the templates the same way', async () => {
   const logger = new CapturingLogger();
-  const hs = await startModule(synapseConfig() as Parameters<typeof startModule>[0], { logger });
+  const hs = await startModule(synapseConfig() as unknown as Parameters<typeof startModule>[0], { logger });
   await hs.close();
   const messages = logger.lines.map((line) => line.message ?? '');
   const keysLines = messages.filter((message) => message.includes("accepted for Synapse's sake"));

@@ -105,7 +105,7 @@ describe('parseConfig', () => {
 
   describe('unknown keys', () => {
     it('names an unknown top-level key', () => {
-      const err = configError(() => parseConfig({ smtp_host: 'mail.example.org' }));
+      const err = configError(() => parseConfig({ smtp_host: 'mail.example.org' } as never));
       expect(err.message).toContain('smtp_host');
       expect(err.message).toMatch(/unknown key/);
     });
@@ -138,8 +138,8 @@ describe('parseConfig', () => {
     });
 
     it('refuses a config that is not a mapping', () => {
-      expect(() => parseConfig('public_baseurl: x')).toThrow(ConfigError);
-      expect(() => parseConfig([])).toThrow(ConfigError);
+      expect(() => parseConfig('public_baseurl: x' as never)).toThrow(ConfigError);
+      expect(() => parseConfig([] as never)).toThrow(ConfigError);
     });
   });
 
@@ -416,7 +416,7 @@ describe('every problem at once', () => {
         email: { smtp_host: 'mail', smtp_port: 'twenty-five', validation_token_lifetime: 'forever' },
         listeners: { client: { port: 70000 } },
         bogus: 1,
-      }),
+      } as never),
     );
     expect(err.issues.map((issue) => issue.path).sort()).toEqual(
       ['', 'email.smtp_port', 'email.validation_token_lifetime', 'listeners.client.port'].sort(),

@@ -15,6 +15,7 @@ import * as migrations from '../../src/store/migrations';
 import * as email from '../../src/threepid/email';
 import * as threepidErrors from '../../src/threepid/errors';
 import * as uia from '../../src/threepid/uia';
+import * as uiaStage from '../../src/threepid/uia-stage';
 
 /**
  * The package entry is the only import a host needs: each value it exports,
@@ -52,6 +53,8 @@ const EXPECTED: Record<string, unknown> = {
   parseThreepidAuth: uia.parseThreepidAuth,
   UiaRequired: uia.UiaRequired,
   THREEPID_STAGES: uia.THREEPID_STAGES,
+  requireThreepidStage: uiaStage.requireThreepidStage,
+  uiaChallengeBody: uiaStage.uiaChallengeBody,
 };
 
 describe('the package entry', () => {
@@ -72,6 +75,8 @@ describe('the package entry', () => {
     expect(api.isThreepidError(error)).toBe(true);
     expect(api.isThreepidError(new Error('plain'))).toBe(false);
     expect(api.ERRCODE_STATUS.M_THREEPID_IN_USE).toBe(400);
+    // The types refuse it too; a JavaScript host gets the ConfigError.
+    // @ts-expect-error no_such_key is not a config key
     expect(() => api.parseConfig({ no_such_key: 1 })).toThrow(api.ConfigError);
   });
 });

@@ -11,7 +11,7 @@ function policyOf(raw: Partial<RawConfig>): AddressPolicy {
 
 function configErrors(raw: unknown): string[] {
   try {
-    parseConfig(raw);
+    parseConfig(raw as never);
   } catch (err) {
     if (err instanceof ConfigError) return err.issues.map((issue) => `${issue.path}: ${issue.message}`);
     throw err;

@@ -15,7 +15,7 @@ function examples(): unknown[] {
 }
 
 function policyOf(raw: unknown) {
-  const config = parseConfig(raw);
+  const config = parseConfig(raw as never);
   return { config, policy: new AddressPolicy(config.policy, disposableDomains) };
 }
 
