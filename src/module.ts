@@ -87,7 +87,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   const ownsDatabase = options.database === undefined;
   // The keys first: a bad key file stops the start before anything is opened.
   const inMemory = ownsDatabase && config.database.engine === 'sqlite' && config.database.path === ':memory:';
-  const keyring = loadOutboxKeyring(config, inMemory, logger);
+  const keyring = loadOutboxKeyring(config, inMemory, logger, { warnProcess: options.logger === undefined });
   let opened: OpenDatabase;
   if (options.database) {
     const engine = options.databaseEngine ?? engineOf(options.database);

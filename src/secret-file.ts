@@ -38,10 +38,17 @@ export function readOrCreateSecretFile(file: string, generate: () => string, onC
  * or the default file `outbox-keys` beside the database, generated on first
  * start (mode 0600) like the internal API's secret. A database that lives
  * only in memory gets a key that lives only in memory: nothing it sealed
- * outlives the process anyway.
+ * outlives the process anyway. A generated file is logged; with
+ * `warnProcess` (a host that gave no logger) it is a process warning too, so
+ * the host still hears of a file it must back up and share between replicas.
  * @throws ConfigError naming the key or file that is unusable.
  */
-export function loadOutboxKeyring(config: Config, inMemoryDatabase: boolean, logger: Logger): Keyring {
+export function loadOutboxKeyring(
+  config: Config,
+  inMemoryDatabase: boolean,
+  logger: Logger,
+  { warnProcess = false }: { warnProcess?: boolean } = {},
+): Keyring {
   const { keys, keyFile } = config.outbox;
   if (keys) return keyringOrConfigError('outbox.keys', () => Keyring.parse(keys));
   if (keyFile) {
@@ -60,10 +67,17 @@ export function loadOutboxKeyring(config: Config, inMemoryDatabase: boolean, log
   const text = readOrCreateSecretFile(
     file,
     () => `# Keys that seal outbox payloads: id:base64, the current one first. See README "Keys".\n${generateKeyLine()}\n`,
-    (created) => logger.warn({ file: created }, 'no outbox.keys configured: generated a key for sealing outbox payloads'),
+    (created) => {
+      logger.warn({ file: created }, GENERATED_KEY_WARNING);
+      if (warnProcess) process.emitWarning(`${GENERATED_KEY_WARNING} in ${created}`, { code: GENERATED_KEY_WARNING_CODE });
+    },
   );
   return keyringOrConfigError(file, () => Keyring.parse(text));
 }
+
+const GENERATED_KEY_WARNING = 'no outbox.keys configured: generated a key for sealing outbox payloads';
+/** The `code` of the process warning a host without a logger gets. */
+export const GENERATED_KEY_WARNING_CODE = 'THREEPID_OUTBOX_KEY_GENERATED';
 
 function keyringOrConfigError(where: string, load: () => Keyring): Keyring {
   try {
