@@ -63,18 +63,21 @@ export const TLS_INSECURE_WARNING =
   "email.tls_insecure is on: the SMTP server's certificate is not checked, so anyone on the path can read the mail (tokens included)";
 
 /**
- * Node's default CAs: its bundle and those of NODE_EXTRA_CA_CERTS, which
- * `rootCertificates` leaves out (Node 22.15 and later list both).
+ * Node's default CAs and those of NODE_EXTRA_CA_CERTS, which
+ * `rootCertificates` leaves out. Node 22.15 and later list both in
+ * `getCACertificates('default')`, but read the variable at start only; the
+ * file is added as it is now (a CA named twice is harmless).
  */
 function defaultCertificates(): string[] {
   const { getCACertificates } = tls as { getCACertificates?: (type: 'default') => string[] };
-  if (getCACertificates) return getCACertificates('default');
+  const bundled = getCACertificates ? getCACertificates('default') : [...tls.rootCertificates];
   const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (!extra) return bundled;
   try {
-    return extra ? [...tls.rootCertificates, readFileSync(extra, 'utf8')] : [...tls.rootCertificates];
+    return [...bundled, readFileSync(extra, 'utf8')];
   } catch {
     // Node warned of it at start and trusts none of it either.
-    return [...tls.rootCertificates];
+    return bundled;
   }
 }
 
