@@ -2,7 +2,8 @@
  * A provider that took the request and never answered: the send's own
  * request timeout ended it and it was retried, but the reason logged was
  * the number 23 (DOMException's legacy code for a TimeoutError) and the
- * reason stored "23.0". Both now say the request timed out.
+ * reason stored "23.0". Both now say the provider was not reached: the
+ * request timed out.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -38,7 +39,7 @@ describe('a provider that never answers', () => {
     ['Amazon SNS', snsSmsConfig],
   ])(
     '%s: the send is retried, and the reason says it timed out',
-    async (_provider, smsConfig) => {
+    async (provider, smsConfig) => {
       const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
       const logger = new CapturingLogger();
       const database = path.join(dir, 'threepid.sqlite');
@@ -48,9 +49,10 @@ describe('a provider that never answers', () => {
       const running = hs;
       await eventually(() => running.module.deliveryCounts.retried === 1, 'the timed-out send to be retried', REQUEST_TIMEOUT_WAIT_MS);
       const [row] = await queryDb<{ status: string; last_error: string }>(database, 'SELECT status, last_error FROM threepid_outbox');
-      expect(row).toEqual({ status: 'pending', last_error: 'timed out waiting for an answer' });
+      const reason = `${provider} not reached: timed out (no answer within 15 s)`;
+      expect(row).toEqual({ status: 'pending', last_error: reason });
       const retried = logger.lines.find((line) => line.message === 'delivery failed; will retry');
-      expect(retried?.fields).toMatchObject({ reason: 'timed out waiting for an answer' });
+      expect(retried?.fields).toMatchObject({ reason });
     },
     REQUEST_TIMEOUT_WAIT_MS + 10_000,
   );
