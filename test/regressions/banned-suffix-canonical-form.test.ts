@@ -8,6 +8,7 @@
  * `.ＥＶＩＬ.com` (fullwidth) missed `a@mail.evil.com`. Now a suffix takes
  * the form the addresses take. Over HTTP, with a real SMTP sink.
  */
+import { canonicaliseEmail } from '../../src/threepid/email';
 import path from 'node:path';
 import type { RawConfig } from '../../src/config';
 import { post, removeDir, startModule, tempDir, type Running } from '../support/harness';
@@ -55,6 +56,9 @@ describe('banned address suffixes are compared in the form addresses are stored 
   it('still admits what no suffix names', async () => {
     expect((await ask('alice+ham@example.org')).status).toBe(200);
     expect((await ask('a@evil.com.example')).status).toBe(200);
-    expect((await ask('a@straße.de')).status).toBe(200);
+    // Whether UTS-46 maps ẞ to ss (Node 20) or to ß (Node 24) is the engine's: the address is
+    // refused exactly when it is spelled as the suffix's domain is.
+    const oneSpelling = canonicaliseEmail('a@STRAẞE.de') === canonicaliseEmail('a@straße.de');
+    expect((await ask('a@straße.de')).status).toBe(oneSpelling ? 403 : 200);
   });
 });
