@@ -256,7 +256,7 @@ class Reader {
     return { kind: 'char', cp: this.literalEscape(char, at), flags };
   }
 
-  /** `\n \t \xhh \uXXXX \UXXXXXXXX`, escaped punctuation; Python refuses other ASCII letters. */
+  /** Control escapes (`\n`, `\t`…), `\x` with two hex digits, `\u` with four, `\U` with eight, and escaped punctuation; Python refuses other ASCII letters. */
   private literalEscape(char: string | undefined, at: number): number {
     if (char === undefined) return refuse('bad escape (end of pattern)');
     const simple = { a: 7, f: 12, n: 10, r: 13, t: 9, v: 11 }[char];
