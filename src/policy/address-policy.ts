@@ -78,9 +78,7 @@ function checkedList(entries: readonly string[]): DomainList {
  * (Unicode, as stored) and the ASCII one (punycode). A pattern written for
  * either matches: they are one mailbox.
  */
-function spellingsOf(medium: Medium, address: string): readonly string[] {
-  if (medium !== 'email') return [address];
-  const ascii = asciiDomainOfAddress(address);
+function spellingsOf(address: string, ascii: string | undefined): readonly string[] {
   const at = address.lastIndexOf('@');
   const asciiSpelling = ascii === undefined ? address : `${address.slice(0, at + 1)}${ascii}`;
   return asciiSpelling === address ? [address] : [address, asciiSpelling];
@@ -147,14 +145,15 @@ export class AddressPolicy {
   refusal(medium: Medium, address: string, purposes: readonly Purpose[]): AddressRule | undefined {
     if (this.idle) return undefined;
     const applies = (rule: AddressRule) => this.settings.purposes[rule].some((purpose) => purposes.includes(purpose));
-    const spellings = spellingsOf(medium, address);
+    // The ASCII form of an email's domain, worked out once for every rule below.
+    const domain = medium === 'email' ? asciiDomainOfAddress(address) : undefined;
+    const spellings = medium === 'email' ? spellingsOf(address, domain) : [address];
     // Synapse's semantics: once the list has entries, an address no entry of its medium matches is refused.
     if (this.allowed.length > 0 && applies('allowed_local_3pids')) {
       const admitted = this.allowed.some((entry) => entry.medium === medium && spellings.some((text) => entry.pattern.matchesAtStart(text)));
       if (!admitted) return 'allowed_local_3pids';
     }
     if (medium !== 'email') return undefined;
-    const domain = asciiDomainOfAddress(address);
     if (this.allowedDomains.size > 0 && applies('allowed_domains') && (domain === undefined || !this.allowedDomains.includes(domain))) {
       return 'allowed_domains';
     }
