@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { cryptoRandom } from '../sources';
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
@@ -140,6 +140,22 @@ export function smtpConnectionOptions(smtp: SmtpTransportSettings): SmtpConnecti
   };
 }
 
+/**
+ * nodemailer's `getSocket`: each connection made here, and told to
+ * `onSocket`, so its owner can cut it off when a send passes its deadline.
+ * Handed over while still connecting, in the same tick: nodemailer's
+ * handlers are on it before it can fail, so a refused connection reaches
+ * nodemailer as any connection error does. With `force_tls` nodemailer
+ * starts TLS on it before the first byte.
+ */
+export function socketHandedOver(smtp: SmtpTransportSettings, onSocket: (socket: Socket) => void) {
+  return (_options: unknown, callback: (err: Error | null, socketOptions: { connection: Socket }) => void): void => {
+    const connection = connect({ host: smtp.host, port: smtp.port, noDelay: true });
+    onSocket(connection);
+    callback(null, { connection });
+  };
+}
+
 /** The message as it goes over SMTP: its envelope and its MIME text, built whole. */
 export type SmtpMessage = { envelope: { from: string | false; to: string[] }; raw: Buffer | string };
 
@@ -196,16 +212,7 @@ export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport 
       // before it has connected: one whose connection failed before nodemailer
       // had it was an error its pool never heard of, and with the server down
       // every pooled slot then stayed taken for good.
-      getSocket: (_options, callback) => {
-        // Handed over while still connecting, in the same tick: nodemailer's
-        // handlers are on it before it can fail, so a refused connection
-        // reaches the pool as any connection error does. With `force_tls`
-        // nodemailer starts TLS on it before the first byte. The lane keeps
-        // it, to cut it off when a send passes its deadline.
-        const connection = connect({ host: smtp.host, port: smtp.port, noDelay: true });
-        onSocket(connection);
-        callback(null, { connection });
-      },
+      getSocket: socketHandedOver(smtp, onSocket),
     };
     return createSigningTransport(options, smtp.dkim);
   });

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import path from 'node:path';
 import type { Config } from '../config';
@@ -7,10 +8,13 @@ import {
   createFileTransport,
   smtpConnectionOptions,
   smtpSendFailure,
+  socketHandedOver,
   type MailTransport,
   type SmtpTransportSettings,
 } from '../delivery/mail-transport';
 import { parseSender } from '../delivery/mime';
+import { SendDeadlineError } from '../delivery/errors';
+import { sendWithinDeadline } from '../delivery/send-deadline';
 import type { Logger } from '../logger';
 import { processMonotonicClock } from '../sources';
 import { sendTestEmail } from './messages';
@@ -24,6 +28,11 @@ function clientLine(line: string): string {
   if (SHOWN_COMMAND.test(line)) return line;
   const auth = /^AUTH\s+(\S+)/i.exec(line);
   return auth ? `AUTH ${auth[1].toUpperCase()} <hidden>` : '<hidden>';
+}
+
+/** The command a client line sends, as nodemailer names it in its errors; undefined for a line inside an AUTH exchange. */
+function commandOf(line: string): string | undefined {
+  return /^(EHLO|HELO|LHLO|STARTTLS|MAIL FROM|RCPT TO|DATA|QUIT|RSET|AUTH)\b/i.exec(line)?.[1].toUpperCase();
 }
 
 /** The DKIM-Signature's tags worth reading (algorithm, domain, selector), off the message as it went out. */
@@ -49,11 +58,19 @@ async function overSmtp(config: Config, smtp: SmtpTransportSettings, to: string,
   let secure = '';
   let certificate: PeerCertificate | undefined;
   let message = '';
+  // Where the conversation is: nodemailer names a timeout or a dropped
+  // connection "CONN" at any stage, so the stage is followed here.
+  let stage: string | undefined;
   const record = (entry: { tnx?: string }, text: string, ...args: unknown[]) => {
     const line = String(text);
-    if (entry.tnx === 'client') out.line(`C: ${clientLine(line)}`);
-    else if (entry.tnx === 'server') for (const reply of line.split(/\r?\n/)) out.line(`S: ${reply}`);
-    else if (entry.tnx === 'message') message += line;
+    if (entry.tnx === 'client') {
+      out.line(`C: ${clientLine(line)}`);
+      stage = commandOf(line) ?? stage;
+    } else if (entry.tnx === 'server') for (const reply of line.split(/\r?\n/)) out.line(`S: ${reply}`);
+    else if (entry.tnx === 'message') {
+      message += line;
+      stage = 'the message body';
+    }
     else if (/upgraded with STARTTLS/.test(line)) secure = 'upgraded with STARTTLS';
     else if (/^%s established/.test(line) && args[0] === 'Secure connection') secure = 'TLS from the first byte';
   };
@@ -68,19 +85,31 @@ async function overSmtp(config: Config, smtp: SmtpTransportSettings, to: string,
       return checkServerIdentity(host, cert);
     },
   };
-  const transporter = createSigningTransport({ ...options, tls, logger, debug: true }, smtp.dkim);
+  // The connection is kept, to be cut off should the send pass its deadline:
+  // closing the transporter leaves a send in progress as it is.
+  const sockets: Socket[] = [];
+  const getSocket = socketHandedOver(smtp, (socket) => sockets.push(socket));
+  const transporter = createSigningTransport({ ...options, tls, logger, debug: true, getSocket }, smtp.dkim);
   const started = processMonotonicClock.monotonicNow();
   try {
-    const info = (await transporter.sendMail(await composeForSmtp(await rendered(config, to), parseSender(config.email.notifFrom)))) as { response?: string };
+    const composed = await composeForSmtp(await rendered(config, to), parseSender(config.email.notifFrom));
+    let info: { response?: string } = {};
+    stage = 'CONN';
+    // The outbox's own deadline, so that a server that never answers (or
+    // answers a byte at a time) fails the test as it would fail a send.
+    await sendWithinDeadline(async () => void (info = (await transporter.sendMail(composed)) as { response?: string }), config.outbox.sendTimeoutMs, 0);
     out.line(`result: the server accepted the message: ${info.response ?? '(no reply text)'}`);
     return true;
   } catch (err) {
     const { response, command } = err as { response?: string; command?: string };
     const failure = smtpSendFailure(err);
-    out.problem(`result: not sent: ${failure.message}${command ? ` (at ${command})` : ''}${response ? `: ${response}` : ''}`);
+    const at = command === undefined || command === 'CONN' ? stage : command;
+    const deadline = err instanceof SendDeadlineError ? ' (outbox.send_timeout)' : '';
+    out.problem(`result: not sent: ${failure.message}${deadline}${at ? ` (at ${at})` : ''}${response ? `: ${response}` : ''}`);
     return false;
   } finally {
     transporter.close();
+    for (const socket of sockets) socket.destroy();
     out.line(`TLS: ${secure ? `yes, ${secure}` : 'no: the connection was plain text'}`);
     if (certificate) {
       out.line(`TLS: certificate subject ${describe(certificate.subject)}; issuer ${describe(certificate.issuer)}; valid until ${certificate.valid_to}`);

@@ -7,6 +7,8 @@ import { dkimKey, dkimVerdicts } from '../support/dkim';
 import { snsSmsConfig, startSmsGateway, TWILIO_AUTH_TOKEN, twilioSmsConfig, vonageSmsConfig } from '../support/sms-gateway';
 import { SNS_SECRET_ACCESS_KEY, VONAGE_API_SECRET } from '../support/sms-provider-stand-ins';
 import { startSmtpSink } from '../support/smtp';
+import { startScriptedSmtp } from '../support/scripted-smtp';
+import { startStallingSmtp } from '../support/stalling-smtp';
 import { createTestCa } from '../support/tls-certificates';
 
 // `matrix-hs-threepid --send-test`, the real process: one message through
@@ -31,14 +33,17 @@ interface Run {
   stderr: string;
 }
 
+/** A send test that has not ended by then is killed: its test fails (code -1) rather than leave the process behind. */
+const KILLED_AFTER_MS = 15_000;
+
 /** `node dist/cli.js ARGS --config FILE` with `config` written to FILE; nothing of the shell's MATRIX_HS_THREEPID_* leaks in. */
 function sendTest(args: string[], config: object = {}): Promise<Run> {
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, toYaml({ public_baseurl: 'https://matrix.example.org/', homeserver: { shared_secret: SHARED_SECRET }, ...config }));
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args, '--config', file], { cwd: dir, env }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
+    execFile(process.execPath, [CLI, ...args, '--config', file], { cwd: dir, env, timeout: KILLED_AFTER_MS }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number | null }).code ?? -1) : 0, stdout, stderr }),
     );
   });
 }
@@ -95,6 +100,37 @@ describe('--send-test email', () => {
       expect(sink.messages).toEqual([]);
     } finally {
       await sink.close();
+    }
+  });
+
+  it.each([
+    ['answers the message a byte at a time', 'trickle', 'the message body'],
+    ['never answers the message', 'stall', 'the message body'],
+    ['never answers DATA', 'stall-at-data', 'DATA'],
+  ] as const)('ends at outbox.send_timeout, exit 1, when the server %s, naming the deadline and the stage', async (_how, mode, stage) => {
+    const smtp = await startStallingSmtp(mode, 200);
+    try {
+      const run = await sendTest(['--send-test', 'email', ADDRESS], {
+        email: { smtp_host: '127.0.0.1', smtp_port: smtp.port },
+        outbox: { send_timeout: '2s' },
+      });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/^C: DATA$/m);
+      expect(run.stderr.split('\n')).toContain(`result: not sent: send did not end within 2000 ms (outbox.send_timeout) (at ${stage})`);
+      expect(run.stdout).toMatch(/^time: \d+ ms$/m);
+    } finally {
+      await smtp.close();
+    }
+  });
+
+  it('names the command a dropped connection cut short, not the connection', async () => {
+    const smtp = await startScriptedSmtp(['close-after-ehlo']);
+    try {
+      const run = await sendTest(['--send-test', 'email', ADDRESS], { email: { smtp_host: '127.0.0.1', smtp_port: smtp.port } });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^result: not sent: .* \(at EHLO\)$/m);
+    } finally {
+      await smtp.close();
     }
   });
 

@@ -4,13 +4,16 @@ import type { Socket } from 'node:net';
 export interface SmtpDialogue {
   /** A command line other than DATA, without its CRLF. */
   command(line: string): void | 'stop reading';
+  /** DATA, before the 354 that is otherwise sent for it: `'stop reading'` leaves it unanswered. */
+  data?(): void | 'stop reading';
   /** A message whose DATA ended with "."; the server answers it (or not). */
   message(): void | 'stop reading';
 }
 
 /**
  * Reads an SMTP client's commands off `socket`, as they come in chunks of any
- * size, and the message after DATA, which it answers 354 itself.
+ * size, and the message after DATA, which it answers 354 itself unless
+ * `data` says otherwise.
  */
 export function readSmtpDialogue(socket: Socket, dialogue: SmtpDialogue): void {
   let buffer = '';
@@ -33,6 +36,7 @@ export function readSmtpDialogue(socket: Socket, dialogue: SmtpDialogue): void {
       const line = buffer.slice(0, lineEnd);
       buffer = buffer.slice(lineEnd + 2);
       if (line.slice(0, 4).toUpperCase() === 'DATA') {
+        if (dialogue.data?.() === 'stop reading') return void (stopped = true);
         socket.write('354 go ahead\r\n');
         inData = true;
         // The message may begin in the same chunk as DATA: look again from its line's end.

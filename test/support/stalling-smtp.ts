@@ -15,9 +15,10 @@ export interface StallingSmtp {
  * An SMTP server that takes a whole message and then never answers it:
  * `stall` keeps silent, `trickle` sends one byte of a reply line every
  * `trickleMs` and never ends the line (no inactivity timeout ever fires).
+ * `stall-at-data` never answers DATA itself, so no message is sent.
  * Everything before is answered as a real server would.
  */
-export async function startStallingSmtp(mode: 'stall' | 'trickle', trickleMs = 1_000): Promise<StallingSmtp> {
+export async function startStallingSmtp(mode: 'stall' | 'trickle' | 'stall-at-data', trickleMs = 1_000): Promise<StallingSmtp> {
   const sockets = new Set<Socket>();
   let stalled = 0;
   let dropped = 0;
@@ -38,6 +39,11 @@ export async function startStallingSmtp(mode: 'stall' | 'trickle', trickleMs = 1
         if (verb === 'EHLO') socket.write('250-stalling.test\r\n250 8BITMIME\r\n');
         else if (verb === 'QUIT') socket.end('221 bye\r\n');
         else socket.write('250 ok\r\n');
+      },
+      data() {
+        if (mode !== 'stall-at-data') return;
+        stalling = true;
+        return 'stop reading';
       },
       message() {
         stalling = true;
