@@ -66,13 +66,16 @@ async function overSmtp(config: Config, smtp: SmtpTransportSettings, to: string,
     if (entry.tnx === 'client') {
       out.line(`C: ${clientLine(line)}`);
       stage = commandOf(line) ?? stage;
-    } else if (entry.tnx === 'server') for (const reply of line.split(/\r?\n/)) out.line(`S: ${reply}`);
-    else if (entry.tnx === 'message') {
+    } else if (entry.tnx === 'server') {
+      for (const reply of line.split(/\r?\n/)) out.line(`S: ${reply}`);
+    } else if (entry.tnx === 'message') {
       message += line;
       stage = 'the message body';
+    } else if (/upgraded with STARTTLS/.test(line)) {
+      secure = 'upgraded with STARTTLS';
+    } else if (/^%s established/.test(line) && args[0] === 'Secure connection') {
+      secure = 'TLS from the first byte';
     }
-    else if (/upgraded with STARTTLS/.test(line)) secure = 'upgraded with STARTTLS';
-    else if (/^%s established/.test(line) && args[0] === 'Secure connection') secure = 'TLS from the first byte';
   };
   // nodemailer's logger: with `debug`, every line each side sent, and the message as it went out.
   const logger = Object.fromEntries(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((level) => [level, record]));
