@@ -21,10 +21,11 @@ export {
   loadConfigFile,
   ConfigError,
   type Config,
-  type RawConfig,
   type DatabaseSettings,
   type RateLimitSettings,
 } from './config';
+/** The config's input type, `RawConfig`, and its sections' (`RawEmailConfig`, …), each key documented. */
+export type * from './config/raw-config';
 export { ThreepidError, isThreepidError, type Errcode } from './threepid/errors';
 export type { ThreepidDirectory } from './threepid/directory';
 export type { ValidatedThreepid, IdentityCredentials } from './threepid/service';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import ipaddr from 'ipaddr.js';
 import { parseDuration } from '../duration';
+import { durationValue } from './doc-marks';
 
 /** What a section's mapping is given besides its keys: the environment, and where to report a problem. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -79,8 +80,7 @@ export class ConfigError extends Error {
 }
 
 export const duration = (fallback: string) =>
-  z
-    .union([z.string(), z.number()])
+  durationValue(z.union([z.string(), z.number()]))
     .default(fallback)
     .transform((value, ctx) => {
       const ms = parseDuration(value);
@@ -91,15 +91,21 @@ export const duration = (fallback: string) =>
       return ms;
     });
 
-/** A YAML section whose keys are all commented out parses as null: treat it as absent. */
-export const section = <T extends z.ZodTypeAny>(schema: T) => z.preprocess((value) => (value === null ? undefined : value), schema);
+/**
+ * A YAML section whose keys are all commented out parses as null: treat it
+ * as absent. Typed as taking what the inner schema takes, or null (zod types
+ * a preprocessed input as unknown), so the config's input type is exact at
+ * every depth.
+ */
+export const section = <T extends z.ZodTypeAny>(schema: T) =>
+  z.preprocess((value) => (value === null ? undefined : value), schema) as z.ZodEffects<T, z.output<T>, z.input<T> | null>;
 
 export const rateLimit = (perSecond: number, burstCount: number) =>
   section(
     z
       .object({
-        per_second: z.number().positive().default(perSecond),
-        burst_count: z.number().int().positive().default(burstCount),
+        per_second: z.number().positive().default(perSecond).describe('Requests the bucket regains per second: 0.003 is about one every 5½ minutes.'),
+        burst_count: z.number().int().positive().default(burstCount).describe('Requests the bucket holds: how many may come at once before the rate applies.'),
       })
       .strict()
       .default({}),
@@ -111,8 +117,9 @@ export function limitSettings(raw: { per_second: number; burst_count: number }) 
 
 export type RateLimitSettings = Settings<ReturnType<typeof limitSettings>>;
 
-export const optionalKeys = <K extends string, T extends z.ZodTypeAny>(keys: readonly K[], schema: T) =>
-  Object.fromEntries(keys.map((key) => [key, schema.optional()])) as Record<K, z.ZodOptional<T>>;
+/** Keys that all take the one schema (and share its description). */
+export const keysSharing = <K extends string, T extends z.ZodTypeAny>(keys: readonly K[], schema: T) =>
+  Object.fromEntries(keys.map((key) => [key, schema])) as Record<K, T>;
 
 /** Where secrets may come from instead of the file: `NAME` or a file named by `NAME_FILE`. */
 export const SECRET_ENV = {

@@ -5,17 +5,14 @@ import { SECRET_ENV, duration, secret, section, type Env, type Report, type Sett
 export const DATABASE = section(
   z
     .object({
-      engine: z.enum(['sqlite', 'postgres']).default('sqlite'),
-      path: z.string().min(1).default('data/threepid.sqlite'),
-      url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-      max_connections: z.number().int().min(1).max(1000).default(10),
-      // SQLite: how long a write waits for another process's write lock.
-      busy_timeout: duration('5s'),
-      // PostgreSQL: to connect (or get a pooled connection), for the server
-      // to run a statement, and for any answer at all.
-      connect_timeout: duration('5s'),
-      statement_timeout: duration('5s'),
-      query_timeout: duration('10s'),
+      engine: z.enum(['sqlite', 'postgres']).default('sqlite').describe('sqlite: one process, one file. postgres: several replicas share one database.'),
+      path: z.string().min(1).default('data/threepid.sqlite').describe('SQLite: the database file, created with its folder if missing (WAL mode). Also where generated secrets are kept, beside it, with either engine.'),
+      url: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional().describe('PostgreSQL: the connection URL, `postgres://user:password@host:5432/name`. Required with `engine: postgres`.'),
+      max_connections: z.number().int().min(1).max(1000).default(10).describe('PostgreSQL: the size of the connection pool.'),
+      busy_timeout: duration('5s').describe('SQLite: how long a write waits for another process\'s write lock (a backup, an sqlite3 shell) before the request fails with 503.'),
+      connect_timeout: duration('5s').describe('PostgreSQL: how long to wait for a connection, new or from a full pool, before the request fails with 503.'),
+      statement_timeout: duration('5s').describe('PostgreSQL: how long the server may run one statement (its statement_timeout); migrations at start are not bound by it.'),
+      query_timeout: duration('10s').describe('PostgreSQL: how long to wait for any answer at all, against a server that hangs; keep it above `statement_timeout`. Migrations at start are not bound by it.'),
     })
     .strict()
     .default({}),

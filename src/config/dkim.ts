@@ -8,10 +8,10 @@ import { SECRET_ENV, section, type Env, type Report } from './common';
 export const DKIM = section(
   z
     .object({
-      domain: z.string().min(1),
-      selector: z.string().min(1),
-      private_key: z.string().min(1).optional(),
-      private_key_path: z.string().min(1).optional(),
+      domain: z.string().min(1).describe('The signing domain (d=). DMARC counts the signature for the sender only when it is the domain of `notif_from` or one above or below it.'),
+      selector: z.string().min(1).describe('The selector (s=): the public key is published as a TXT record at `<selector>._domainkey.<domain>`.'),
+      private_key: z.string().min(1).optional().describe('The private key, in PEM form. The key comes from exactly one of this, `private_key_path` and the environment.'),
+      private_key_path: z.string().min(1).optional().describe('A file holding the private key, in PEM form.'),
     })
     .strict()
     .optional(),

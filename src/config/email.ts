@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { LANGUAGE_TAG } from '../delivery/languages';
 import { DKIM, toDkim } from './dkim';
 import { readTlsCa } from './tls-ca';
-import { duration, optionalKeys, secret, section, type Env, type Report, type Settings } from './common';
+import { duration, keysSharing, secret, section, type Env, type Report, type Settings } from './common';
+import { synapse } from './doc-marks';
 
 /** Synapse `email:` keys about notifications of missed messages, which this module does not send. */
 const SYNAPSE_NOTIFICATION_KEYS = [
@@ -53,44 +54,48 @@ const SYNAPSE_NOTIFICATION_SUBJECTS = [
   'email_already_in_use',
 ] as const;
 
+/** Synapse's keys that do nothing here, accepted so a pasted `email:` block works, and named at start and by `--check`. */
+const unusedSynapseKey = (what: string) =>
+  synapse(z.unknown().optional().describe(`Synapse's ${what}. Accepted, so that Synapse's email block can be pasted as it is, and ignored: this module sends no notifications.`));
+
 /** `email`: SMTP, the sender, and Synapse's names for the same settings. */
 export const EMAIL = section(
   z
     .object({
-      smtp_host: z.string().min(1).optional(),
-      smtp_port: z.number().int().min(1).max(65535).optional(),
-      smtp_user: z.string().optional(),
-      smtp_pass: z.string().optional(),
-      require_transport_security: z.boolean().default(false),
-      force_tls: z.boolean().default(false),
-      notif_from: z.string().min(1).optional(),
-      app_name: z.string().min(1).default('Matrix'),
-      default_language: z.string().regex(LANGUAGE_TAG, 'must be a language tag such as "en", "de" or "pt-BR"').default('en'),
-      validation_token_lifetime: duration('1h'),
-      dev_mail_dir: z.string().min(1).default('data/mail'),
-      max_attempts: z.number().int().min(1).max(100).default(12),
-      enabled: z.boolean().default(true),
-      // Synapse's names for what this module does too.
-      enable_tls: z.boolean().default(true),
-      tlsname: z.string().min(1).optional(),
-      tls_ca_file: z.string().min(1).optional(),
-      tls_insecure: z.boolean().default(false),
-      dkim: DKIM,
-      template_dir: z.string().min(1).optional(),
-      subjects: section(
-        z
-          .object({
-            email_validation: z.string().min(1).optional(),
-            password_reset: z.string().min(1).optional(),
-            ...optionalKeys(SYNAPSE_NOTIFICATION_SUBJECTS, z.string()),
-          })
-          .strict()
-          .default({}),
+      smtp_host: synapse(z.string().min(1).optional().describe('The SMTP server to send through. Unset: a development transport writes each message to `dev_mail_dir` instead of sending it.')),
+      smtp_port: synapse(z.number().int().min(1).max(65535).optional().describe('The SMTP server\'s port. Unset: 25, or 465 with `force_tls`.')),
+      smtp_user: synapse(z.string().optional().describe('The user name to log in to the SMTP server with; unset: no login.')),
+      smtp_pass: synapse(z.string().optional().describe('The password that goes with `smtp_user` (required when it is set).')),
+      require_transport_security: synapse(z.boolean().default(false).describe('Refuse to send unless the server offers STARTTLS: without it, a server (or a man in the middle) that offers none gets the mail, tokens included, in plain text.')),
+      force_tls: synapse(z.boolean().default(false).describe('TLS from the first byte (SMTPS, usually port 465) instead of STARTTLS.')),
+      notif_from: synapse(z.string().min(1).optional().describe('The sender of every email; `%(app)s` is replaced by `app_name`. Unset: `<app_name> <noreply@<server_name>>`.')),
+      app_name: synapse(z.string().min(1).default('Matrix').describe('The name shown in subjects and bodies, and in text messages unless `sms.app_name` is set.')),
+      default_language: z.string().regex(LANGUAGE_TAG, 'must be a language tag such as "en", "de" or "pt-BR"').default('en')
+        .describe('The language of emails, text messages and pages when the request\'s Accept-Language names none there are templates for (a folder in templates/).'),
+      validation_token_lifetime: synapse(duration('1h').describe('How long an emailed token works.')),
+      dev_mail_dir: z.string().min(1).default('data/mail').describe('Where the development transport (no `smtp_host`) writes each message, as an .eml and a readable .txt file.'),
+      max_attempts: z.number().int().min(1).max(100).default(12).describe('Delivery attempts (with exponential backoff from 5 s to 30 min) before a message is given up on and logged as failed.'),
+      enabled: z.boolean().default(true).describe('false: the email requestToken endpoints answer M_THREEPID_MEDIUM_NOT_SUPPORTED.'),
+      enable_tls: synapse(z.boolean().default(true).describe('false: never STARTTLS, even when the server offers it.')),
+      tlsname: synapse(z.string().min(1).optional().describe('The name the server\'s TLS certificate must carry. Unset: `smtp_host`.')),
+      tls_ca_file: z.string().min(1).optional().describe('A file of CA certificates (PEM) trusted besides the usual ones, e.g. a private CA.'),
+      tls_insecure: z.boolean().default(false).describe('true: the server\'s certificate is not checked at all (warned of at start and by `--check`). For tests only: anyone on the path can read the tokens.'),
+      dkim: DKIM.describe('Signs every message (and the development files) with DKIM. The algorithm is read off the key: rsa-sha256 (at least 1024 bits) or ed25519-sha256.'),
+      template_dir: synapse(z.string().min(1).optional().describe('Synapse\'s name for `templates_dir`: a folder of templates overriding the shipped ones.')),
+      subjects: synapse(
+        section(
+          z
+            .object({
+              email_validation: synapse(z.string().min(1).optional().describe('The subject of registration and add-address mail; `%(app)s` and `%(server_name)s` are filled in. Unset: the subject template is used.')),
+              password_reset: synapse(z.string().min(1).optional().describe('The subject of password reset mail; `%(app)s` and `%(server_name)s` are filled in. Unset: the subject template is used.')),
+              ...keysSharing(SYNAPSE_NOTIFICATION_SUBJECTS, synapse(z.string().optional().describe(`Synapse's subject of a notification email: accepted, and unused here.`))),
+            })
+            .strict()
+            .default({}),
+        ).describe('Subjects of the emails, as Synapse sets them; without them, the subject templates (email/*.subject.txt) are used.'),
       ),
-      // Synapse's notification keys: accepted (a pasted `email:` block
-      // works) and reported as doing nothing here.
-      ...optionalKeys(SYNAPSE_NOTIFICATION_KEYS, z.unknown()),
-      ...optionalKeys(SYNAPSE_TEMPLATE_NAME_KEYS, z.unknown()),
+      ...keysSharing(SYNAPSE_NOTIFICATION_KEYS, unusedSynapseKey('setting for notification emails')),
+      ...keysSharing(SYNAPSE_TEMPLATE_NAME_KEYS, unusedSynapseKey('name of one of its Jinja templates (this module\'s templates are Mustache, found by their fixed names)')),
     })
     .strict()
     .default({}),

@@ -8,11 +8,11 @@ export const MIN_SHARED_SECRET_LENGTH = 32;
 export const HOMESERVER = section(
   z
     .object({
-      shared_secret: z.string().optional(),
-      base_url: z.string().url().optional(),
-      jwt_audience: z.string().min(1).optional(),
-      jwt_max_lifetime: duration('5m'),
-      forward_client_ip: z.boolean().default(true),
+      shared_secret: z.string().optional().describe('The secret the homeserver signs the internal API\'s HS256 JWTs with; at least 32 characters. Unset: the sidecar generates one and keeps it in `internal-api-secret` beside the database.'),
+      base_url: z.string().url().optional().describe('The homeserver\'s client API: `/versions` is fetched from it and the identity-server flag merged in. Unset: the sidecar answers its own list.'),
+      jwt_audience: z.string().min(1).optional().describe('When set, the internal API\'s tokens must carry this `aud`.'),
+      jwt_max_lifetime: duration('5m').describe('Tokens whose `exp` is further ahead than this are refused, so a leaked token soon stops working.'),
+      forward_client_ip: z.boolean().default(true).describe('The password check and whoami tell the homeserver the client\'s IP in X-Forwarded-For, so it can limit each client\'s logins apart.'),
     })
     .strict()
     .default({}),
@@ -37,7 +37,9 @@ export function toHomeserver(raw: z.output<typeof HOMESERVER>, env: Env, report:
 /** `accounts`: the account 3PID endpoints. */
 export const ACCOUNTS = section(
   z
-    .object({ require_password: z.boolean().default(true) })
+    .object({
+      require_password: z.boolean().default(true).describe('`POST /account/3pid/add` asks for the user\'s password again (UIA m.login.password, checked by logging in to the homeserver and out again).'),
+    })
     .strict()
     .default({}),
 );
@@ -52,7 +54,10 @@ export function toAccounts(raw: z.output<typeof ACCOUNTS>) {
 /** `rc_password_check`: token buckets spent by each password the module checks, per user and per client IP. */
 export const RC_PASSWORD_CHECK = section(
   z
-    .object({ per_user: rateLimit(0.003, 5), per_ip: rateLimit(0.003, 5) })
+    .object({
+      per_user: rateLimit(0.003, 5).describe('The bucket of each user.'),
+      per_ip: rateLimit(0.003, 5).describe('The bucket of each client IP.'),
+    })
     .strict()
     .default({}),
 );

@@ -6,11 +6,11 @@ import { cidrRanges, duration, section, type Report, type Settings } from './com
 export const IDENTITY_SERVER = section(
   z
     .object({
-      proxy: z.boolean().default(false),
-      trusted: z.array(z.string().min(1)).default([]),
-      allow_http: z.boolean().default(false),
-      ip_range_whitelist: z.array(z.string().min(1)).default([]),
-      timeout: duration('10s'),
+      proxy: z.boolean().default(false).describe('true: a requestToken that names an `id_server` (with an `id_access_token`) is forwarded to that identity server instead of being verified here.'),
+      trusted: z.array(z.string().min(1)).default([]).describe('`host` or `host:port` of the identity servers that may be named; others get M_SERVER_NOT_TRUSTED.'),
+      allow_http: z.boolean().default(false).describe('Call identity servers over plain http. For tests and development only.'),
+      ip_range_whitelist: z.array(z.string().min(1)).default([]).describe('CIDR ranges of internal addresses identity servers may be called at: loopback, private and link-local addresses are refused unless inside one (checked on the address connected to).'),
+      timeout: duration('10s').describe('The deadline of one call to an identity server.'),
     })
     .strict()
     .default({}),
@@ -39,8 +39,8 @@ export function toIdentityServer(raw: z.output<typeof IDENTITY_SERVER>, report: 
 export const IDENTITY_SERVICE_API = section(
   z
     .object({
-      enabled: z.boolean().default(true),
-      allowed_callers: z.array(z.string().min(1)).default(['127.0.0.0/8', '::1/128']),
+      enabled: z.boolean().default(true).describe('Serve the v1 validation API on the internal listener.'),
+      allowed_callers: z.array(z.string().min(1)).default(['127.0.0.0/8', '::1/128']).describe('CIDR ranges of the homeservers\' socket addresses (not X-Forwarded-For); other callers get 403 M_FORBIDDEN.'),
     })
     .strict()
     .default({}),

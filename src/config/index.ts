@@ -1,139 +1,40 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-import proxyaddr from 'proxy-addr';
-import { ConfigError, limitSettings, rateLimit, withoutTrailingSlash, type ConfigIssue, type Env, type Report, type Settings } from './common';
-import { DATABASE, toDatabase } from './database';
-import { EMAIL, ignoredEmailKeys, toEmail } from './email';
+import type { z } from 'zod';
+import { ConfigError, limitSettings, withoutTrailingSlash, type ConfigIssue, type Env, type Report, type Settings } from './common';
+import { toDatabase } from './database';
+import { ignoredEmailKeys, toEmail } from './email';
 export { ignoredKeysNote } from './email';
-import { ACCOUNTS, HOMESERVER, RC_PASSWORD_CHECK, toAccounts, toHomeserver, toPasswordCheckLimits } from './homeserver';
-import { IDENTITY_SERVER, IDENTITY_SERVICE_API, toIdentityServer, toIdentityServiceApi } from './identity';
-import { LISTENERS, toListeners } from './listeners';
-import { OUTBOX, toOutbox } from './outbox';
-import { BRANDING, TEMPLATES, templatesDir, toBranding } from './presentation';
-import { SMS, toSms } from './sms';
+import { toAccounts, toHomeserver, toPasswordCheckLimits } from './homeserver';
+import { toIdentityServer, toIdentityServiceApi } from './identity';
+import { toListeners } from './listeners';
+import { toOutbox } from './outbox';
+import { templatesDir, toBranding } from './presentation';
+import { toSms } from './sms';
+import { rawSchema, type RawInput } from './schema';
+import type { RawConfig } from './raw-config';
 import { concernsLeftOut, parseWhatIsValid } from './what-parsed';
-import { ADDRESS_POLICY, ALLOWED_LOCAL_3PIDS, DISABLE_MSISDN_REGISTRATION, ENABLE_3PID_CHANGES, toAddressPolicy } from './policy';
+import { toAddressPolicy } from './policy';
 
 /*
- * The configuration: each section's schema (keys, checks and defaults) and
- * its mapping to settings live in a file of their own; the types are read
- * off the mappings, so a key is written once in the schema and once where
- * it is mapped.
+ * The configuration: each section's schema (keys, checks, defaults and
+ * descriptions) and its mapping to settings live in a file of their own,
+ * composed in schema.ts; the settings types are read off the mappings, so a
+ * key is written once in the schema and once where it is mapped. The input
+ * type (raw-config.ts) and the reference are generated from the schema.
  */
 
 export { ConfigError, type ConfigIssue, type RateLimitSettings } from './common';
 export type { DatabaseSettings } from './database';
 export type { ListenerSettings } from '../http/listener';
 export { MIN_SHARED_SECRET_LENGTH } from './homeserver';
+export type * from './raw-config';
 
-const hostPattern = /^[A-Za-z0-9.-]+$/;
-
-/** An address, a CIDR range, or one of proxy-addr's names (loopback, linklocal, uniquelocal). */
-function isTrustedProxyEntry(value: string): boolean {
-  try {
-    proxyaddr.compile([value]);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const rawSchema = z
-  .object({
-    server_name: z.string().min(1).default('localhost'),
-    public_baseurl: z.string().url().default('http://localhost:8090/'),
-    listeners: LISTENERS,
-    database: DATABASE,
-    email: EMAIL,
-    templates: TEMPLATES,
-    sms: SMS,
-    next_link_domain_whitelist: z.array(z.string().regex(hostPattern, 'must be a host name')).nullable().default(null),
-    request_token_inhibit_3pid_errors: z.boolean().default(false),
-    allowed_local_3pids: ALLOWED_LOCAL_3PIDS,
-    disable_msisdn_registration: DISABLE_MSISDN_REGISTRATION,
-    enable_3pid_changes: ENABLE_3PID_CHANGES,
-    address_policy: ADDRESS_POLICY,
-    rc_3pid_validation: rateLimit(0.003, 5),
-    rc_password_check: RC_PASSWORD_CHECK,
-    trusted_proxies: z
-      .array(
-        z
-          .string()
-          .min(1)
-          .refine(isTrustedProxyEntry, 'must be an IP address, a CIDR range, or loopback, linklocal or uniquelocal'),
-      )
-      .default([]),
-    homeserver: HOMESERVER,
-    templates_dir: z.string().min(1).optional(),
-    branding: BRANDING,
-    outbox: OUTBOX,
-    accounts: ACCOUNTS,
-    identity_server: IDENTITY_SERVER,
-    identity_service_api: IDENTITY_SERVICE_API,
-  })
-  .strict();
-
-type RawInput = z.input<typeof rawSchema>;
-
-/**
- * What an operator writes in the YAML file, or a host passes to
- * {@link parseConfig}: every key optional, each explained in `config.sample.yaml`.
- * Spelled out key by key so the published types carry the documentation
- * (zod's inferred types would not); the check below keeps it equal to the schema.
- */
-export interface RawConfig {
-  /** The homeserver's name, used in emails and the default sender address. Default `localhost`. */
-  server_name?: RawInput['server_name'];
-  /** The URL clients and email links reach this module at; `submit_url` and the emailed links are built on it. */
-  public_baseurl?: RawInput['public_baseurl'];
-  /** The sidecar's client and internal listeners (address, port, connection limits, timeouts). */
-  listeners?: RawInput['listeners'];
-  /** SQLite (`path`, default `data/threepid.sqlite`) or PostgreSQL (`engine: postgres`, `url`). */
-  database?: RawInput['database'];
-  /** SMTP, the sender, token lifetime; Synapse's `email:` keys are accepted. */
-  email?: RawInput['email'];
-  /** Synapse's name for `templates_dir` and `branding`. */
-  templates?: RawInput['templates'];
-  /** Phone numbers: the text-message sender (`twilio`, `sns`, `vonage`, `http`…) and its limits. */
-  sms?: RawInput['sms'];
-  /** Only these hosts may be used in a client's `next_link` (null: any http(s) URL). */
-  next_link_domain_whitelist?: RawInput['next_link_domain_whitelist'];
-  /** Answer requestToken as if all were well when the address is in use or unknown, so nobody learns which addresses have accounts. */
-  request_token_inhibit_3pid_errors?: RawInput['request_token_inhibit_3pid_errors'];
-  /** Synapse's `allowed_local_3pids`: `{medium, pattern}` entries; once there are any, an address no entry matches is refused. */
-  allowed_local_3pids?: RawInput['allowed_local_3pids'];
-  /** True: `register/msisdn/requestToken` answers `M_THREEPID_MEDIUM_NOT_SUPPORTED`. */
-  disable_msisdn_registration?: RawInput['disable_msisdn_registration'];
-  /** False: adding and deleting 3PIDs is refused with `M_FORBIDDEN`, as in Synapse. */
-  enable_3pid_changes?: RawInput['enable_3pid_changes'];
-  /** The email rules Synapse lacks: allowed and banned domains and addresses, disposable domains, per purpose. */
-  address_policy?: RawInput['address_policy'];
-  /** Rate limit of requestToken, per client IP and per address (token bucket). */
-  rc_3pid_validation?: RawInput['rc_3pid_validation'];
-  /** Password checks of `/account/3pid/add`, per user and per client IP (token buckets). */
-  rc_password_check?: RawInput['rc_password_check'];
-  /** Proxies whose `X-Forwarded-For` is believed: addresses, CIDR ranges, `loopback`, `linklocal`, `uniquelocal`. */
-  trusted_proxies?: RawInput['trusted_proxies'];
-  /** The homeserver: its URL, and the shared secret of the sidecar's internal API. */
-  homeserver?: RawInput['homeserver'];
-  /** A folder of templates overriding the shipped ones, per language. */
-  templates_dir?: RawInput['templates_dir'];
-  /** The operator's brand on pages and HTML emails: name, logo, colour, support link. */
-  branding?: RawInput['branding'];
-  /** The outbox worker, and the keys that seal its payloads (`keys`, `key_file`). */
-  outbox?: RawInput['outbox'];
-  /** What the account endpoints allow. */
-  accounts?: RawInput['accounts'];
-  /** Identity-server proxy mode (MSC2140): a requestToken naming an `id_server` is forwarded there. */
-  identity_server?: RawInput['identity_server'];
-  /** The identity-service v1 validation API, for homeservers that delegate 3PID validation. */
-  identity_service_api?: RawInput['identity_service_api'];
-}
-
-/** Holds {@link RawConfig} equal to the schema's input: a key added to either is a type error until documented. */
+/** Holds the generated {@link RawConfig} equal to the schema's input: a key added to either is a type error until `npm run docs:config`. */
 type Equal<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-const RAW_CONFIG_MATCHES_SCHEMA: Equal<RawConfig, RawInput> & Equal<keyof RawConfig, keyof RawInput> = true;
+/** Every key at every depth, made required, so a key missing on either side is told apart (assignability alone lets optional keys differ). */
+type KeysDeep<T> = T extends readonly (infer U)[] ? KeysDeep<U> : T extends object ? { [K in keyof T]-?: KeysDeep<NonNullable<T[K]>> } : never;
+const RAW_CONFIG_MATCHES_SCHEMA: Equal<RawConfig, RawInput> & Equal<KeysDeep<RawConfig>, KeysDeep<RawInput>> = true;
 void RAW_CONFIG_MATCHES_SCHEMA;
 
 type Parsed = z.output<typeof rawSchema>;

@@ -6,13 +6,12 @@ import { SECRET_ENV, duration, secret, section, type Env, type Report, type Sett
 export const OUTBOX = section(
   z
     .object({
-      lease: duration('1m'),
-      send_timeout: duration('45s'),
-      concurrency: z.number().int().min(1).max(1000).default(8),
-      /** Messages claimed per round, before messages were claimed as sends end: accepted in old configs, and ignored. */
-      batch_size: z.number().int().min(1).max(1000).optional(),
-      keys: z.array(z.string().min(1)).min(1).optional(),
-      key_file: z.string().min(1).optional(),
+      lease: duration('1m').describe('How long a replica that claims a message has it, in the database\'s clock; if it dies while sending, another retries after the lease. Must be longer than `send_timeout`.'),
+      send_timeout: duration('45s').describe('How long one send (an email or a text) may take in all; a send still going then is dropped and retried with backoff.'),
+      concurrency: z.number().int().min(1).max(1000).default(8).describe('Messages of each channel (email, sms) sent at once, so a slow email server never holds texts.'),
+      batch_size: z.number().int().min(1).max(1000).optional().describe('Obsolete (messages used to be claimed in rounds of this many): accepted in old configs, and ignored.'),
+      keys: z.array(z.string().min(1)).min(1).optional().describe('Keys that seal each message\'s payload (AES-256-GCM), each `id:key` with 32 random bytes in base64. The first seals, the others only open older messages. Unset, with no `key_file`: a key is generated into `outbox-keys` beside the database.'),
+      key_file: z.string().min(1).optional().describe('A file of outbox keys, one per line, instead of `keys`.'),
     })
     .strict()
     .default({}),

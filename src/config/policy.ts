@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { section } from './common';
+import { synapse } from './doc-marks';
 import { ADDRESS_RULES, DEFAULT_PURPOSES, PURPOSES, type AddressRule, type Purpose } from '../policy/address-policy';
 import { compilePythonPattern, PatternError } from '../policy/python-regex';
 import { domainToUnicode } from 'node:url';
@@ -67,8 +68,10 @@ export const ALLOWED_LOCAL_3PIDS = section(
     .array(
       z
         .object({
-          medium: z.enum(['email', 'msisdn']),
-          pattern: pythonPattern,
+          medium: synapse(z.enum(['email', 'msisdn']).describe('The kind of address the pattern applies to.')),
+          pattern: synapse(
+            pythonPattern.describe('A Python regular expression applied with re.match, which anchors at the start only: end it with $. Run on RE2, so backreferences and lookarounds are config errors.'),
+          ),
         })
         .strict(),
     )
@@ -81,40 +84,42 @@ export const DISABLE_MSISDN_REGISTRATION = z.boolean().default(false);
 export const ENABLE_3PID_CHANGES = z.boolean().default(true);
 
 const domains = z.array(domainEntry).default([]);
-const purposes = section(z.array(z.enum(PURPOSES)).default([...DEFAULT_PURPOSES]));
+const purposes = section(z.array(z.enum(PURPOSES)).default([...DEFAULT_PURPOSES])).describe(
+  'The requests the rule applies to: register, add (/account/3pid) and password (reset).',
+);
 
 /** `address_policy`: email domain and address rules, disposable domains, and the purposes each rule applies to. */
 export const ADDRESS_POLICY = section(
   z
     .object({
-      allowed_domains: domains,
-      banned_domains: domains,
+      allowed_domains: domains.describe('Only addresses at these domains are allowed; empty: every domain. An entry is a domain, or `*.name` for every domain below name.'),
+      banned_domains: domains.describe('Addresses at these domains are refused. An entry is a domain, or `*.name` for every domain below name.'),
       banned_addresses: section(
         z
           .object({
-            literals: z.array(emailLiteral).default([]),
-            suffixes: z.array(z.string().min(1)).default([]),
-            regexes: z.array(pythonPattern).default([]),
+            literals: z.array(emailLiteral).default([]).describe('Whole addresses, compared in canonical form.'),
+            suffixes: z.array(z.string().min(1)).default([]).describe('Endings of addresses, such as `@mail.example.org` or `+spam@example.org`.'),
+            regexes: z.array(pythonPattern).default([]).describe('Python regular expressions, applied with re.search (anywhere in the address).'),
           })
           .strict()
           .default({}),
-      ),
+      ).describe('Addresses refused whatever their domain.'),
       disposable_domains: section(
         z
           .object({
-            enabled: z.boolean().default(false),
-            additions: domains,
-            exceptions: domains,
+            enabled: z.boolean().default(false).describe('Refuse throwaway mail domains, from the list the disposable-email-domains-js package ships (each with every domain below it).'),
+            additions: domains.describe('Domains added to the list, each with every domain below it.'),
+            exceptions: domains.describe('Domains taken off the list: each excepts the domain it names; `*.name` for the domains below.'),
           })
           .strict()
           .default({}),
-      ),
+      ).describe('Throwaway mail domains.'),
       purposes: section(
         z
           .object(Object.fromEntries(ADDRESS_RULES.map((rule) => [rule, purposes])) as Record<AddressRule, typeof purposes>)
           .strict()
           .default({}),
-      ),
+      ).describe('Which requests each rule applies to. Not password reset by default: an account must be able to recover with its address after the domain is banned.'),
     })
     .strict()
     .default({}),

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { section, type Report } from './common';
+import { synapse } from './doc-marks';
 
 /** An https URL without credentials, or a path on the public server (`/static/logo.png`, not `//host/…`). */
 function isLogoUrl(value: string): boolean {
@@ -24,9 +25,21 @@ function isSupportUrl(value: string): boolean {
 export const BRANDING = section(
   z
     .object({
-      logo_url: z.string().refine(isLogoUrl, 'must be an https URL or a path such as /static/logo.png').optional(),
-      accent_color: z.string().regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'must be a colour written #rrggbb or #rgb').optional(),
-      support_url: z.string().refine(isSupportUrl, 'must be an https, http or mailto URL').optional(),
+      logo_url: z
+        .string()
+        .refine(isLogoUrl, 'must be an https URL or a path such as /static/logo.png')
+        .optional()
+        .describe('The logo: an https URL, or a path on this server (`/static/logo.png`). The pages\' Content-Security-Policy allows images from that one origin.'),
+      accent_color: z
+        .string()
+        .regex(/^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/, 'must be a colour written #rrggbb or #rgb')
+        .optional()
+        .describe('The colour of buttons and links, `#rrggbb` or `#rgb`. Unset: #2456c5.'),
+      support_url: z
+        .string()
+        .refine(isSupportUrl, 'must be an https, http or mailto URL')
+        .optional()
+        .describe('A "Need help?" link under every page and email: https, http or mailto.'),
     })
     .strict()
     .default({}),
@@ -45,7 +58,9 @@ export function toBranding(raw: z.output<typeof BRANDING>) {
 /** `templates` (Synapse's name for the folder's key). */
 export const TEMPLATES = section(
   z
-    .object({ custom_template_directory: z.string().min(1).optional() })
+    .object({
+      custom_template_directory: synapse(z.string().min(1).optional().describe('Synapse\'s name for `templates_dir`: a folder of templates overriding the shipped ones.')),
+    })
     .strict()
     .default({}),
 );

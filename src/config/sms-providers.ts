@@ -19,9 +19,12 @@ const providerUrl = () =>
 export const SMS_HTTP = section(
   z
     .object({
-      url: providerUrl(),
-      headers: z.record(z.string()).default({}),
-      body: z.record(z.unknown()).default({ to: '+{{to}}', text: '{{text}}' }),
+      url: providerUrl().describe('The gateway\'s URL, without credentials.'),
+      headers: z.record(z.string()).default({}).describe('Headers sent with each request, such as `Authorization`.'),
+      body: z
+        .record(z.unknown())
+        .default({ to: '+{{to}}', text: '{{text}}' })
+        .describe('A JSON template of the body: strings may use `{{to}}` (the number\'s digits, no +) and `{{text}}`.'),
     })
     .strict()
     .optional(),
@@ -31,11 +34,11 @@ export const SMS_HTTP = section(
 export const SMS_TWILIO = section(
   z
     .object({
-      account_sid: z.string().min(1),
-      auth_token: z.string().min(1).optional(),
-      from: z.string().min(1).optional(),
-      messaging_service_sid: z.string().min(1).optional(),
-      base_url: providerUrl().default('https://api.twilio.com'),
+      account_sid: z.string().min(1).describe('The account SID (AC…).'),
+      auth_token: z.string().min(1).optional().describe('The auth token; required, here or in the environment.'),
+      from: z.string().min(1).optional().describe('The number texts come from; exactly one of this and `messaging_service_sid`.'),
+      messaging_service_sid: z.string().min(1).optional().describe('The messaging service (MG…) that sends; exactly one of this and `from`.'),
+      base_url: providerUrl().default('https://api.twilio.com').describe('The API\'s base URL.'),
     })
     .strict()
     .optional(),
@@ -45,16 +48,17 @@ export const SMS_TWILIO = section(
 export const SMS_SNS = section(
   z
     .object({
-      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as "eu-west-1"'),
-      access_key_id: z.string().min(1),
-      secret_access_key: z.string().min(1).optional(),
-      session_token: z.string().min(1).optional(),
+      region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region such as "eu-west-1"').describe('The AWS region, such as eu-west-1.'),
+      access_key_id: z.string().min(1).describe('The access key ID (AKIA…).'),
+      secret_access_key: z.string().min(1).optional().describe('The secret access key; required, here or in the environment.'),
+      session_token: z.string().min(1).optional().describe('The session token of temporary credentials.'),
       // What SNS takes as a sender ID: 1 to 11 letters and digits, not digits alone.
       sender_id: z
         .string()
         .regex(/^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$/, 'must be 1 to 11 letters and digits, at least one a letter')
-        .optional(),
-      endpoint: providerUrl().optional(),
+        .optional()
+        .describe('The sender ID shown where the country allows one: 1 to 11 letters and digits, at least one a letter.'),
+      endpoint: providerUrl().optional().describe('The SNS endpoint. Unset: the region\'s, `https://sns.<region>.amazonaws.com`.'),
     })
     .strict()
     .optional(),
@@ -64,10 +68,10 @@ export const SMS_SNS = section(
 export const SMS_VONAGE = section(
   z
     .object({
-      api_key: z.string().min(1),
-      api_secret: z.string().min(1).optional(),
-      from: z.string().min(1),
-      base_url: providerUrl().default('https://rest.nexmo.com'),
+      api_key: z.string().min(1).describe('The API key.'),
+      api_secret: z.string().min(1).optional().describe('The API secret; required, here or in the environment.'),
+      from: z.string().min(1).describe('The sender: a number or an alphanumeric sender ID.'),
+      base_url: providerUrl().default('https://rest.nexmo.com').describe('The API\'s base URL.'),
     })
     .strict()
     .optional(),

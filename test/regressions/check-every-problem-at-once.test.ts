@@ -34,6 +34,7 @@ beforeEach(() => {
 afterEach(() => removeDir(dir));
 
 it('parseConfig reports the type error and both problems across keys, and nothing about the key left out', () => {
+  // @ts-expect-error smtp_port is of the wrong type on purpose
   expect(thrown(ConfigError, () => parseConfig(config(dir))).issues).toEqual(EXPECTED);
 });
 
@@ -52,6 +53,7 @@ it('--check prints all three and exits 1', async () => {
 });
 
 it('a key left out for its type does not raise a problem of its own (a bad twilio block is one problem, not two)', () => {
+  // @ts-expect-error twilio is of the wrong type on purpose
   const err = thrown(ConfigError, () => parseConfig({ sms: { sender: 'twilio', twilio: 'not a mapping' } }));
   expect(err.issues.map((issue) => issue.path)).toEqual(['sms.twilio']);
 });

@@ -46,10 +46,10 @@ describe('sms.sns and sms.vonage settings', () => {
   });
 
   it.each([
-    ['a missing SNS secret, naming its variable', { sender: 'sns', sns }, 'sms.sns.secret_access_key', /MATRIX_HS_THREEPID_SNS_SECRET_ACCESS_KEY/],
-    ['a missing Vonage secret, naming its variable', { sender: 'vonage', vonage }, 'sms.vonage.api_secret', /MATRIX_HS_THREEPID_VONAGE_API_SECRET/],
-    ['sender sns without sms.sns', { sender: 'sns' }, 'sms.sns', /required when sms.sender is "sns"/],
-    ['sender vonage without sms.vonage', { sender: 'vonage' }, 'sms.vonage', /required when sms.sender is "vonage"/],
+    ['a missing SNS secret, naming its variable', { sender: 'sns' as const, sns }, 'sms.sns.secret_access_key', /MATRIX_HS_THREEPID_SNS_SECRET_ACCESS_KEY/],
+    ['a missing Vonage secret, naming its variable', { sender: 'vonage' as const, vonage }, 'sms.vonage.api_secret', /MATRIX_HS_THREEPID_VONAGE_API_SECRET/],
+    ['sender sns without sms.sns', { sender: 'sns' as const }, 'sms.sns', /required when sms.sender is "sns"/],
+    ['sender vonage without sms.vonage', { sender: 'vonage' as const }, 'sms.vonage', /required when sms.sender is "vonage"/],
     ['a region that is no region', { sns: { ...sns, secret_access_key: 'sk', region: 'Ireland' } }, 'sms.sns.region', /AWS region/],
     ['a sender ID of digits alone', { sns: { ...sns, secret_access_key: 'sk', sender_id: '12345' } }, 'sms.sns.sender_id', /letters and digits/],
     ['a sender ID over 11 characters', { sns: { ...sns, secret_access_key: 'sk', sender_id: 'ExampleHomeserver' } }, 'sms.sns.sender_id', /letters and digits/],

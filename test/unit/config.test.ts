@@ -111,6 +111,7 @@ describe('parseConfig', () => {
     });
 
     it('names an unknown nested key and where it is', () => {
+      // @ts-expect-error a misspelled key is a type error too
       const err = configError(() => parseConfig({ email: { smtp_hostname: 'mail.example.org' } }));
       expect(err.path).toBe('email');
       expect(err.message).toContain('smtp_hostname');
@@ -118,6 +119,7 @@ describe('parseConfig', () => {
     });
 
     it('names an unknown key two levels down', () => {
+      // @ts-expect-error a misspelled key is a type error too
       const err = configError(() => parseConfig({ listeners: { client: { hostname: '0.0.0.0' } } }));
       expect(err.path).toBe('listeners.client');
       expect(err.message).toContain('hostname');
@@ -510,7 +512,9 @@ describe("Synapse's email block", () => {
   });
 
   it('still refuses a key Synapse does not have either', () => {
+    // @ts-expect-error a misspelled key is a type error too
     expect(configError(() => parseConfig({ email: { ...synapseEmail, enable_tsl: true } })).message).toContain('enable_tsl');
+    // @ts-expect-error a misspelled key is a type error too
     expect(configError(() => parseConfig({ email: { subjects: { email_validaton: 'x' } } })).path).toBe('email.subjects');
   });
 
@@ -561,7 +565,7 @@ describe('secrets from files named by the environment', () => {
   });
 
   it('lets sms.twilio.auth_token come from the environment alone', () => {
-    const twilio = { sender: 'twilio', twilio: { account_sid: 'AC1', from: '+15005550006' } };
+    const twilio = { sender: 'twilio' as const, twilio: { account_sid: 'AC1', from: '+15005550006' } };
     expect(parseConfig({ sms: twilio }, { MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN: 'tok' }).sms.twilio?.authToken).toBe('tok');
     expect(configError(() => parseConfig({ sms: twilio })).path).toBe('sms.twilio.auth_token');
   });
