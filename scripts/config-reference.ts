@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import type { z } from 'zod';
 import { rawSchema } from '../src/config/schema';
 import { allKeys, configKeys } from './config-reference/keys';
 import { configurationMarkdown } from './config-reference/markdown';
@@ -20,9 +21,9 @@ export function generatedFiles(): Map<string, string> {
   return new Map([['docs/reference/configuration.md', configurationMarkdown(keys)], ...typescriptFiles(keys)]);
 }
 
-/** Every key, at any depth, that has no description. */
-export function undescribedKeys(): string[] {
-  return allKeys(configKeys(rawSchema))
+/** Every key, at any depth, that has no description, by its path. */
+export function undescribedKeys(schema: z.ZodObject<z.ZodRawShape> = rawSchema): string[] {
+  return allKeys(configKeys(schema))
     .filter((key) => !key.description?.trim())
     .map((key) => key.path);
 }

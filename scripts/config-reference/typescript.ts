@@ -36,12 +36,12 @@ function wrap(text: string, width: number): string[] {
   return line ? [...lines, line] : lines;
 }
 
-function docComment(key: ConfigKey, indent: string): string[] {
+function docComment(key: ConfigKey, indent: string, entry = false): string[] {
   const notes = [
     key.synapse ? "Synapse's key too." : '',
     key.env ? `Or from the environment: \`${key.env}\`, or the file \`${key.env}_FILE\` names.` : '',
   ].filter(Boolean);
-  const text = [key.description ?? '', ...notes].join(' ');
+  const text = [entry ? `An entry of \`${key.path}\`.` : '', key.description ?? '', ...notes].filter(Boolean).join(' ');
   const tags = key.fallback && !key.keys ? [`@default ${JSON.stringify(key.fallback.value)}`] : [];
   if (tags.length === 0 && indent.length + text.length + 7 <= 150) return [`${indent}/** ${text} */`];
   return [`${indent}/**`, ...[...wrap(text, 100), ...tags].map((line) => `${indent} * ${line}`), `${indent} */`];
@@ -56,7 +56,7 @@ function typeExpression(key: ConfigKey): string {
 /** The interface of a mapping key's keys, then those of the mappings below it. */
 function interfaces(key: ConfigKey): string[] {
   const members = (key.keys ?? []).flatMap((inner) => [...docComment(inner, '  '), `  ${inner.name}${inner.required ? '' : '?'}: ${typeExpression(inner)};`]);
-  const own = [...docComment(key, ''), `export interface ${interfaceOf(key)} {`, ...members, '}'];
+  const own = [...docComment(key, '', key.list), `export interface ${interfaceOf(key)} {`, ...members, '}'];
   return [own.join('\n'), ...(key.keys ?? []).filter((inner) => inner.keys).flatMap(interfaces)];
 }
 

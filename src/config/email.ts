@@ -56,7 +56,7 @@ const SYNAPSE_NOTIFICATION_SUBJECTS = [
 
 /** Synapse's keys that do nothing here, accepted so a pasted `email:` block works, and named at start and by `--check`. */
 const unusedSynapseKey = (what: string) =>
-  synapse(z.unknown().optional().describe(`Synapse's ${what}. Accepted, so that Synapse's email block can be pasted as it is, and ignored: this module sends no notifications.`));
+  synapse(z.unknown().optional().describe(`Synapse's ${what}. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at start and by \`--check\`).`));
 
 /** `email`: SMTP, the sender, and Synapse's names for the same settings. */
 export const EMAIL = section(
@@ -94,8 +94,8 @@ export const EMAIL = section(
             .default({}),
         ).describe('Subjects of the emails, as Synapse sets them; without them, the subject templates (email/*.subject.txt) are used.'),
       ),
-      ...keysSharing(SYNAPSE_NOTIFICATION_KEYS, unusedSynapseKey('setting for notification emails')),
-      ...keysSharing(SYNAPSE_TEMPLATE_NAME_KEYS, unusedSynapseKey('name of one of its Jinja templates (this module\'s templates are Mustache, found by their fixed names)')),
+      ...keysSharing(SYNAPSE_NOTIFICATION_KEYS, unusedSynapseKey('setting for notification emails, which this module does not send')),
+      ...keysSharing(SYNAPSE_TEMPLATE_NAME_KEYS, unusedSynapseKey('name of one of its Jinja templates; this module\'s templates are Mustache, found by their fixed names')),
     })
     .strict()
     .default({}),

@@ -52,6 +52,7 @@ import {
   type MailTransport,
   type RandomSource,
   type RawConfig,
+  type RawEmailConfig,
   type ThreepidModule,
   type ValidatedThreepid,
 } from 'matrix-hs-threepid';
@@ -72,6 +73,10 @@ const raw: RawConfig = { server_name: 'example.org', public_baseurl: base, datab
 const misspelled: RawConfig = { server_name: 'example.org', public_baseurl: base, databse: { path: process.argv[2] } };
 // @ts-expect-error parseConfig's parameter is the typed config too (never called)
 void (() => parseConfig({ public_baseurl: base, emial: {} }));
+// @ts-expect-error at every depth: a misspelled key in a section is a type error too
+void (() => parseConfig({ email: { smtp_prot: 25 } }));
+const smtp: RawEmailConfig = { smtp_host: 'mail.example.org', smtp_port: 587 };
+void smtp;
 void misspelled;
 const config: Config = parseConfig(raw);
 const threepid: ThreepidModule = await createThreepidModule({ config, mailTransport, clock, random, serveVersions: false });
@@ -158,10 +163,10 @@ describe('the npm package', () => {
     mkdirSync(path.dirname(path.join(host, 'node_modules', sqliteBuild)), { recursive: true });
     copyFileSync(path.join(ROOT, 'node_modules', sqliteBuild), path.join(host, 'node_modules', sqliteBuild));
 
-    // The config's keys carry their documentation into the published types (editors show it).
-    expect(readFileSync(path.join(host, 'node_modules', manifest.name, 'dist/config/index.d.ts'), 'utf8')).toMatch(
-      /\/\*\* The homeserver's name[^*]*\*\/\s*server_name\?:/,
-    );
+    // The config's keys carry their documentation into the published types (editors show it), at every depth.
+    const published = (file: string) => readFileSync(path.join(host, 'node_modules', manifest.name, 'dist/config', file), 'utf8');
+    expect(published('raw-config.d.ts')).toMatch(/\/\*\*\s*\* The homeserver's name[^/]*@default "localhost"\s*\*\/\s*server_name\?:/);
+    expect(published('raw/email.d.ts')).toMatch(/\/\*\* The SMTP server's port[^/]*\*\/\s*smtp_port\?:/);
     // Only the package, express and @types/express: the package's .d.ts must check too.
     run(process.execPath, [TSC, '-p', 'tsconfig.json'], host);
     const output = run(process.execPath, [path.join('out', 'host.js'), path.join(dir, 'host.sqlite')], host);

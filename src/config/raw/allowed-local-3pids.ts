@@ -4,8 +4,9 @@ import type { RawInput } from '../schema';
 type AllowedLocal3pidsEntry = NonNullable<RawInput['allowed_local_3pids']>[number];
 
 /**
- * Who may use which address, as Synapse says it. Once the list has entries, an address no entry of its
- * medium matches is refused (403 M_THREEPID_DENIED). Synapse's key too.
+ * An entry of `allowed_local_3pids`. Who may use which address, as Synapse says it. Once the list has
+ * entries, an address no entry of its medium matches is refused (403 M_THREEPID_DENIED). Synapse's key
+ * too.
  */
 export interface RawAllowedLocal3pidsEntry {
   /** The kind of address the pattern applies to. Synapse's key too. */

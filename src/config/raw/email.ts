@@ -93,130 +93,141 @@ export interface RawEmailConfig {
   /** Subjects of the emails, as Synapse sets them; without them, the subject templates (email/*.subject.txt) are used. Synapse's key too. */
   subjects?: RawEmailSubjectsConfig | null;
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   enable_notifs?: Email['enable_notifs'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   notif_for_new_users?: Email['notif_for_new_users'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   notif_delay_before_mail?: Email['notif_delay_before_mail'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   client_base_url?: Email['client_base_url'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   riot_base_url?: Email['riot_base_url'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   invite_client_location?: Email['invite_client_location'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   notif_template_html?: Email['notif_template_html'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   notif_template_text?: Email['notif_template_text'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   expiry_template_html?: Email['expiry_template_html'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   expiry_template_text?: Email['expiry_template_text'];
   /**
-   * Synapse's setting for notification emails. Accepted, so that Synapse's email block can be pasted as
-   * it is, and ignored: this module sends no notifications. Synapse's key too.
+   * Synapse's setting for notification emails, which this module does not send. Accepted, so that
+   * Synapse's email block can be pasted as it is, and ignored (named at start and by `--check`).
+   * Synapse's key too.
    */
   redact_content?: Email['redact_content'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   registration_template_html?: Email['registration_template_html'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   registration_template_text?: Email['registration_template_text'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   registration_template_failure_html?: Email['registration_template_failure_html'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   registration_template_success_html?: Email['registration_template_success_html'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   password_reset_template_html?: Email['password_reset_template_html'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   password_reset_template_text?: Email['password_reset_template_text'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   password_reset_template_failure_html?: Email['password_reset_template_failure_html'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   password_reset_template_success_html?: Email['password_reset_template_success_html'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   add_threepid_template_html?: Email['add_threepid_template_html'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   add_threepid_template_text?: Email['add_threepid_template_text'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   add_threepid_template_failure_html?: Email['add_threepid_template_failure_html'];
   /**
-   * Synapse's name of one of its Jinja templates (this module's templates are Mustache, found by their
-   * fixed names). Accepted, so that Synapse's email block can be pasted as it is, and ignored: this
-   * module sends no notifications. Synapse's key too.
+   * Synapse's name of one of its Jinja templates; this module's templates are Mustache, found by their
+   * fixed names. Accepted, so that Synapse's email block can be pasted as it is, and ignored (named at
+   * start and by `--check`). Synapse's key too.
    */
   add_threepid_template_success_html?: Email['add_threepid_template_success_html'];
 }
