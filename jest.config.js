@@ -61,6 +61,9 @@ module.exports = {
       testPathIgnorePatterns: [
         '/node_modules/',
         '/e2e/sidecar-cli\\.test',
+        // The README's quick start runs on the fixed ports 8090 and 8091: once, never twice at a time.
+        '/e2e/readme-quick-start\\.test',
+        '/regressions/dev-files-working-directory-removed\\.test',
         '/e2e/matrix-js-sdk\\.test',
         '/e2e/nginx',
         '/e2e/synapse',

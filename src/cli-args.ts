@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { SECRET_ENV } from './config/common';
 import { canonicaliseEmail } from './threepid/email';
 import { parsePhoneNumber } from './threepid/msisdn';
 
@@ -30,11 +31,11 @@ Options:
   --help, -h     print this and exit
   --version      print the version and exit
 
-Secrets may come from the environment instead of the file, or from a file an
-environment variable names: MATRIX_HS_THREEPID_SMTP_PASS(_FILE),
-MATRIX_HS_THREEPID_SHARED_SECRET(_FILE), MATRIX_HS_THREEPID_TWILIO_AUTH_TOKEN(_FILE),
-MATRIX_HS_THREEPID_SNS_SECRET_ACCESS_KEY(_FILE), MATRIX_HS_THREEPID_VONAGE_API_SECRET(_FILE),
-MATRIX_HS_THREEPID_DATABASE_URL(_FILE).
+Secrets may come from the environment instead of the file, or from a file
+NAME_FILE names (as container secrets are mounted):
+${Object.entries(SECRET_ENV)
+  .map(([key, name]) => `  ${name.padEnd(41)} ${key}`)
+  .join('\n')}
 
 Logging, from the environment: LOG_LEVEL (debug, info, warn, error; default
 info; /health and /ready requests are logged at debug) and LOG_FORMAT

@@ -66,7 +66,7 @@ export function loadOutboxKeyring(
   const file = secretFilePath(config.database.path, 'outbox-keys');
   const text = readOrCreateSecretFile(
     file,
-    () => `# Keys that seal outbox payloads: id:base64, the current one first. See README "Keys".\n${generateKeyLine()}\n`,
+    () => `# Keys that seal outbox payloads: id:base64, the current one first. See docs/operations/keys.md.\n${generateKeyLine()}\n`,
     (created) => {
       logger.warn({ file: created }, GENERATED_KEY_WARNING);
       if (warnProcess) process.emitWarning(`${GENERATED_KEY_WARNING} in ${created}`, { code: GENERATED_KEY_WARNING_CODE });

@@ -9,7 +9,16 @@ import path from 'node:path';
 export class DevMessageFiles {
   private counter = 0;
 
-  constructor(private readonly dir: string) {}
+  private readonly dir: string;
+
+  /**
+   * `dir` is made absolute now, while the working directory exists: Node's
+   * recursive mkdir of a relative path spins for ever, a core busy, once
+   * the working directory is removed.
+   */
+  constructor(dir: string) {
+    this.dir = path.resolve(dir);
+  }
 
   /** Writes one file per `extension → content`, all with the same name; answers the name without extension. */
   async write(contents: Readonly<Record<string, string | Buffer>>): Promise<string> {

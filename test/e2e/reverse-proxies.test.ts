@@ -1,8 +1,8 @@
 /**
- * The README's reverse-proxy configurations (examples/nginx/threepid.conf and
+ * The reverse-proxy configurations of docs/setup/sidecar.md (examples/nginx/threepid.conf and
  * examples/caddy/Caddyfile), each run by the real Debian server on loopback
  * in front of the module and a recording stand-in homeserver: each path
- * reaches the server the README says, and a real requestToken goes through.
+ * reaches the server the page says, and a real requestToken goes through.
  */
 import { readFileSync } from 'node:fs';
 import { post, removeDir, startModule, tempDir, type Running } from '../support/harness';
@@ -10,6 +10,7 @@ import { CADDY_TEMPLATE, setupCaddy, startCaddy } from '../support/caddy';
 import { NGINX_TEMPLATE, setupNginx, startNginx } from '../support/nginx';
 import { answeredBy, HOMESERVER_PATHS, SIDECAR_PATHS, startRecordingHomeserver, type RecordingHomeserver } from '../support/proxy-routes';
 import { expectResponseMatchesSpec } from '../support/spec';
+import { blocksOf } from '../support/doc-blocks';
 
 interface Proxy {
   url: string;
@@ -42,9 +43,9 @@ describe.each<[string, string, string, Start, (url: URL) => string]>([
     removeDir(dir);
   });
 
-  it('is quoted in full in the README, so the README shows what the tests run', () => {
-    const readme = readFileSync(`${__dirname}/../../README.md`, 'utf8');
-    expect(readme).toContain('```' + fence + '\n' + readFileSync(template, 'utf8') + '```');
+  it('is quoted in full in the sidecar setup page, so the docs show what the tests run', () => {
+    const quoted = blocksOf('docs/setup/sidecar.md').filter((block) => block.lang === fence);
+    expect(quoted.map((block) => block.text)).toEqual([readFileSync(template, 'utf8')]);
   });
 
   it('sends the module paths to the sidecar', async () => {

@@ -130,7 +130,7 @@ describe('the npm package', () => {
       files: Array<{ path: string }>;
     }>;
     const files = packed.files.map((file) => file.path);
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/en/email/registration.html', 'templates/de/email/registration.html', 'dist/threads/smtp.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'examples/host-homeserver/host.ts', 'examples/host-homeserver/client-api.ts', 'examples/host-homeserver/sidecar-host.ts', 'examples/nginx/threepid.conf', 'examples/caddy/Caddyfile', 'examples/systemd/matrix-hs-threepid.service']) {
+    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/en/email/registration.html', 'templates/de/email/registration.html', 'dist/threads/smtp.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'docs/README.md', 'docs/reference/configuration.md', 'docs/setup/embedding.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'examples/host-homeserver/host.ts', 'examples/host-homeserver/client-api.ts', 'examples/host-homeserver/sidecar-host.ts', 'examples/nginx/threepid.conf', 'examples/caddy/Caddyfile', 'examples/systemd/matrix-hs-threepid.service']) {
       expect([file, files.includes(file)]).toEqual([file, true]);
     }
     expect(files.filter((file) => /^(src|test|bench|\.ci)\//.test(file) || file.startsWith('tsconfig'))).toEqual([]);

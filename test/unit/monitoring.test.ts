@@ -159,6 +159,13 @@ describe('the metrics the kit names', () => {
     expect(scrape).toMatch(/^threepid_sms_sent_last_24h 0$/m);
   });
 
+  it('are the ones the metrics reference lists, no more and no fewer', () => {
+    const reference = readFileSync(path.join(ROOT, 'docs/reference/metrics.md'), 'utf8');
+    const listed = [...reference.matchAll(/^\| `(threepid_\w+)` \|/gm)].map((match) => match[1]).sort();
+    const exported = [...scrape.matchAll(/^# TYPE (threepid_\w+) /gm)].map((match) => match[1]).sort();
+    expect(listed).toEqual(exported);
+  });
+
   it.each([
     ['alert rules', alertExpressions],
     ['dashboard', dashboardExpressions],

@@ -1,17 +1,15 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseConfig } from '../../../src/config';
 import { AddressPolicy } from '../../../src/policy/address-policy';
 import { disposableDomains } from '../../../src/policy/disposable-domains';
 import { canonicaliseEmail } from '../../../src/threepid/email';
+import { blocksOf } from '../../support/doc-blocks';
 
-/** The YAML examples of the README's section on the address policy, as an operator would paste them. */
+/** The YAML examples of the address policy's page, as an operator would paste them. */
 function examples(): unknown[] {
-  const readme = readFileSync(path.resolve(__dirname, '../../../README.md'), 'utf8');
-  const start = readme.indexOf('## Who may use which address');
-  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
-  return [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => parseYaml(match[1]));
+  return blocksOf('docs/topics/address-policy.md')
+    .filter((block) => block.lang === 'yaml')
+    .map((block) => parseYaml(block.text));
 }
 
 function policyOf(raw: unknown) {
@@ -21,7 +19,7 @@ function policyOf(raw: unknown) {
 
 const email = (address: string) => canonicaliseEmail(address);
 
-describe("the README's address policy examples", () => {
+describe("the address policy page's examples", () => {
   it('has the two examples', () => {
     expect(examples()).toHaveLength(2);
   });

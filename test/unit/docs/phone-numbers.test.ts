@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parsePhoneNumber } from '../../src/threepid/msisdn';
+import { parsePhoneNumber } from '../../../src/threepid/msisdn';
+import { docFiles, readDoc } from '../../support/doc-blocks';
 
 /**
- * A number the README shows must be one the module takes: Ofcom's drama
+ * A number the README or docs/ show must be one the module takes: Ofcom's drama
  * range (+44 7700 900xxx), say, is refused by libphonenumber as unassigned,
  * and an operator trying it would think the module broken.
  */
-describe('the phone numbers in the README', () => {
-  const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
+describe('the phone numbers in the README and docs/', () => {
+  const readme = docFiles().map(readDoc).join('\n');
   // International numbers of 8 digits or more, spaced or not (shorter runs such as "+44 7624" name a range).
   const numbers = [...readme.matchAll(/\+\d(?:[ .-]?\d){7,14}(?!\d)/g)].map((match) => match[0]);
   // National UK mobiles (07xxx xxxxxx), as a British reader would write one.

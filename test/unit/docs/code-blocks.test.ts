@@ -1,0 +1,116 @@
+/**
+ * Every fenced code block of the README and docs/ is run, type-checked or
+ * compared with what the tests run, as its check comment says; a block
+ * without one fails here. Kinds checked elsewhere name the test that does.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import ts from 'typescript';
+import { parse as parseYaml } from 'yaml';
+import { parseCliArgs, USAGE } from '../../../src/cli-args';
+import { parseConfig } from '../../../src/config';
+import { allBlocks, blocksChecked, ROOT, where, type DocBlock } from '../../support/doc-blocks';
+import { removeDir } from '../../support/harness';
+
+/** Kinds this file checks, and those another test file runs (named, so a reader finds it). */
+const CHECKED_HERE = ['text', 'usage', 'commands', 'sidecar-config', 'homeserver-config', 'file', 'ts', 'test-command'];
+const CHECKED_ELSEWHERE: Record<string, string> = {
+  'quick-start': 'test/e2e/readme-quick-start.test.ts',
+  'quick-start-try': 'test/e2e/readme-quick-start.test.ts',
+};
+
+const cases = (kind: string) => blocksChecked(kind).map((block) => [where(block), block] as const);
+
+it('every code block says how it is checked, with a kind that is checked', () => {
+  const known = new Set([...CHECKED_HERE, ...Object.keys(CHECKED_ELSEWHERE)]);
+  const blocks = allBlocks();
+  expect(blocks.length).toBeGreaterThan(15);
+  expect(blocks.filter((block) => !block.check || !known.has(block.check)).map((block) => `${where(block)} (${block.check ?? 'no check'})`)).toEqual([]);
+  for (const file of new Set(Object.values(CHECKED_ELSEWHERE))) expect(readFileSync(path.join(ROOT, file), 'utf8')).toContain('doc-blocks');
+});
+
+it.each(cases('text'))('%s is a picture or a listing, not code', (_at, block) => {
+  expect(block.lang).toBe('');
+});
+
+it.each(cases('usage'))('%s is the usage --help prints', (_at, block) => {
+  const usage = USAGE.split('\n\n')[0]
+    .split('\n')
+    .map((line) => line.replace(/^(Usage:)?\s+/, '').replace(/^Usage: /, ''));
+  expect(block.text.trimEnd().split('\n')).toEqual(usage);
+});
+
+/** A shell line split into words as sh would for these plain lines (no quotes, no expansions). */
+const words = (line: string) => line.trim().split(/\s+/);
+
+it.each(cases('commands'))('%s: every command is one the CLI or npm takes', (_at, block) => {
+  const manifest = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
+  const lines = block.text.split('\n').filter((line) => line.trim() && !line.trim().startsWith('#'));
+  expect(lines.length).toBeGreaterThan(0);
+  for (const line of lines) {
+    const [command, ...args] = words(line.replace(/\s+#.*$/, ''));
+    if (command === 'npm') {
+      expect(args[0]).toBe('install');
+      expect(args).toContain(manifest.name);
+    } else {
+      expect(Object.keys(manifest.bin)).toContain(path.basename(command));
+      const parsed = parseCliArgs(args, {});
+      expect(parsed).not.toMatchObject({ kind: 'usage-error' });
+    }
+  }
+});
+
+it.each(cases('sidecar-config'))('%s is a configuration the sidecar takes', (_at, block) => {
+  expect(() => parseConfig(parseYaml(block.text))).not.toThrow();
+});
+
+it.each(cases('homeserver-config'))("%s is YAML of the homeserver's own", (_at, block) => {
+  expect(['synapse', 'dendrite']).toContain(block.argument);
+  expect(parseYaml(block.text)).toEqual(expect.any(Object));
+});
+
+it.each(cases('file'))('%s is the file the tests run, quoted in full', (_at, block) => {
+  expect(block.text).toBe(readFileSync(path.join(ROOT, block.argument!), 'utf8'));
+});
+
+it.each(cases('test-command'))("%s is the command CI runs", (_at, block) => {
+  expect(block.text).toBe('npm ci && npm test\n');
+  const ci = readFileSync(path.join(ROOT, '.ci/run'), 'utf8').split('\n');
+  expect(ci.indexOf('npm ci')).toBeGreaterThan(-1);
+  expect(ci.indexOf('npm test')).toBeGreaterThan(ci.indexOf('npm ci'));
+});
+
+describe('the TypeScript blocks', () => {
+  const blocks: DocBlock[] = blocksChecked('ts');
+  const dir = path.join(ROOT, 'test-output', `doc-blocks-${process.pid}`);
+  afterAll(() => removeDir(dir));
+
+  it('are there', () => expect(blocks.length).toBeGreaterThan(0));
+
+  it('type-check, strict, each as an ES module importing the package by name', () => {
+    mkdirSync(dir, { recursive: true });
+    const files = blocks.map((block, index) => {
+      const file = path.join(dir, `block-${index}.mts`);
+      writeFileSync(file, block.text);
+      return file;
+    });
+    const program = ts.createProgram(files, {
+      strict: true,
+      noEmit: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      esModuleInterop: true,
+      skipLibCheck: true,
+      types: ['node'],
+      paths: { 'matrix-hs-threepid': [path.join(ROOT, 'src/index.ts')] },
+    });
+    const problems = ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+      const index = diagnostic.file ? files.indexOf(diagnostic.file.fileName) : -1;
+      const at = index >= 0 ? where(blocks[index]) : (diagnostic.file?.fileName ?? '');
+      const line = diagnostic.file && diagnostic.start !== undefined ? diagnostic.file.getLineAndCharacterOfPosition(diagnostic.start).line + 1 : 0;
+      return `${at} (+${line}): ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`;
+    });
+    expect(problems).toEqual([]);
+  }, 120_000);
+});
