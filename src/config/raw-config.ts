@@ -109,9 +109,9 @@ export interface RawConfig {
   /** The homeserver: its URL, and how it and the sidecar trust each other (the internal API's JWTs). */
   homeserver?: RawHomeserverConfig | null;
   /**
-   * A folder of templates overriding the shipped ones: `<lang>/email/…`, `<lang>/sms/code.txt`,
-   * `<lang>/pages/…`; a new `<lang>` folder adds a language. Missing files fall back to the shipped
-   * ones.
+   * A folder overriding the shipped templates: `messages/<lang>.json` replaces single strings of one
+   * language (or adds a language); `email/…`, `pages/…`, `sms/code.txt` replace a whole layout,
+   * `<lang>/email/…` for one language only. Missing files fall back to the shipped ones.
    */
   templates_dir?: RawInput['templates_dir'];
   /** The operator's brand, on the pages a link opens and in HTML emails. */

@@ -82,7 +82,7 @@ export const rawSchema = z
       .string()
       .min(1)
       .optional()
-      .describe('A folder of templates overriding the shipped ones: `<lang>/email/…`, `<lang>/sms/code.txt`, `<lang>/pages/…`; a new `<lang>` folder adds a language. Missing files fall back to the shipped ones.'),
+      .describe('A folder overriding the shipped templates: `messages/<lang>.json` replaces single strings of one language (or adds a language); `email/…`, `pages/…`, `sms/code.txt` replace a whole layout, `<lang>/email/…` for one language only. Missing files fall back to the shipped ones.'),
     branding: BRANDING.describe('The operator\'s brand, on the pages a link opens and in HTML emails.'),
     outbox: OUTBOX.describe('The outbox worker that sends emails and texts (every replica runs one), and the keys that seal its messages at rest.'),
     accounts: ACCOUNTS.describe('What the account 3PID endpoints ask for.'),

@@ -9,6 +9,20 @@ export const EMAIL_TEMPLATE_FILES = ['registration', 'password_reset', 'add_thre
   `email/${name}.html`,
 ]);
 
+const MINUTE_MS = 60_000;
+
+/**
+ * How a mail says how long its link works: in days, hours or minutes,
+ * whichever unit counts it whole (90 minutes stay 90 minutes), as a
+ * `count` for the message's plural and a flag naming the unit.
+ */
+export function expiryView(lifetimeMs: number): { count: number; expiry_minutes?: true; expiry_hours?: true; expiry_days?: true } {
+  const minutes = Math.max(1, Math.round(lifetimeMs / MINUTE_MS));
+  if (minutes % (24 * 60) === 0) return { count: minutes / (24 * 60), expiry_days: true };
+  if (minutes % 60 === 0) return { count: minutes / 60, expiry_hours: true };
+  return { count: minutes, expiry_minutes: true };
+}
+
 /** What the email path reads of the configuration. */
 export interface EmailSenderSettings {
   /** The domain of each Message-ID. */
@@ -16,6 +30,8 @@ export interface EmailSenderSettings {
   readonly email: {
     readonly notifFrom: string;
     readonly defaultLanguage: string;
+    /** How long the emailed link works: the mail says so. */
+    readonly validationTokenLifetimeMs: number;
     /** Subjects set in the config (Synapse's `email.subjects`), used instead of the subject templates. */
     readonly subjects: { readonly registration?: string; readonly passwordReset?: string; readonly addThreepid?: string };
   };
@@ -50,7 +66,7 @@ export class EmailSender {
    * it is the same one.
    */
   async send(payload: EmailPayload, outboxId: string, signal?: AbortSignal): Promise<void> {
-    const view = { ...this.brand, link: payload.link };
+    const view = { ...this.brand, ...expiryView(this.config.email.validationTokenLifetimeMs), link: payload.link };
     const name = `email/${payload.template}`;
     const language = payload.language ?? this.config.email.defaultLanguage;
     const text = this.templates.renderWithLanguage(`${name}.txt`, language, view);
@@ -64,7 +80,7 @@ export class EmailSender {
         this.templates.render(`${name}.subject.txt`, language, view).trim(),
       text: text.text,
       html: this.templates.render(`${name}.html`, language, view),
-      // The body's language: a language folder without this email falls back to English.
+      // The body's language: one without a catalog of its own falls back down its chain.
       language: text.language,
     }, signal);
   }

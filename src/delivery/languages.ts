@@ -33,20 +33,38 @@ export function parseAcceptLanguage(header: string | undefined): string[] {
 
 /**
  * The best of `available` for an `Accept-Language` header (RFC 4647 lookup):
- * for each range, best first, the exact tag, then the tag cut back a subtag
- * at a time (`de-AT` finds `de`), then any available tag the range is a
- * prefix of (`pt` finds `pt-BR`). `*`, no header, or no match: `fallback`.
+ * for each range, best first, the exact tag or a browser tag that names it
+ * (`aliases`, lower case: `zh-tw` for `zh-Hant`), then the same for the tag
+ * cut back a subtag at a time (`de-AT` finds `de`), then any available tag
+ * the range is a prefix of (`pt` finds `pt-BR`). `*`, no header, or no
+ * match: `fallback`.
  */
-export function negotiateLanguage(header: string | undefined, available: readonly string[], fallback: string): string {
+export function negotiateLanguage(
+  header: string | undefined,
+  available: readonly string[],
+  fallback: string,
+  aliases: ReadonlyMap<string, string> = new Map(),
+): string {
   const byLower = new Map(available.map((tag) => [tag.toLowerCase(), tag]));
   for (const range of parseAcceptLanguage(header)) {
     if (range === '*') return fallback;
     for (let tag = range; tag; tag = tag.includes('-') ? tag.slice(0, tag.lastIndexOf('-')) : '') {
-      const found = byLower.get(tag);
+      const found = byLower.get(tag) ?? aliases.get(tag);
       if (found) return found;
     }
     const extended = available.find((tag) => tag.toLowerCase().startsWith(`${range}-`));
     if (extended) return extended;
   }
   return fallback;
+}
+
+/**
+ * The languages a text in `language` falls back through, best first:
+ * the tag cut back a subtag at a time (`pt-BR`, `pt`), then the server's
+ * default, then English.
+ */
+export function fallbackChain(language: string, defaultLanguage: string): string[] {
+  const chain: string[] = [];
+  for (let tag = language; tag; tag = tag.includes('-') ? tag.slice(0, tag.lastIndexOf('-')) : '') chain.push(tag);
+  return [...new Set([...chain, defaultLanguage, 'en'])];
 }

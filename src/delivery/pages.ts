@@ -1,5 +1,6 @@
 import type { Config } from '../config';
 import { brandingView, logoImageSource } from './branding';
+import { browserTagAliases } from './language-list';
 import { negotiateLanguage } from './languages';
 import type { Templates } from './templates';
 
@@ -10,10 +11,11 @@ import type { Templates } from './templates';
 export function createPageRenderer(templates: Templates, config: Config) {
   const brand = brandingView(config, 'page');
   const { defaultLanguage } = config.email;
+  const aliases = browserTagAliases(templates.languages);
   return {
     languages: templates.languages,
     imageSource: logoImageSource(config),
-    negotiate: (acceptLanguage: string | undefined) => negotiateLanguage(acceptLanguage, templates.languages, defaultLanguage),
+    negotiate: (acceptLanguage: string | undefined) => negotiateLanguage(acceptLanguage, templates.languages, defaultLanguage, aliases),
     render: (page: string, language: string, view: Record<string, unknown>) =>
       templates.renderWithLanguage(`pages/${page}.html`, language, { ...brand, ...view }),
   };

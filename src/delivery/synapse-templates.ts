@@ -5,8 +5,8 @@ import path from 'node:path';
  * Synapse's templates for validation mail and its pages (names as in
  * Synapse's res/templates), and the module's template that does the same
  * job. Synapse reads them flat from its template folder; the module never
- * does: they are Jinja, and its own are Mustache files under
- * `<lang>/email/` and `<lang>/pages/`.
+ * does: they are Jinja, and its own are Mustache layouts under `email/`
+ * and `pages/`, with their words in the message catalogs.
  */
 const SYNAPSE_COUNTERPARTS: Readonly<Record<string, string>> = {
   'registration.html': 'email/registration.html',
@@ -55,8 +55,9 @@ export function synapseTemplateNotes(dir: string | undefined): string[] {
     const pairs = replaced.map((file) => `${file} (the module's: ${SYNAPSE_COUNTERPARTS[file]})`).join(', ');
     notes.push(
       `Synapse templates in ${dir} used: none; not used: ${pairs}: Jinja templates are not read; ` +
-        `the module's own templates are Mustache under templates/<lang>/email/ and templates/<lang>/pages/, ` +
-        `and a copy rewritten in Mustache at ${path.join(dir, '<lang>')}/email/… or …/pages/… replaces one`,
+        `the module's own templates are Mustache under templates/email/ and templates/pages/, their words in templates/messages/<lang>.json; ` +
+        `a copy rewritten in Mustache at ${dir}/email/… or …/pages/… (or ${path.join(dir, '<lang>')}/… for one language) replaces one, ` +
+        `and ${path.join(dir, 'messages', '<lang>.json')} replaces single strings`,
     );
   }
   if (notifications.length > 0) {

@@ -2,60 +2,95 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import Mustache from 'mustache';
 import { packageRoot } from '../package-files';
+import { Catalogs, REFERENCE_LANGUAGE } from './catalogs';
+import { languageInfo } from './language-list';
 import { LANGUAGE_TAG } from './languages';
 
-/** The templates shipped with the module: one folder per language, `templates/<lang>/`. */
+/** The layouts shipped with the module (`email/`, `pages/`, `sms/`) and, in `messages/`, one catalog per language. */
 export const DEFAULT_TEMPLATES_DIR = path.join(packageRoot(), 'templates');
 
-/** The language every other one falls back to, file by file: the module ships it complete. */
-export const FALLBACK_LANGUAGE = 'en';
-
+/** The language every other one falls back to, string by string: the module ships it complete. */
+export const FALLBACK_LANGUAGE = REFERENCE_LANGUAGE;
 
 const noEscape = (value: string): string => value;
 
-/** A template file found for a language, and the language it is written in. */
+/** A layout found for a language: its text, and the language it is written for when it is an operator's copy in a language folder. */
 interface Found {
   readonly template: string;
-  readonly language: string;
+  readonly language?: string;
 }
 
-/** A rendered template and the language of the file it came from. */
+/** A rendered template and the language of its words. */
 export interface Rendered {
   readonly text: string;
   readonly language: string;
 }
 
-/** The kinds of template: in a flat override folder these sit beside the language folders (`sms` looks like a tag). */
-const KINDS = new Set(['email', 'pages', 'sms']);
+/** Folders of an operator's templates folder that are not languages, though some look like tags. */
+const NOT_LANGUAGES = new Set(['email', 'pages', 'sms', 'messages']);
 
 function languageFolders(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter(
-    (name) => LANGUAGE_TAG.test(name) && !KINDS.has(name) && statSync(path.join(dir, name)).isDirectory(),
+    (name) => LANGUAGE_TAG.test(name) && !NOT_LANGUAGES.has(name) && statSync(path.join(dir, name)).isDirectory(),
   );
 }
 
+/** The tag and its shorter forms: `pt-BR`, `pt`. */
+function truncations(tag: string): string[] {
+  const tags: string[] = [];
+  for (let at = tag; at; at = at.includes('-') ? at.slice(0, at.lastIndexOf('-')) : '') tags.push(at);
+  return tags;
+}
+
+type Token = ReturnType<typeof Mustache.parse>[number];
+
+/** The message keys a parsed layout names (`{{#t}}key{{/t}}`) and the partials it includes. */
+function walkTokens(tokens: readonly Token[], keys: Set<string>, partials: Set<string>): void {
+  for (const token of tokens) {
+    if (token[0] === '#' && token[1] === 't') {
+      const inner = (token[4] as Token[] | undefined) ?? [];
+      keys.add(inner.map((part) => (part[0] === 'text' ? part[1] : '')).join('').trim());
+    } else if (token[0] === '>') {
+      partials.add(token[1]);
+    } else if (Array.isArray(token[4])) {
+      walkTokens(token[4] as Token[], keys, partials);
+    }
+  }
+}
+
+/** True when a layout refers to its words by key: then it is the same for every language. */
+function usesMessages(template: string): boolean {
+  const keys = new Set<string>();
+  walkTokens(Mustache.parse(template), keys, new Set());
+  return keys.size > 0;
+}
+
 /**
- * Mustache templates, one folder per language. A template `name` (e.g.
- * `email/registration.html`) in language `L` is looked up in:
+ * Mustache layouts, one set for every language, whose words come from the
+ * message catalogs: `{{#t}}email.registration.subject{{/t}}` is that
+ * string in the language rendered, its placeholders filled from the view
+ * (HTML-escaped in `.html` layouts, where a message's `<b>` becomes
+ * `<strong>`). A layout `name` (e.g. `email/registration.html`) in
+ * language `L` is looked up in:
  *
- * 1. `<templates_dir>/L/name` (the operator's copy for that language),
- * 2. `<templates_dir>/name`, when L is the default language (a flat
- *    override, as written before there were languages, is taken to be in
- *    the server's default language),
- * 3. the module's own `templates/L/name`,
+ * 1. `<templates_dir>/L/name`, then the same for L's shorter forms (the
+ *    operator's copy for that language, often with its words written in),
+ * 2. `<templates_dir>/name`, when L is the default language or the file
+ *    refers to messages by key (a flat override written before catalogs
+ *    is taken to be in the server's default language),
+ * 3. the module's own `templates/name`.
  *
- * and then the same for English, so a language folder needs only the files
- * it translates. Files starting with `_` are partials (`{{> _head}}` names
- * `_head.html` in the same folder), looked up the same way. HTML files are
- * rendered with HTML escaping of every `{{value}}`; `.txt` files (plain-text
- * bodies, subjects, text messages) verbatim. Every render gets `lang`: the
- * language of the file actually used.
+ * Files starting with `_` are partials (`{{> _head}}` names `_head.html`
+ * in the same folder), looked up the same way. `.txt` files (plain-text
+ * bodies, subjects, text messages) are rendered verbatim. Every render
+ * gets `lang` and `dir`.
  */
 export class Templates {
   private readonly files = new Map<string, string | null>();
   private readonly operatorDir: string | undefined;
-  /** Every language there are templates for, the module's and the operator's. */
+  readonly catalogs: Catalogs;
+  /** Every language there are strings for: the module's catalogs, the operator's, and the operator's language folders. */
   readonly languages: readonly string[];
 
   constructor(
@@ -63,15 +98,16 @@ export class Templates {
     readonly defaultLanguage: string = FALLBACK_LANGUAGE,
   ) {
     this.operatorDir = operatorDir ? path.resolve(operatorDir) : undefined;
-    const languages = new Set([FALLBACK_LANGUAGE, ...languageFolders(DEFAULT_TEMPLATES_DIR)]);
+    this.catalogs = new Catalogs(this.operatorDir, defaultLanguage);
+    const languages = new Set(this.catalogs.languages);
     if (this.operatorDir) for (const language of languageFolders(this.operatorDir)) languages.add(language);
     this.languages = Object.freeze([...languages].sort());
     if (!this.languages.includes(defaultLanguage)) {
-      throw new Error(`default language ${defaultLanguage} has no templates folder (there are: ${this.languages.join(', ')})`);
+      throw new Error(`default language ${defaultLanguage} has no catalog (there are: ${this.languages.join(', ')})`);
     }
   }
 
-  /** Renders `name` in `language` (falling back file by file to English) with `view`. */
+  /** Renders `name` in `language` with `view`. */
   render(name: string, language: string, view: Record<string, unknown>): string {
     return this.renderWithLanguage(name, language, view).text;
   }
@@ -79,37 +115,65 @@ export class Templates {
   /** As {@link render}, and says which language the text is in. */
   renderWithLanguage(name: string, language: string, view: Record<string, unknown>): Rendered {
     const found = this.find(name, language);
+    const wordsIn = found.language ?? this.catalogs.chain(language)[0];
     const folder = path.posix.dirname(name);
     const partials = (partial: string) => this.find(`${folder}/${partial}.html`, language).template;
-    const fullView = { ...view, lang: found.language };
-    const text = name.endsWith('.html')
-      ? Mustache.render(found.template, fullView, partials)
-      : Mustache.render(found.template, fullView, partials, { escape: noEscape });
-    return { text, language: found.language };
+    const output = name.endsWith('.html') ? 'html' : 'text';
+    const t = () => (key: string) => this.catalogs.format(wordsIn, key.trim(), view, output);
+    const fullView = { ...view, lang: wordsIn, dir: languageInfo(wordsIn).dir, t };
+    const text =
+      output === 'html'
+        ? Mustache.render(found.template, fullView, partials)
+        : Mustache.render(found.template, fullView, partials, { escape: noEscape });
+    return { text, language: wordsIn };
+  }
+
+  /** The message keys layout `name` uses in `language`, its partials' included. */
+  keysOf(name: string, language: string): string[] {
+    const keys = new Set<string>();
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const partials = new Set<string>();
+      walkTokens(Mustache.parse(this.find(file, language).template), keys, partials);
+      for (const partial of partials) visit(`${path.posix.dirname(name)}/${partial}.html`);
+    };
+    visit(name);
+    return [...keys].sort();
   }
 
   /**
-   * Reads (and renders once, which reads the partials they use) every named
-   * template in every language now, so a broken setup fails at start, not at
-   * the first email.
+   * Reads every named layout and the partials it uses in every language
+   * now, checks that every key it names has a message, and renders it
+   * once, so a broken setup fails at start, not at the first email.
    */
   preload(names: readonly string[]): void {
-    for (const language of this.languages) for (const name of names) this.renderWithLanguage(name, language, {});
+    const sample = { app_name: 'Matrix', server_name: 'example.org', link: 'https://example.org/', code: '000000', count: 1 };
+    for (const language of this.languages) {
+      for (const name of names) {
+        const unknown = this.keysOf(name, language).filter((key) => !this.catalogs.has(key));
+        if (unknown.length > 0) throw new Error(`template ${name} (${language}) names messages no catalog has: ${unknown.join(', ')}`);
+        this.renderWithLanguage(name, language, sample);
+      }
+    }
   }
 
   private find(name: string, language: string): Found {
-    const chain = language === FALLBACK_LANGUAGE ? [language] : [language, FALLBACK_LANGUAGE];
-    for (const lang of chain) {
-      const candidates = [
-        this.operatorDir && path.join(this.operatorDir, lang, name),
-        this.operatorDir && lang === this.defaultLanguage ? path.join(this.operatorDir, name) : undefined,
-        path.join(DEFAULT_TEMPLATES_DIR, lang, name),
-      ];
-      for (const file of candidates) {
-        const template = file && this.read(file);
-        if (template) return { template, language: lang };
-      }
+    const candidates: Array<{ file: string; language?: string }> = [];
+    if (this.operatorDir) {
+      for (const tag of truncations(language)) candidates.push({ file: path.join(this.operatorDir, tag, name), language: tag });
     }
+    for (const { file, language: tag } of candidates) {
+      const template = this.read(file);
+      if (template) return { template, language: tag };
+    }
+    if (this.operatorDir) {
+      const flat = this.read(path.join(this.operatorDir, name));
+      if (flat && (language === this.defaultLanguage || usesMessages(flat))) return { template: flat, language: usesMessages(flat) ? undefined : language };
+    }
+    const shipped = this.read(path.join(DEFAULT_TEMPLATES_DIR, name));
+    if (shipped) return { template: shipped };
     throw new Error(`template ${name} not found for language ${language} in ${[this.operatorDir, DEFAULT_TEMPLATES_DIR].filter(Boolean).join(' or ')}`);
   }
 

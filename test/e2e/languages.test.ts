@@ -74,7 +74,7 @@ describe('languages and branding of emails, text messages and pages', () => {
     expect(mail.subject).toBe('[TestHS] Bestätigen Sie Ihre E-Mail-Adresse');
     expect(mail.raw).toMatch(/^Content-Language: de\r$/m);
     expect(mail.text).toContain('jemand möchte mit dieser E-Mail-Adresse ein Konto auf example.org registrieren.');
-    expect(mail.html).toContain('<html lang="de">');
+    expect(mail.html).toContain('<html lang="de" dir="ltr">');
     // The sid a client sees is the stored id under a keyed permutation: the row is found by its address.
     expect(await queryDb(path.join(dir, 'threepid.sqlite'), 'SELECT language FROM threepid_sessions WHERE address = ?', email)).toEqual([
       { language: 'de' },
@@ -85,7 +85,7 @@ describe('languages and branding of emails, text messages and pages', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-language')).toBe('de');
     const html = await page.text();
-    expect(html).toContain('<html lang="de">');
+    expect(html).toContain('<html lang="de" dir="ltr">');
     expect(html).toContain('<button type="submit">E-Mail-Adresse bestätigen</button>');
 
     const confirmed = await pressButton(mail, 'en');
@@ -156,7 +156,7 @@ describe('languages and branding of emails, text messages and pages', () => {
     expect(res2.body.sid).toBe(res1.body.sid);
     const [, second] = await smtp.waitFor(2);
     expect(second.subject).toBe('[TestHS] Bestätigen Sie Ihre E-Mail-Adresse');
-    expect(await (await openLink(second, 'en')).text()).toContain('<html lang="de">');
+    expect(await (await openLink(second, 'en')).text()).toContain('<html lang="de" dir="ltr">');
   });
 
   it('texts the code in the language the requestToken asked for', async () => {

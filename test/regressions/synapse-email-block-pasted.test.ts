@@ -143,7 +143,7 @@ it("--check says which of Synapse's templates in the folder are used (none) and 
   const { stdout } = await check();
   expect(stdout).toContain(
     `templates: Synapse templates in ${templateDir} used: none; not used: registration.html (the module's: email/registration.html), ` +
-      "registration_failure.html (the module's: pages/failure.html): Jinja templates are not read; the module's own templates are Mustache under templates/<lang>/email/",
+      "registration_failure.html (the module's: pages/failure.html): Jinja templates are not read; the module's own templates are Mustache under templates/email/",
   );
   expect(stdout).toContain(`templates: Synapse templates in ${templateDir} not used: mail.css, notif_mail.html: this module sends no notification or expiry emails`);
 });

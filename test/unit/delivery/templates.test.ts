@@ -8,14 +8,6 @@ import { PAGE_TEMPLATE_FILES } from '../../../src/http/link-page';
 import { removeDir, tempDir } from '../../support/harness';
 
 const ALL_FILES = [...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, ...PAGE_TEMPLATE_FILES];
-/** Files with no words in them: one copy, in English, serves every language. */
-const WORDLESS = ['pages/_head.html', 'pages/_brand.html', 'pages/_fields.html', 'email/_brand.html'];
-
-function filesUnder(dir: string, prefix = ''): string[] {
-  return readdirSync(path.join(dir, prefix), { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? filesUnder(dir, path.posix.join(prefix, entry.name)) : [path.posix.join(prefix, entry.name)],
-  );
-}
 
 /** The text SmsSender hands its transport, for a message in `language`. */
 async function textMessage(templates: Templates, language: string, settings: { appName: string; publicBaseurl: string; webotpLine?: boolean }) {
@@ -48,13 +40,9 @@ const view = {
 describe('the shipped templates', () => {
   const templates = new Templates();
 
-  it('are in English and German', () => {
+  it('are in English and German, one layout for both', () => {
     expect(templates.languages).toEqual(['de', 'en']);
-  });
-
-  it('have every English file with words in German too', () => {
-    const english = filesUnder(path.join(DEFAULT_TEMPLATES_DIR, 'en')).filter((file) => !WORDLESS.includes(file));
-    expect(filesUnder(path.join(DEFAULT_TEMPLATES_DIR, 'de')).sort()).toEqual(english.sort());
+    expect(readdirSync(DEFAULT_TEMPLATES_DIR).sort()).toEqual(['email', 'messages', 'pages', 'sms']);
   });
 
   it.each(['en', 'de'])('render every template in %s, with <html lang> set and nothing left unrendered', (language) => {
@@ -62,7 +50,7 @@ describe('the shipped templates', () => {
       const rendered = templates.renderWithLanguage(name, language, view);
       expect(rendered.language).toBe(language);
       expect(rendered.text).not.toMatch(/\{\{|\}\}/);
-      if (name.endsWith('.html')) expect(rendered.text).toContain(`<html lang="${language}">`);
+      if (name.endsWith('.html')) expect(rendered.text).toContain(`<html lang="${language}" dir="ltr">`);
     }
   });
 
@@ -106,7 +94,7 @@ describe('the shipped templates', () => {
   });
 
   it('refuses a default language there are no templates for', () => {
-    expect(() => new Templates(undefined, 'fr')).toThrow(/default language fr has no templates folder/);
+    expect(() => new Templates(undefined, 'fr')).toThrow(/default language fr has no catalog/);
   });
 });
 
@@ -146,16 +134,18 @@ describe('templates_dir overrides', () => {
     expect(templates.renderWithLanguage('sms/code.txt', 'fr', view)).toEqual({ text: '123456 est votre code Example Chat.', language: 'fr' });
     const page = templates.renderWithLanguage('pages/failure.html', 'fr', view);
     expect(page.language).toBe('en');
-    expect(page.text).toContain('<html lang="en">');
+    expect(page.text).toContain('<html lang="en" dir="ltr">');
     expect(page.text).toContain('This link has expired.');
   });
 
-  it('take a partial from the operator too, for every page that uses it', () => {
-    write('en/pages/_brand.html', '<div class="brand">Our own header</div>');
+  it('take a partial from the operator too, for every page that uses it: in every language when it names its words by key', () => {
+    write('pages/_brand.html', '<div class="brand">Our own header: {{#t}}support.question{{/t}}</div>');
+    write('de/pages/_footer.html', '<p>Nur auf Deutsch</p>');
     const templates = new Templates(dir);
-    for (const language of ['en', 'de']) {
-      expect(templates.render('pages/registration_confirm.html', language, view)).toContain('Our own header');
-    }
+    expect(templates.render('pages/registration_confirm.html', 'en', view)).toContain('Our own header: Need help?');
+    expect(templates.render('pages/registration_confirm.html', 'de', view)).toContain('Our own header: Brauchen Sie Hilfe?');
+    expect(templates.render('pages/registration_confirm.html', 'de', view)).toContain('Nur auf Deutsch');
+    expect(templates.render('pages/registration_confirm.html', 'en', view)).not.toContain('Nur auf Deutsch');
   });
 
   it('fail at preload, not at the first page, when a partial is missing', () => {
