@@ -123,6 +123,14 @@ describe('an operator’s catalog in templates_dir/messages', () => {
     expect(templates.render('pages/failure.html', 'en', view)).toContain('This link has expired.');
   });
 
+  it('has its own words escaped in HTML as the values are', () => {
+    write('en', { 'support.question': 'Questions & "answers"?' });
+    const templates = new Templates(dir);
+    const more = { ...view, count: 1, expiry_hours: true, support_url: 'https://example.org/help' };
+    expect(templates.render('pages/failure.html', 'en', more)).toContain('>Questions &amp; &quot;answers&quot;? <a');
+    expect(templates.render('email/registration.txt', 'en', more)).toContain('\nQuestions & "answers"? https://example.org/help\n');
+  });
+
   it('is refused, naming the key, when it has a key the module does not', () => {
     write('de', { 'page.failure.expird': 'Abgelaufen.' });
     expect(() => new Templates(dir)).toThrow(/de\.json: unknown key page\.failure\.expird/);
