@@ -4,12 +4,20 @@
  * and @types/express beside it, type-checked with the package's own `.d.ts`
  * checked too (no skipLibCheck), then run: a host that mounts the router,
  * answers a real requestToken, validates the session through submit_url and
- * calls `consume`.
+ * calls `consume`. The same install then builds and runs the homeserver
+ * docs/setup/embedding.md shows, as the guide writes it: the blocks its
+ * check comments (test/support/doc-blocks.ts) mark `guide-file`,
+ * `guide-file-commonjs`, `guide-install` and `guide-run`.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { removeDir, tempDir } from '../support/harness';
+import { eventually, freePort } from '../support/e2e-utils';
+import { guideOf, type GuideProject } from '../support/guide-files';
+import { post, removeDir, tempDir } from '../support/harness';
+import { linkIn, startSmtpSink } from '../support/smtp';
+import { expectResponseMatchesSpec } from '../support/spec';
+import { SECRET_ENV } from '../../src/config/common';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSC = require.resolve('typescript/bin/tsc');
@@ -103,11 +111,107 @@ await threepid.close();
 server.close();
 `;
 
+/** What a homeserver author's install must hold. */
+const FILES_SHIPPED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/email/registration.html', 'templates/messages/en.json', 'templates/messages/de.json', 'templates/messages/languages.json', 'dist/threads/smtp.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'docs/README.md', 'docs/reference/configuration.md', 'docs/setup/embedding.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'examples/host-homeserver/host.ts', 'examples/host-homeserver/client-api.ts', 'examples/host-homeserver/sidecar-host.ts', 'examples/nginx/threepid.conf', 'examples/caddy/Caddyfile', 'examples/systemd/matrix-hs-threepid.service'];
+
+interface Installed {
+  /** The scratch project the tarball, express and @types/express are installed into. */
+  readonly host: string;
+  /** The paths the tarball holds. */
+  readonly files: string[];
+}
+
+/** `npm pack`, then the tarball installed into a scratch project (once for this file: it is the slow part). */
+function packAndInstall(dir: string): Installed {
+  // dist/ is built by the jest global setup; prepack would build it again.
+  const [packed] = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as Array<{
+    filename: string;
+    files: Array<{ path: string }>;
+  }>;
+  const host = path.join(dir, 'host');
+  mkdirSync(host);
+  writeFileSync(path.join(host, 'package.json'), JSON.stringify({ name: 'host', private: true, type: 'module' }));
+  // From npm's cache where it can; no install scripts: better-sqlite3's
+  // native module is the one this checkout built (same pinned version, same Node).
+  run(
+    'npm',
+    [
+      'install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock',
+      path.join(dir, packed.filename), `express@${installedVersion('express')}`, `@types/express@${installedVersion('@types/express')}`,
+    ],
+    host,
+  );
+  const sqliteBuild = 'better-sqlite3/build/Release/better_sqlite3.node';
+  expect(installedVersion('better-sqlite3')).toBe(
+    (JSON.parse(readFileSync(path.join(host, 'node_modules/better-sqlite3/package.json'), 'utf8')) as { version: string }).version,
+  );
+  mkdirSync(path.dirname(path.join(host, 'node_modules', sqliteBuild)), { recursive: true });
+  copyFileSync(path.join(ROOT, 'node_modules', sqliteBuild), path.join(host, 'node_modules', sqliteBuild));
+  return { host, files: packed.files.map((file) => file.path) };
+}
+
+/** A guide's project written out in `dir` (inside the scratch project, whose node_modules it uses). */
+function writeProject(dir: string, project: GuideProject): string {
+  for (const [file, text] of Object.entries(project)) {
+    mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+    writeFileSync(path.join(dir, file), text);
+  }
+  return dir;
+}
+
+interface GuideHost {
+  readonly url: string;
+  /** What it wrote on stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM, then its exit code (or the signal that ended it). */
+  stop(): Promise<number | NodeJS.Signals>;
+}
+
+/** The guide's host as its reader starts it (`npm start`: node dist/host.js), configured by the environment the guide reads. */
+async function startGuideHost(project: string, smtpPort: number): Promise<GuideHost> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_'))),
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    PUBLIC_BASEURL: url,
+    SMTP_HOST: '127.0.0.1',
+    SMTP_PORT: String(smtpPort),
+    THREEPID_DATABASE: path.join(project, 'data', 'threepid.sqlite'),
+  };
+  const child = spawn(process.execPath, [path.join('dist', 'host.js')], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal!)));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const stop = async () => {
+    if (running()) child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(killer);
+    return code;
+  };
+  try {
+    await eventually(() => {
+      if (!running()) throw new Error(`the guide's host exited during start:\n${output}`);
+      return output.includes('"msg":"homeserver listening"');
+    }, "the guide's host to listen", 30_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, output: () => output, stop };
+}
+
 describe('the npm package', () => {
   let dir: string;
+  let installed: Installed;
   beforeAll(() => {
     dir = tempDir('threepid-package-');
-  });
+    installed = packAndInstall(dir);
+  }, 240_000);
   afterAll(() => removeDir(dir));
 
   it('is publishable: not private, exports with types, bin, files, prepack, express as a peer', () => {
@@ -124,20 +228,12 @@ describe('the npm package', () => {
   });
 
   it('packs only what runs, installs into a strict nodenext TypeScript host, type-checks, and serves a real requestToken', () => {
-    // dist/ is built by the jest global setup; prepack would build it again.
-    const [packed] = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as Array<{
-      filename: string;
-      files: Array<{ path: string }>;
-    }>;
-    const files = packed.files.map((file) => file.path);
-    for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/email/registration.html', 'templates/messages/en.json', 'templates/messages/de.json', 'templates/messages/languages.json', 'dist/threads/smtp.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'docs/README.md', 'docs/reference/configuration.md', 'docs/setup/embedding.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'examples/host-homeserver/host.ts', 'examples/host-homeserver/client-api.ts', 'examples/host-homeserver/sidecar-host.ts', 'examples/nginx/threepid.conf', 'examples/caddy/Caddyfile', 'examples/systemd/matrix-hs-threepid.service']) {
+    const { host, files } = installed;
+    for (const file of FILES_SHIPPED) {
       expect([file, files.includes(file)]).toEqual([file, true]);
     }
     expect(files.filter((file) => /^(src|test|bench|\.ci)\//.test(file) || file.startsWith('tsconfig'))).toEqual([]);
 
-    const host = path.join(dir, 'host');
-    mkdirSync(host);
-    writeFileSync(path.join(host, 'package.json'), JSON.stringify({ name: 'host', private: true, type: 'module' }));
     writeFileSync(
       path.join(host, 'tsconfig.json'),
       JSON.stringify({
@@ -146,22 +242,6 @@ describe('the npm package', () => {
       }),
     );
     writeFileSync(path.join(host, 'host.ts'), HOST);
-    // From npm's cache where it can; no install scripts: better-sqlite3's
-    // native module is the one this checkout built (same pinned version, same Node).
-    run(
-      'npm',
-      [
-        'install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock',
-        path.join(dir, packed.filename), `express@${installedVersion('express')}`, `@types/express@${installedVersion('@types/express')}`,
-      ],
-      host,
-    );
-    const sqliteBuild = 'better-sqlite3/build/Release/better_sqlite3.node';
-    expect(installedVersion('better-sqlite3')).toBe(
-      (JSON.parse(readFileSync(path.join(host, 'node_modules/better-sqlite3/package.json'), 'utf8')) as { version: string }).version,
-    );
-    mkdirSync(path.dirname(path.join(host, 'node_modules', sqliteBuild)), { recursive: true });
-    copyFileSync(path.join(ROOT, 'node_modules', sqliteBuild), path.join(host, 'node_modules', sqliteBuild));
 
     // The config's keys carry their documentation into the published types (editors show it), at every depth.
     const published = (file: string) => readFileSync(path.join(host, 'node_modules', manifest.name, 'dist/config', file), 'utf8');
@@ -182,5 +262,120 @@ describe('the npm package', () => {
 
     // The bin, as npm links it.
     expect(run(path.join(host, 'node_modules', '.bin', 'matrix-hs-threepid'), ['--version'], host).trim()).toBe(manifest.version);
-  }, 300_000);
+  }, 120_000);
+
+  it("builds the embedding guide's homeserver as written, as an ES module and as CommonJS, and registers a user through it", async () => {
+    const guide = guideOf('docs/setup/embedding.md');
+    const { esm, commonjs } = guide;
+    const shown = ['package.json', 'src/host.ts', 'tsconfig.json'];
+    expect([Object.keys(esm).sort(), Object.keys(commonjs).sort()]).toEqual([shown, shown]);
+    type Manifest = { dependencies: object; devDependencies: object; scripts: Record<string, string> };
+    const guideManifest = JSON.parse(esm['package.json']) as Manifest;
+    for (const project of [esm, commonjs]) {
+      expect(Object.keys((JSON.parse(project['package.json']) as Manifest).dependencies).sort()).toEqual(['express', manifest.name]);
+    }
+    // The install commands install what package.json lists; the run commands are its scripts, with variables the host or the module reads.
+    const commandLines = (text: string) => text.replace(/\\\n/g, ' ').split('\n').filter((line) => line.trim()).map((line) => line.trim().split(/\s+/));
+    const [install, installDev, ...more] = commandLines(guide.install);
+    expect([install.slice(0, 2), install.slice(2).sort(), more]).toEqual([['npm', 'install'], Object.keys(guideManifest.dependencies).sort(), []]);
+    expect([installDev.slice(0, 3), installDev.slice(3).sort()]).toEqual([['npm', 'install', '--save-dev'], Object.keys(guideManifest.devDependencies).sort()]);
+    const runLines = commandLines(guide.run);
+    expect(runLines.length).toBeGreaterThan(0);
+    for (const line of runLines) {
+      const variables = line.slice(0, line.findIndex((word) => !/^[A-Z_]+=/.test(word))).map((word) => word.split('=')[0]);
+      for (const name of variables) {
+        expect([name, esm['src/host.ts'].includes(`env.${name}`) || Object.values(SECRET_ENV).includes(name as never)]).toEqual([name, true]);
+      }
+      const [npm, script, name] = line.slice(variables.length);
+      expect([npm, guideManifest.scripts[script === 'run' ? name : script]]).toEqual(['npm', expect.any(String)]);
+    }
+    expect(JSON.parse(esm['package.json'])).toMatchObject({ type: 'module' });
+    expect(JSON.parse(commonjs['package.json'])).not.toMatchObject({ type: 'module' });
+    expect(JSON.parse(esm['tsconfig.json'])).toMatchObject({ compilerOptions: { module: 'nodenext', strict: true } });
+
+    const esmProject = writeProject(path.join(installed.host, 'guide-esm'), esm);
+    const commonjsProject = writeProject(path.join(installed.host, 'guide-commonjs'), commonjs);
+    // The guide's own tsconfig. skipLibCheck only because the test above has
+    // just checked these same declaration files (the package's, express's,
+    // Node's) in this same install, and checking them costs ten times the rest.
+    for (const project of [esmProject, commonjsProject]) run(process.execPath, [TSC, '-p', 'tsconfig.json', '--skipLibCheck'], project);
+    // Each came out as the module system its package.json names.
+    expect(readFileSync(path.join(esmProject, 'dist/host.js'), 'utf8')).toMatch(/^import .* from 'matrix-hs-threepid';$/m);
+    expect(readFileSync(path.join(commonjsProject, 'dist/host.js'), 'utf8')).toContain('require("matrix-hs-threepid")');
+
+    const smtp = await startSmtpSink();
+    const started: GuideHost[] = [];
+    const start = async (project: string) => {
+      const host = await startGuideHost(project, smtp.port);
+      started.push(host);
+      return host;
+    };
+    try {
+      const commonjsHost = await start(commonjsProject);
+      const challenged = await post(`${commonjsHost.url}/_matrix/client/v3/register`, { username: 'carol', password: 'a long password' });
+      expect([challenged.status, await commonjsHost.stop()]).toEqual([401, 0]);
+
+      const hs = await start(esmProject);
+      const register = (body: object) => post(`${hs.url}/_matrix/client/v3/register`, body);
+      const account = { username: 'alice', password: 'a long password' };
+
+      // No auth: the UIA 401, the module's stage the one flow.
+      const first = await register(account);
+      expect(first.status).toBe(401);
+      expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 401, first.body);
+      expect(first.body).toEqual({ flows: [{ stages: ['m.login.email.identity'] }], params: {}, session: expect.any(String), completed: [] });
+      expect(first.headers.get('access-control-allow-origin')).toBe('*');
+      const session = first.body.session as string;
+
+      const requested = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, {
+        client_secret: 'guide_secret',
+        email: 'Alice@Example.org',
+        send_attempt: 1,
+      });
+      expect(requested.status).toBe(200);
+      const { sid, submit_url } = requested.body as { sid: string; submit_url: string };
+      const auth = (creds: object) => ({ ...account, auth: { type: 'm.login.email.identity', session, threepid_creds: creds } });
+
+      // A session not validated yet, and one that does not exist: the 401 carrying the stage's errcode.
+      for (const [creds, errcode] of [
+        [{ sid, client_secret: 'guide_secret' }, 'M_SESSION_NOT_VALIDATED'],
+        [{ sid, client_secret: 'another_secret' }, 'M_NO_VALID_SESSION'],
+        [{ sid: 'nosuchsession', client_secret: 'guide_secret' }, 'M_NO_VALID_SESSION'],
+      ] as const) {
+        const failed = await register(auth(creds));
+        expect([failed.status, failed.body.errcode]).toEqual([401, errcode]);
+        expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 401, failed.body);
+        expect(failed.body).toMatchObject({ flows: first.body.flows, session, completed: [] });
+      }
+
+      const token = linkIn(await smtp.nthTo('alice@example.org', 1)).searchParams.get('token');
+      expect((await post(submit_url, { sid, client_secret: 'guide_secret', token })).body).toEqual({ success: true });
+      const registered = await register(auth({ sid, client_secret: 'guide_secret' }));
+      expect(registered.status).toBe(200);
+      expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 200, registered.body);
+      expect(registered.body).toEqual({ user_id: '@alice:example.org', access_token: expect.any(String), device_id: expect.any(String) });
+
+      // The user table is the module's directory: the address is taken now, and so is the name.
+      const again = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, { client_secret: 'guide_secret_2', email: 'alice@example.org', send_attempt: 1 });
+      expect([again.status, again.body.errcode]).toEqual([400, 'M_THREEPID_IN_USE']);
+      expect((await register(account)).body).toMatchObject({ errcode: 'M_USER_IN_USE', error: expect.any(String) });
+      // The session was spent: it registers no second user.
+      const spent = await register({ ...auth({ sid, client_secret: 'guide_secret' }), username: 'alice2' });
+      expect([spent.status, spent.body.errcode]).toEqual([401, 'M_NO_VALID_SESSION']);
+      expect(await (await fetch(`${hs.url}/_matrix/client/versions`)).json()).toEqual({
+        versions: ['v1.11'],
+        unstable_features: { 'm.require_identity_server': false },
+      });
+
+      // The host's logger hears the module: the key file it generated.
+      const logLines = hs.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(logLines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('generated a key'), file: expect.stringContaining('outbox-keys') }));
+      for (const secret of ['guide_secret', token!, 'alice@example.org']) expect([secret, hs.output().includes(secret)]).toEqual([secret, false]);
+      expect(await hs.stop()).toBe(0);
+    } finally {
+      // Hosts first: the SMTP server closes once their connections are gone.
+      for (const host of started) await host.stop();
+      await smtp.close();
+    }
+  }, 120_000);
 });

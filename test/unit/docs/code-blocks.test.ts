@@ -17,6 +17,10 @@ const CHECKED_HERE = ['text', 'usage', 'commands', 'sidecar-config', 'homeserver
 const CHECKED_ELSEWHERE: Record<string, string> = {
   'quick-start': 'test/e2e/readme-quick-start.test.ts',
   'quick-start-try': 'test/e2e/readme-quick-start.test.ts',
+  'guide-file': 'test/package/npm-package.test.ts',
+  'guide-file-commonjs': 'test/package/npm-package.test.ts',
+  'guide-install': 'test/package/npm-package.test.ts',
+  'guide-run': 'test/package/npm-package.test.ts',
 };
 
 const cases = (kind: string) => blocksChecked(kind).map((block) => [where(block), block] as const);
