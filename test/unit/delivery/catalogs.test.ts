@@ -170,7 +170,11 @@ describe('an operator’s catalog in templates_dir/messages', () => {
   it('falls back pt-BR → pt → the default language → English, key by key', () => {
     write('pt', { 'page.failure.heading': 'Este link não funcionou', 'page.failure.expired': 'Este link expirou.' });
     write('pt-BR', { 'page.failure.expired': 'Este link já expirou.' });
-    const catalogs = new Catalogs(dir, 'de');
+    // Shipped catalogs for English and German alone, so that what the operator's lack comes from German.
+    const shipped = path.join(dir, 'shipped');
+    mkdirSync(shipped);
+    for (const tag of ['en', 'de']) writeFileSync(path.join(shipped, `${tag}.json`), JSON.stringify(catalog(tag)));
+    const catalogs = new Catalogs(dir, 'de', shipped);
     expect(catalogs.chain('pt-BR')).toEqual(['pt-BR', 'pt', 'de', 'en']);
     expect(catalogs.format('pt-BR', 'page.failure.expired', {}, 'text')).toBe('Este link já expirou.');
     expect(catalogs.format('pt-BR', 'page.failure.heading', {}, 'text')).toBe('Este link não funcionou');

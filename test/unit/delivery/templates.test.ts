@@ -2,12 +2,20 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EMAIL_TEMPLATE_FILES } from '../../../src/delivery/email-sender';
 import { GSM7_BASIC, segmentUse } from '../../../src/delivery/gsm7';
+import { languageList } from '../../../src/delivery/language-list';
 import { SMS_TEMPLATE_FILES, SmsSender, type SmsMessage } from '../../../src/delivery/sms-senders';
 import { DEFAULT_TEMPLATES_DIR, Templates } from '../../../src/delivery/templates';
 import { PAGE_TEMPLATE_FILES } from '../../../src/http/link-page';
 import { removeDir, tempDir } from '../../support/harness';
 
 const ALL_FILES = [...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, ...PAGE_TEMPLATE_FILES];
+/** Every language the module ships a catalog for. */
+const shippedLanguages = readdirSync(path.join(DEFAULT_TEMPLATES_DIR, 'messages'))
+  .filter((name) => name.endsWith('.json') && name !== 'languages.json')
+  .map((name) => name.replace(/\.json$/, ''))
+  .sort();
+/** A language the module has no catalog for (Esperanto). */
+const UNSHIPPED = 'eo';
 
 /** The text SmsSender hands its transport, for a message in `language`. */
 async function textMessage(templates: Templates, language: string, settings: { appName: string; publicBaseurl: string; webotpLine?: boolean }) {
@@ -40,17 +48,18 @@ const view = {
 describe('the shipped templates', () => {
   const templates = new Templates();
 
-  it('are in English and German, one layout for both', () => {
-    expect(templates.languages).toEqual(['de', 'en']);
+  it('are in every language there is a catalog for, one layout for all', () => {
+    expect(templates.languages).toEqual(shippedLanguages);
+    expect(shippedLanguages).toEqual(expect.arrayContaining(['de', 'en']));
     expect(readdirSync(DEFAULT_TEMPLATES_DIR).sort()).toEqual(['email', 'messages', 'pages', 'sms']);
   });
 
-  it.each(['en', 'de'])('render every template in %s, with <html lang> set and nothing left unrendered', (language) => {
+  it.each(shippedLanguages)('render every template in %s, with <html lang> and dir set and nothing left unrendered', (language) => {
     for (const name of ALL_FILES) {
       const rendered = templates.renderWithLanguage(name, language, view);
       expect(rendered.language).toBe(language);
       expect(rendered.text).not.toMatch(/\{\{|\}\}/);
-      if (name.endsWith('.html')) expect(rendered.text).toContain(`<html lang="${language}" dir="ltr">`);
+      if (name.endsWith('.html')) expect(rendered.text).toContain(`<html lang="${language}" dir="${languageList().get(language)?.dir}">`);
     }
   });
 
@@ -94,7 +103,7 @@ describe('the shipped templates', () => {
   });
 
   it('refuses a default language there are no templates for', () => {
-    expect(() => new Templates(undefined, 'fr')).toThrow(/default language fr has no catalog/);
+    expect(() => new Templates(undefined, UNSHIPPED)).toThrow(/default language eo has no catalog/);
   });
 });
 
@@ -128,11 +137,11 @@ describe('templates_dir overrides', () => {
   });
 
   it('add a language by adding a folder; what it lacks comes from English, and says so', () => {
-    write('fr/sms/code.txt', '{{code}} est votre code {{app_name}}.');
+    write(`${UNSHIPPED}/sms/code.txt`, '{{code}} estas via kodo de {{app_name}}.');
     const templates = new Templates(dir);
-    expect(templates.languages).toEqual(['de', 'en', 'fr']);
-    expect(templates.renderWithLanguage('sms/code.txt', 'fr', view)).toEqual({ text: '123456 est votre code Example Chat.', language: 'fr' });
-    const page = templates.renderWithLanguage('pages/failure.html', 'fr', view);
+    expect(templates.languages).toEqual([...shippedLanguages, UNSHIPPED].sort());
+    expect(templates.renderWithLanguage('sms/code.txt', UNSHIPPED, view)).toEqual({ text: '123456 estas via kodo de Example Chat.', language: UNSHIPPED });
+    const page = templates.renderWithLanguage('pages/failure.html', UNSHIPPED, view);
     expect(page.language).toBe('en');
     expect(page.text).toContain('<html lang="en" dir="ltr">');
     expect(page.text).toContain('This link has expired.');
@@ -157,6 +166,6 @@ describe('templates_dir overrides', () => {
     write('not a language/sms/code.txt', 'x');
     write('email/registration.txt', 'flat');
     write('sms/code.txt', 'flat, in a folder whose name looks like a language tag');
-    expect(new Templates(dir).languages).toEqual(['de', 'en']);
+    expect(new Templates(dir).languages).toEqual(shippedLanguages);
   });
 });
