@@ -147,23 +147,23 @@ describe('an operator’s catalog in templates_dir/messages', () => {
   });
 
   it('adds a language the module lacks; what it does not translate comes down its chain to English', () => {
-    write('pl', {
-      'page.failure.heading': 'Ten link nie zadziałał',
-      'email.expiry.minutes': 'Ten link wygasa za {count, plural, one {# minutę} few {# minuty} many {# minut} other {# minuty}}.',
+    write('hr', {
+      'page.failure.heading': 'Ova poveznica ne radi',
+      'email.expiry.minutes': 'Ova poveznica istječe za {count, plural, one {# minutu} few {# minute} other {# minuta}}.',
     });
     const templates = new Templates(dir);
-    expect(templates.languages).toContain('pl');
-    const page = templates.renderWithLanguage('pages/failure.html', 'pl', view);
-    expect(page.language).toBe('pl');
-    expect(page.text).toContain('<h1>Ten link nie zadziałał</h1>');
+    expect(templates.languages).toContain('hr');
+    const page = templates.renderWithLanguage('pages/failure.html', 'hr', view);
+    expect(page.language).toBe('hr');
+    expect(page.text).toContain('<h1>Ova poveznica ne radi</h1>');
     expect(page.text).toContain('This link has expired.');
-    // Polish has three plural forms; the engine's rules pick them.
-    const minutes = (count: number) => templates.catalogs.format('pl', 'email.expiry.minutes', { count }, 'text');
+    // Croatian has three plural forms; the engine's rules pick them.
+    const minutes = (count: number) => templates.catalogs.format('hr', 'email.expiry.minutes', { count }, 'text');
     expect([1, 2, 5, 22].map(minutes)).toEqual([
-      'Ten link wygasa za 1 minutę.',
-      'Ten link wygasa za 2 minuty.',
-      'Ten link wygasa za 5 minut.',
-      'Ten link wygasa za 22 minuty.',
+      'Ova poveznica istječe za 1 minutu.',
+      'Ova poveznica istječe za 2 minute.',
+      'Ova poveznica istječe za 5 minuta.',
+      'Ova poveznica istječe za 22 minute.',
     ]);
   });
 
