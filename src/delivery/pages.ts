@@ -1,6 +1,6 @@
 import type { Config } from '../config';
 import { brandingView, logoImageSource } from './branding';
-import { browserTagAliases } from './language-list';
+import { browserTagAliases, languageInfo } from './language-list';
 import { negotiateLanguage } from './languages';
 import type { Templates } from './templates';
 
@@ -14,6 +14,7 @@ export function createPageRenderer(templates: Templates, config: Config) {
   const aliases = browserTagAliases(templates.languages);
   return {
     languages: templates.languages,
+    languageMenu: templates.languages.map((tag) => ({ tag, name: languageInfo(tag).name, dir: languageInfo(tag).dir })),
     imageSource: logoImageSource(config),
     negotiate: (acceptLanguage: string | undefined) => negotiateLanguage(acceptLanguage, templates.languages, defaultLanguage, aliases),
     render: (page: string, language: string, view: Record<string, unknown>) =>

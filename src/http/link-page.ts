@@ -61,6 +61,8 @@ export const PAGE_TEMPLATE_FILES = [
 export interface PageRenderer {
   /** The languages there are pages in. */
   readonly languages: readonly string[];
+  /** Each of them as the language menu names it (in itself), in the menu's order. */
+  readonly languageMenu: ReadonlyArray<{ readonly tag: string; readonly name: string; readonly dir: string }>;
   /** The one source the pages may load images from (the logo's), if any. */
   readonly imageSource: string | undefined;
   /** The language an `Accept-Language` header asks for, among those; else the default one. */
@@ -94,9 +96,28 @@ export interface LinkPage {
 export function createLinkPage(service: ThreepidService, pages: PageRenderer): LinkPage {
   const csp = pageContentSecurityPolicy(pages.imageSource);
   const requestLanguage = requestLanguageResolver(pages);
-  /** A session's own language (its email's) when there are still templates for it; else the request's. */
-  const pageLanguage = (req: Request, sessionLanguage: string | null | undefined) =>
-    sessionLanguage && pages.languages.includes(sessionLanguage) ? sessionLanguage : requestLanguage(req);
+  /** A language the reader picked in the menu (`lang` in the query or the form), if there are pages in it. */
+  const chosenLanguage = (value: unknown) => (typeof value === 'string' && pages.languages.includes(value) ? value : undefined);
+  /** The reader's pick; else a session's own language (its email's) when there are still templates for it; else the request's. */
+  const pageLanguage = (req: Request, sessionLanguage: string | null | undefined, chosen?: string) =>
+    chosen ?? (sessionLanguage && pages.languages.includes(sessionLanguage) ? sessionLanguage : requestLanguage(req));
+  /**
+   * The language menu: plain links to this same page (a query alone, so
+   * the path and origin stay), carrying the link's own parameters and the
+   * language; the form then carries the pick into the POST.
+   */
+  const languageMenu = (query: Record<string, string>, current: string) =>
+    pages.languageMenu.length < 2
+      ? {}
+      : {
+          language_menu: pages.languageMenu.map(({ tag, name, dir }) => ({
+            tag,
+            name,
+            dir,
+            href: `?${new URLSearchParams({ ...query, lang: tag }).toString()}`,
+            current: tag === current,
+          })),
+        };
 
   const page = (res: Response, status: number, name: string, language: string, view: Record<string, unknown> = {}) => {
     const rendered = pages.render(name, language, view);
@@ -114,22 +135,30 @@ export function createLinkPage(service: ThreepidService, pages: PageRenderer): L
       }
       const session = await service.linkSession(sid, clientSecret);
       if (!session) return failurePage(res, 400, 'unknown', requestLanguage(req));
-      const language = pageLanguage(req, session.language);
+      const chosen = chosenLanguage(req.query.lang);
+      const language = pageLanguage(req, session.language, chosen);
       if (session.expired) return failurePage(res, 400, 'expired', language);
-      page(res, 200, `${templateOf(session.flow)}_confirm`, language, { action, sid, client_secret: clientSecret, token });
+      page(res, 200, `${templateOf(session.flow)}_confirm`, language, {
+        action,
+        sid,
+        client_secret: clientSecret,
+        token,
+        chosen_lang: chosen,
+        ...languageMenu({ sid, client_secret: clientSecret, token }, language),
+      });
     },
     async confirm(req: Request, res: Response) {
       try {
         const result = await service.submitToken(parseSubmitTokenRequest(req.body ?? {}), 'email');
         if (result.nextLink) return res.redirect(302, nextLinkWithSid(result.nextLink, req.body.sid));
-        page(res, 200, `${templateOf(result.flow)}_success`, pageLanguage(req, result.language));
+        page(res, 200, `${templateOf(result.flow)}_success`, pageLanguage(req, result.language, chosenLanguage(req.body.lang)));
       } catch (err) {
         if (!(err instanceof ThreepidError)) throw err;
         const { sid, client_secret: clientSecret } = (req.body ?? {}) as Record<string, unknown>;
         const session =
           typeof sid === 'string' && typeof clientSecret === 'string' ? await service.linkSession(sid, clientSecret) : undefined;
         const status = statusOf(err) >= 500 ? 500 : statusOf(err);
-        failurePage(res, status, failureReason(err), pageLanguage(req, session?.language));
+        failurePage(res, status, failureReason(err), pageLanguage(req, session?.language, chosenLanguage((req.body ?? {}).lang)));
       }
     },
   };

@@ -14,6 +14,10 @@ const PATHS = {
 };
 const VALIDATE = '/_threepid/client/v1/email/validate';
 
+/** An attribute's value as the browser reads it (Mustache writes `=` and `/` as character references). */
+const decodeAttribute = (value: string) =>
+  value.replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCodePoint(parseInt(hex, 16))).replaceAll('&amp;', '&');
+
 describe('languages and branding of emails, text messages and pages', () => {
   let smtp: SmtpSink;
   let gateway: SmsGateway;
@@ -157,6 +161,45 @@ describe('languages and branding of emails, text messages and pages', () => {
     const [, second] = await smtp.waitFor(2);
     expect(second.subject).toBe('[TestHS] Bestätigen Sie Ihre E-Mail-Adresse');
     expect(await (await openLink(second, 'en')).text()).toContain('<html lang="de" dir="ltr">');
+  });
+
+  it('offers a language menu on the link page: plain links to the same page, whose pick wins for that page and the form it posts', async () => {
+    await start();
+    const { mail } = await request(PATHS.register, 'en');
+    const link = linkIn(mail);
+    const english = await (await openLink(mail, 'en')).text();
+    const menu = [...english.matchAll(/<a href="([^"]*)" hreflang="([^"]*)" lang="[^"]*" dir="[^"]*"( aria-current="page")?>([^<]*)<\/a>/g)];
+    expect(menu.map(([, , tag, current, name]) => [tag, name, Boolean(current)])).toEqual([
+      ['de', 'Deutsch', false],
+      ['en', 'English', true],
+    ]);
+    for (const [, href, tag] of menu) {
+      // A query alone: same origin, same path, nothing sent anywhere else; the link's own parameters kept.
+      const target = new URL(decodeAttribute(href), link);
+      expect(href.startsWith('?')).toBe(true);
+      expect(target.origin + target.pathname).toBe(link.origin + link.pathname);
+      for (const key of ['sid', 'client_secret', 'token']) expect(target.searchParams.get(key)).toBe(link.searchParams.get(key));
+      expect(target.searchParams.get('lang')).toBe(tag);
+    }
+
+    const germanUrl = new URL(link);
+    germanUrl.searchParams.set('lang', 'de');
+    const german = await fetch(germanUrl, { headers: { 'accept-language': 'en' } });
+    expect(german.headers.get('content-language')).toBe('de');
+    const germanHtml = await german.text();
+    expect(germanHtml).toContain('<h1>Bestätigen Sie Ihre E-Mail-Adresse</h1>');
+    expect(germanHtml).toContain('<input type="hidden" name="lang" value="de">');
+    // The session keeps its language: the same link without ?lang= is English again.
+    expect(await (await openLink(mail, 'de')).text()).toContain('<html lang="en" dir="ltr">');
+    // An unknown ?lang= is ignored.
+    germanUrl.searchParams.set('lang', 'xx');
+    expect((await fetch(germanUrl)).headers.get('content-language')).toBe('en');
+
+    const form = link.searchParams;
+    form.set('lang', 'de');
+    const success = await fetch(hs!.url + VALIDATE, { method: 'POST', body: form, headers: { 'accept-language': 'en' }, redirect: 'manual' });
+    expect(success.status).toBe(200);
+    expect(await success.text()).toContain('<h1>E-Mail-Adresse bestätigt</h1>');
   });
 
   it('texts the code in the language the requestToken asked for', async () => {
