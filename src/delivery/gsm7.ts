@@ -32,3 +32,9 @@ export function segmentUse(text: string): { used: number; of: number } {
   for (const char of text) used += GSM7_EXTENSION.has(char) ? 2 : 1;
   return { used, of: 160 };
 }
+
+/** True when `text` goes as one SMS segment. */
+export function fitsOneSegment(text: string): boolean {
+  const { used, of } = segmentUse(text);
+  return used <= of;
+}

@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import type { Clock } from '../sources';
 import { DevMessageFiles } from './dev-files';
 import { PermanentDeliveryError } from './errors';
+import { fitsOneSegment } from './gsm7';
 import { retriedHttpStatus } from './sms-provider-errors';
 import type { SmsPayload } from './messages';
 import { createSnsSmsTransport } from './sms-sns';
@@ -86,7 +87,7 @@ export function createSmsTransport(settings: Config['sms'], logger: Logger, cloc
   }
 }
 
-export const SMS_TEMPLATE_FILES = ['sms/code.txt'];
+export const SMS_TEMPLATE_FILES = ['sms/code.txt', 'sms/code_short.txt'];
 
 /** Renders an outbox SMS payload and hands it to the transport. */
 export class SmsSender {
@@ -104,7 +105,10 @@ export class SmsSender {
   send(payload: SmsPayload, signal?: AbortSignal): Promise<void> {
     const view = { app_name: this.config.sms.appName, server_name: this.config.serverName, code: payload.code };
     const language = payload.language ?? this.config.email.defaultLanguage;
-    const text = this.templates.render('sms/code.txt', language, view).trim() + this.oneTimeCodeLine(payload.code);
+    const line = this.oneTimeCodeLine(payload.code);
+    const full = this.templates.render('sms/code.txt', language, view).trim() + line;
+    // One segment, not two: a text that would need more goes in its short form, the code alone.
+    const text = fitsOneSegment(full) ? full : this.templates.render('sms/code_short.txt', language, view).trim() + line;
     return this.transport.send({ to: `+${payload.to}`, text }, signal);
   }
 

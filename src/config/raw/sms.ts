@@ -50,7 +50,11 @@ export interface RawSmsConfig {
    * @default true
    */
   webotp_line?: Sms['webotp_line'];
-  /** The name the texts give the server. Unset: `email.app_name`. */
+  /**
+   * The name the texts give the server, at most 24 characters. Unset: `email.app_name`. A text that
+   * would not fit one segment (a longer name, or a language written outside GSM-7) is sent in its short
+   * form, the code alone.
+   */
   app_name?: Sms['app_name'];
   /** The http sender: a generic JSON webhook, POSTed with 15 s to answer. 2xx: sent; 408, 429, 5xx and timeouts: retried; other 4xx: failed. */
   http?: RawSmsHttpConfig | null;

@@ -1,7 +1,9 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { EMAIL_TEMPLATE_FILES } from '../../../src/delivery/email-sender';
-import { GSM7_BASIC, segmentUse } from '../../../src/delivery/gsm7';
+import { parseConfig } from '../../../src/config';
+import { SMS_APP_NAME_MAX_LENGTH } from '../../../src/config/sms';
+import { GSM7_BASIC, isGsm7, segmentUse } from '../../../src/delivery/gsm7';
 import { languageList } from '../../../src/delivery/language-list';
 import { SMS_TEMPLATE_FILES, SmsSender, type SmsMessage } from '../../../src/delivery/sms-senders';
 import { DEFAULT_TEMPLATES_DIR, Templates } from '../../../src/delivery/templates';
@@ -29,6 +31,8 @@ async function textMessage(templates: Templates, language: string, settings: { a
   await new SmsSender(config, templates, { send: async (message) => void sent.push(message) }).send({ to: '4915112345678', code: '123456', language });
   return sent[0].text;
 }
+
+const longestAllowed = 'n'.repeat(SMS_APP_NAME_MAX_LENGTH);
 
 const view = {
   app_name: 'Example Chat',
@@ -84,16 +88,45 @@ describe('the shipped templates', () => {
     }
   });
 
-  it('fit one SMS segment in every language, one-time code line included, with a long app name and host', async () => {
-    const appName = 'Example Chat Enterprises'; // 24 characters
-    const host = 'verification.matrix.chat-example.co.uk'.padStart(40, 'x'); // 40 characters
-    expect([appName.length, host.length]).toEqual([24, 40]);
-    for (const language of templates.languages) {
-      const text = await textMessage(templates, language, { appName, publicBaseurl: `https://${host}/` });
-      expect(text.endsWith(`@${host} #123456`)).toBe(true);
-      const { used, of } = segmentUse(text);
-      expect({ language, fits: used <= of, used, of }).toEqual({ language, fits: true, used, of });
-    }
+  describe('the longest text the module can send fits one segment, in every language', () => {
+    const longestName = 'W'.repeat(SMS_APP_NAME_MAX_LENGTH);
+    const names = [
+      ['the longest sms.app_name allowed, in GSM-7', longestName],
+      ['the longest sms.app_name allowed, outside GSM-7 (UCS-2)', 'Чат'.padEnd(SMS_APP_NAME_MAX_LENGTH, 'ж')],
+      ['a far longer email.app_name the texts fall back to', 'Example Chat of the Example University Hospital'.repeat(4)],
+    ];
+    const host = 'verification.matrix.chat-example.co.uk'.padStart(40, 'x');
+    it.each(templates.languages.flatMap((language) => names.map(([what, name]) => [language, what, name])))(
+      '%s, %s, with the code line of a 40-character host',
+      async (language, _what, appName) => {
+        expect(host.length).toBe(40);
+        for (const webotpLine of [true, false]) {
+          const text = await textMessage(templates, language, { appName, publicBaseurl: `https://${host}/`, webotpLine });
+          if (webotpLine) expect(text.endsWith(`@${host} #123456`)).toBe(true);
+          const { used, of } = segmentUse(text);
+          expect({ language, appName, webotpLine, fits: used <= of, used, of }).toEqual({ language, appName, webotpLine, fits: true, used, of });
+        }
+      },
+    );
+
+    it.each(templates.languages.filter((language) => isGsm7(templates.render('sms/code.txt', language, { ...view, app_name: longestName }))))(
+      '%s, written in GSM-7, keeps its full text (app name and all) with the longest name and host',
+      async (language) => {
+        const text = await textMessage(templates, language, { appName: longestName, publicBaseurl: `https://${host}/` });
+        expect(text).toBe(`${templates.render('sms/code.txt', language, { ...view, app_name: longestName }).trim()}\n\n@${host} #123456`);
+      },
+    );
+
+    it('sends the short form, the code alone, when the full text would take two segments', async () => {
+      const appName = 'Example Chat of the Example University Hospital';
+      const text = await textMessage(templates, 'en', { appName, publicBaseurl: `https://${host}/` });
+      expect(text).toBe(`Your code: 123456\n\n@${host} #123456`);
+    });
+  });
+
+  it('refuse an sms.app_name longer than the texts take', () => {
+    expect(parseConfig({ sms: { app_name: longestAllowed } }).sms.appName).toBe(longestAllowed);
+    expect(() => parseConfig({ sms: { app_name: `${longestAllowed}x` } })).toThrow(/sms\.app_name/);
   });
 
   it('count segments as the GSM and UCS-2 rules do', () => {
