@@ -10,10 +10,11 @@ import { parse as parseYaml } from 'yaml';
 import { parseCliArgs, USAGE } from '../../../src/cli-args';
 import { parseConfig } from '../../../src/config';
 import { allBlocks, blocksChecked, ROOT, where, type DocBlock } from '../../support/doc-blocks';
-import { removeDir } from '../../support/harness';
+import { removeDir, tempDir } from '../../support/harness';
+import { Templates } from '../../../src/delivery/templates';
 
 /** Kinds this file checks, and those another test file runs (named, so a reader finds it). */
-const CHECKED_HERE = ['text', 'usage', 'commands', 'sidecar-config', 'homeserver-config', 'file', 'ts', 'test-command'];
+const CHECKED_HERE = ['text', 'usage', 'commands', 'sidecar-config', 'homeserver-config', 'file', 'ts', 'test-command', 'override-catalog'];
 const CHECKED_ELSEWHERE: Record<string, string> = {
   'quick-start': 'test/e2e/readme-quick-start.test.ts',
   'quick-start-try': 'test/e2e/readme-quick-start.test.ts',
@@ -75,6 +76,23 @@ it.each(cases('homeserver-config'))("%s is YAML of the homeserver's own", (_at, 
 
 it.each(cases('file'))('%s is the file the tests run, quoted in full', (_at, block) => {
   expect(block.text).toBe(readFileSync(path.join(ROOT, block.argument!), 'utf8'));
+});
+
+it.each(cases('override-catalog'))("%s is an operator's catalog the module takes, each string replacing the shipped one", (_at, block) => {
+  expect(block.lang).toBe('json');
+  const messages = JSON.parse(block.text) as Record<string, string>;
+  const dir = tempDir('threepid-doc-catalog-');
+  try {
+    mkdirSync(path.join(dir, 'messages'));
+    writeFileSync(path.join(dir, 'messages', `${block.argument}.json`), block.text);
+    const templates = new Templates(dir);
+    expect(templates.languages).toContain(block.argument);
+    for (const [key, message] of Object.entries(messages)) {
+      expect(templates.catalogs.format(block.argument!, key, { app_name: 'Matrix' }, 'text')).toBe(message.replace('{app_name}', 'Matrix'));
+    }
+  } finally {
+    removeDir(dir);
+  }
 });
 
 it.each(cases('test-command'))("%s is the command CI runs", (_at, block) => {
