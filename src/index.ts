@@ -40,7 +40,8 @@ export { ERRCODE_STATUS, errorMiddleware } from './http/errors';
 export { createApp } from './http/app';
 export { clientServerCors, CLIENT_SERVER_CORS_HEADERS } from './http/cors';
 export { openDatabase, openSqliteDatabase, openPostgresDatabase, type OpenDatabase } from './store/database';
-export { migrate, engineOf, type Engine } from './store/migrations';
+export { migrate } from './store/migrations';
+export { engineOf, type Engine, type HostKysely } from './store/engine';
 export type {
   Database,
   ThreepidSessionsTable,

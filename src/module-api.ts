@@ -1,6 +1,5 @@
 import type { Router } from 'express';
 import type { Clock, MonotonicClock, RandomSource } from './sources';
-import type { Kysely } from 'kysely';
 import type { Config } from './config';
 import type { MailTransport } from './delivery/mail-transport';
 import type { DeliveryOutcome } from './delivery/outbox-worker';
@@ -9,7 +8,7 @@ import type { UserAuthority } from './homeserver/client';
 import type { Logger } from './logger';
 import type { Flow, IdentityCredentials } from './model';
 import type { Metrics } from './observability/metrics';
-import type { Engine } from './store/migrations';
+import type { Engine, HostKysely } from './store/engine';
 import type { PayloadSealer } from './store/sealing';
 import type { BindingService } from './threepid/bindings';
 import type { ThreepidDirectory } from './threepid/directory';
@@ -34,11 +33,16 @@ export interface ThreepidModuleOptions {
   readonly smsTransport?: SmsTransport;
   /**
    * Default: the database `config.database` names (a SQLite file, or
-   * PostgreSQL). A host's own Kysely is migrated here (the module's tables
-   * beside the host's), and is not closed by `close()`.
+   * PostgreSQL). A host's own Kysely, on SQLite or PostgreSQL and from
+   * either kysely build (`import` or `require`), is migrated here (the
+   * module's tables beside the host's), and is not closed by `close()`.
    */
-  readonly database?: Kysely<any>;
-  /** The engine behind `database` when one is given. Default: found from its dialect. */
+  readonly database?: HostKysely;
+  /**
+   * The engine behind `database` when one is given. Default: found from its
+   * dialect's adapter; a dialect that is neither SQLite's nor PostgreSQL's
+   * is refused (`M_INVALID_PARAM`) unless this names the engine.
+   */
   readonly databaseEngine?: Engine;
   readonly logger?: Logger;
   readonly clock?: Clock;

@@ -22,7 +22,8 @@ import { StatelessUiaSessions } from './threepid/uia';
 import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
 import { openDatabase } from './store/database';
-import { engineOf, migrateToLatest, readinessCheck } from './store/migrations';
+import { engineOf } from './store/engine';
+import { migrateToLatest, readinessCheck } from './store/migrations';
 import { rewriteOldEmailDomains } from './store/email-domain-rewrite';
 import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
@@ -85,14 +86,17 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   templates.preload(TEMPLATE_FILES);
 
   const ownsDatabase = options.database === undefined;
+  // A host's database of an engine the module does not run on is refused before a key file is made for it.
+  const hostEngine = options.database && (options.databaseEngine ?? engineOf(options.database));
   // The keys first: a bad key file stops the start before anything is opened.
   const inMemory = ownsDatabase && config.database.engine === 'sqlite' && config.database.path === ':memory:';
   const keyring = loadOutboxKeyring(config, inMemory, logger, { warnProcess: options.logger === undefined });
   let opened: OpenDatabase;
-  if (options.database) {
-    const engine = options.databaseEngine ?? engineOf(options.database);
-    await migrateToLatest(options.database, engine);
-    opened = { db: options.database as Kysely<Database>, engine };
+  if (options.database && hostEngine) {
+    // Either kysely build's Kysely runs the module's queries alike.
+    const db = options.database as Kysely<Database>;
+    await migrateToLatest(db, hostEngine);
+    opened = { db, engine: hostEngine };
   } else {
     opened = await openDatabase(config.database, logger);
   }

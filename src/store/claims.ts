@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
-import type { Engine } from './migrations';
+import type { Engine } from './engine';
 
 /**
  * The database's clock, in milliseconds since the epoch: leases shared by

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from '../logger';
 import { canonicaliseDomain } from '../threepid/email-domain';
-import type { Engine } from './migrations';
+import type { Engine } from './engine';
 import type { Database } from './schema';
 
 /** Serialises the rewrite across PostgreSQL replicas starting together ("3pdm" in ASCII). */

@@ -1,21 +1,14 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packageRoot } from '../package-files';
-import { Kysely, Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { engineOf, type Engine, type HostKysely } from './engine';
 
 /** The folder of numbered plain-SQL migrations shipped with the module. */
 export const SQL_DIR = path.join(packageRoot(), 'sql');
 
 /** `0001_threepid_sessions.sql` (portable) or `0001_x.sql.sqlite` (engine override). */
 const FILE_PATTERN = /^(\d{4}_[a-z0-9_]+)\.sql(?:\.(sqlite|postgres))?$/;
-
-/** The two database engines the module runs on. */
-export type Engine = 'sqlite' | 'postgres';
-
-/** Which engine a Kysely instance talks to, from its dialect's adapter. */
-export function engineOf(db: Kysely<any>): Engine {
-  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
-}
 
 /**
  * Splits a migration file into statements. Our migrations hold plain DDL with
@@ -82,17 +75,19 @@ export class SqlFileMigrationProvider implements MigrationProvider {
 
 /**
  * Applies every pending migration of the module's schema to `db` (a host's
- * own Kysely on SQLite or PostgreSQL works: the module's tables live beside
- * the host's). Safe to run at every start and from several processes at once.
+ * own Kysely on SQLite or PostgreSQL, from either kysely build, works: the
+ * module's tables live beside the host's). Safe to run at every start and from several processes at once.
  * `createThreepidModule` runs it on the database it is given.
  *
  * ```ts
  * await migrate(hostKysely); // the engine is found from the dialect
  * ```
- * @throws Error naming the migration that failed.
+ * @throws Error naming the migration that failed; ThreepidError
+ * `M_INVALID_PARAM` for a dialect that is neither (see {@link engineOf}).
  */
-export function migrate(db: Kysely<any>, engine: Engine = engineOf(db)): Promise<void> {
-  return migrateToLatest(db, engine);
+export async function migrate(db: HostKysely, engine?: Engine): Promise<void> {
+  // Either build's Kysely runs the module's queries: they are plain operation nodes.
+  await migrateToLatest(db as Kysely<any>, engine ?? engineOf(db));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { databaseNow, type Claim, type SentRecords } from './claims';
-import type { Engine } from './migrations';
+import type { Engine } from './engine';
 import type { Database } from './schema';
 import { UnreadablePayload, type PayloadSealer } from './sealing';
 

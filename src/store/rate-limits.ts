@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { databaseNow } from './claims';
-import type { Engine } from './migrations';
+import type { Engine } from './engine';
 import type { Database } from './schema';
 
 import type { BucketCounters, BucketState } from '../threepid/ports';

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import { BindingStore } from './bindings';
-import type { Engine } from './migrations';
+import type { Engine } from './engine';
 import { OutboxStore } from './outbox';
 import { RateLimitStore } from './rate-limits';
 import type { Database } from './schema';

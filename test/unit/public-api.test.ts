@@ -11,6 +11,7 @@ import * as logger from '../../src/logger';
 import * as moduleEntry from '../../src/module';
 import * as sources from '../../src/sources';
 import * as database from '../../src/store/database';
+import * as engine from '../../src/store/engine';
 import * as migrations from '../../src/store/migrations';
 import * as email from '../../src/threepid/email';
 import * as threepidErrors from '../../src/threepid/errors';
@@ -42,7 +43,7 @@ const EXPECTED: Record<string, unknown> = {
   openSqliteDatabase: database.openSqliteDatabase,
   openPostgresDatabase: database.openPostgresDatabase,
   migrate: migrations.migrate,
-  engineOf: migrations.engineOf,
+  engineOf: engine.engineOf,
   cryptoRandom: sources.cryptoRandom,
   processMonotonicClock: sources.processMonotonicClock,
   systemClock: sources.systemClock,
