@@ -4,7 +4,9 @@
  * and @types/express beside it, type-checked with the package's own `.d.ts`
  * checked too (no skipLibCheck), then run: a host that mounts the router,
  * answers a real requestToken, validates the session through submit_url and
- * calls `consume`. The same install then builds and runs the homeserver
+ * calls `consume`. Hosts that pass their own Kysely, built from `kysely` in
+ * an ES module and in CommonJS (two builds of kysely, two sets of classes),
+ * type-check and run through it. The same install then builds and runs the homeserver
  * docs/setup/embedding.md shows, as the guide writes it: the blocks its
  * check comments (test/support/doc-blocks.ts) mark `guide-file`,
  * `guide-file-commonjs`, `guide-install` and `guide-run`.
@@ -109,6 +111,65 @@ const versions = (await (await fetch(base + '/_matrix/client/versions')).json())
 console.log(JSON.stringify({ requested: requested.status, submitted: submitted.status, proof, versions, engine, tables: tableNames.length }));
 await threepid.close();
 server.close();
+`;
+
+/**
+ * A host that hands the module its own Kysely, built the ordinary way from
+ * `kysely` (whose `import` and `require` builds are two sets of classes):
+ * its own table beside the module's, a requestToken validated and consumed
+ * through it. `tail` runs `main` as the module system allows.
+ */
+const ownKyselyHost = (tail: string) => `
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import BetterSqlite3 from 'better-sqlite3';
+import express from 'express';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { createThreepidModule, engineOf, migrate, parseConfig, type MailMessage } from 'matrix-hs-threepid';
+
+interface HostTables {
+  users: { name: string };
+}
+
+async function main(file: string) {
+  const db = new Kysely<HostTables>({ dialect: new SqliteDialect({ database: new BetterSqlite3(file) }) });
+  await db.schema.createTable('users').addColumn('name', 'text', (column) => column.primaryKey()).execute();
+  await db.insertInto('users').values({ name: 'alice' }).execute();
+  const engine = engineOf(db);
+  await migrate(db);
+  const sent: MailMessage[] = [];
+  const app = express();
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const base = 'http://127.0.0.1:' + (server.address() as AddressInfo).port;
+  const threepid = await createThreepidModule({
+    config: parseConfig({ server_name: 'example.org', public_baseurl: base, outbox: { keys: ['k1:' + randomBytes(32).toString('base64')] } }),
+    database: db,
+    mailTransport: { async send(message) { sent.push(message); }, close() {} },
+  });
+  app.use(threepid.clientRouter);
+  const requested = await fetch(base + '/_matrix/client/v3/register/email/requestToken', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ client_secret: 'own_kysely', email: 'bob@example.org', send_attempt: 1 }),
+  });
+  const { sid, submit_url } = (await requested.json()) as { sid: string; submit_url: string };
+  while (sent.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  const token = new URL(/https?:\\/\\/\\S+validate\\?\\S+/.exec(sent[0].text)![0]).searchParams.get('token');
+  const submitted = await fetch(submit_url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ sid, client_secret: 'own_kysely', token }),
+  });
+  const proof = await threepid.consume(sid, 'own_kysely', 'register');
+  await threepid.close();
+  server.close();
+  const users = await db.selectFrom('users').select('name').execute();
+  const tables = await sql<{ name: string }>\`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'threepid%' ORDER BY name\`.execute(db);
+  await db.destroy();
+  return { engine, requested: requested.status, submitted: submitted.status, proof, users, tables: tables.rows.map((row) => row.name) };
+}
+${tail}
 `;
 
 /** What a homeserver author's install must hold. */
@@ -262,6 +323,45 @@ describe('the npm package', () => {
 
     // The bin, as npm links it.
     expect(run(path.join(host, 'node_modules', '.bin', 'matrix-hs-threepid'), ['--version'], host).trim()).toBe(manifest.version);
+  }, 120_000);
+
+  it('takes a host\'s own Kysely from `kysely`, in an ES module and in CommonJS: type-checks strict, migrates it, serves a requestToken through it', () => {
+    const { host } = installed;
+    // better-sqlite3's types in this project only: the install above must keep proving the package's .d.ts needs none.
+    const project = path.join(host, 'own-kysely');
+    mkdirSync(project);
+    writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'own-kysely', private: true }));
+    run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', `@types/better-sqlite3@${installedVersion('@types/better-sqlite3')}`], project);
+    const hosts = {
+      esm: { type: 'module', tail: 'console.log(JSON.stringify(await main(process.argv[2])));' },
+      commonjs: { type: 'commonjs', tail: 'main(process.argv[2]).then((result) => console.log(JSON.stringify(result)));' },
+    };
+    for (const [name, { type, tail }] of Object.entries(hosts)) {
+      const dir = path.join(project, name);
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `host-${name}`, private: true, type }));
+      // skipLibCheck for the declaration files alone (the first test checked the package's and express's in this install); the host's own code is checked strict.
+      writeFileSync(
+        path.join(dir, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'nodenext', moduleResolution: 'nodenext', strict: true, skipLibCheck: true, outDir: 'out' }, files: ['host.ts'] }),
+      );
+      writeFileSync(path.join(dir, 'host.ts'), ownKyselyHost(tail));
+      run(process.execPath, [TSC, '-p', 'tsconfig.json'], dir);
+      // Each is the module system it names, so its Kysely is that build of kysely's.
+      expect([name, readFileSync(path.join(dir, 'out/host.js'), 'utf8')]).toEqual([name, type === 'module' ? expect.stringMatching(/^import .* from 'kysely';$/m) : expect.stringContaining('require("kysely")')]);
+      const output = run(process.execPath, [path.join('out', 'host.js'), path.join(dir, 'host.sqlite')], dir);
+      expect([name, JSON.parse(output.trim().split('\n').pop()!)]).toEqual([
+        name,
+        {
+          engine: 'sqlite',
+          requested: 200,
+          submitted: 200,
+          proof: { medium: 'email', address: 'bob@example.org', validatedAt: expect.any(Number) },
+          users: [{ name: 'alice' }],
+          tables: expect.arrayContaining(['threepid_bindings', 'threepid_migration', 'threepid_outbox', 'threepid_sessions']),
+        },
+      ]);
+    }
   }, 120_000);
 
   it("builds the embedding guide's homeserver as written, as an ES module and as CommonJS, and registers a user through it", async () => {

@@ -29,20 +29,28 @@ const execFileAsync = promisify(execFile);
  */
 const ESM_HOST = `
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, MysqlDialect, PostgresAdapter, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { engineOf, migrate } from 'matrix-hs-threepid';
 
 const [engine, target] = process.argv.slice(2);
-const dialect =
-  engine === 'postgres' ? new PostgresDialect({ pool: new pg.Pool({ connectionString: target, max: 2 }) })
-  : engine === 'sqlite' ? new SqliteDialect({ database: new BetterSqlite3(target) })
-  : new MysqlDialect({ pool: async () => { throw new Error('never connected'); } });
-const db = new Kysely({ dialect });
+const neverConnected = async () => { throw new Error('never connected'); };
+/** A host's own dialect, on kysely's PostgreSQL adapter. */
+class HostPostgresDialect extends PostgresDialect {
+  createAdapter() { return new (class HostPostgresAdapter extends PostgresAdapter {})(); }
+}
+const dialects = {
+  postgres: () => new PostgresDialect({ pool: new pg.Pool({ connectionString: target, max: 2 }) }),
+  sqlite: () => new SqliteDialect({ database: new BetterSqlite3(target) }),
+  mysql: () => new MysqlDialect({ pool: neverConnected }),
+  'host-postgres': () => new HostPostgresDialect({ pool: neverConnected }),
+};
+const db = new Kysely({ dialect: dialects[engine]() });
 const build = import.meta.resolve('kysely');
 try {
   const found = engineOf(db);
-  await migrate(db);
+  // Without a database to migrate, only the engine is asked for.
+  if (target) await migrate(db);
   console.log(JSON.stringify({ build, found }));
 } catch (err) {
   console.log(JSON.stringify({ build, refused: { name: err.name, errcode: err.errcode, message: err.message } }));
@@ -51,6 +59,7 @@ try {
 }
 `;
 
+const ESM_BUILD = expect.stringMatching(/\/kysely\/dist\/esm\/index\.js$/);
 const NOT_SQLITE_NOR_POSTGRES = { name: 'ThreepidError', errcode: 'M_INVALID_PARAM', message: expect.stringMatching(/MysqlAdapter.*databaseEngine/) };
 
 /** A Kysely of this package's own (CommonJS) build on the test's database, to look at what the host's did. */
@@ -85,7 +94,7 @@ describe("a host's Kysely from kysely's ES-module build", () => {
     const file = path.join(dir, 'host.sqlite');
     const target = testEngine() === 'postgres' ? await postgresDatabaseFor(file) : file;
     const result = await runHost(testEngine(), target);
-    expect(result).toEqual({ build: expect.stringMatching(/\/kysely\/dist\/esm\/index\.js$/), found: testEngine() });
+    expect(result).toEqual({ build: ESM_BUILD, found: testEngine() });
 
     const tablesQuery =
       testEngine() === 'postgres'
@@ -105,7 +114,11 @@ describe("a host's Kysely from kysely's ES-module build", () => {
   });
 
   it('of another dialect is refused, naming its adapter and databaseEngine', async () => {
-    expect(await runHost('mysql', '')).toEqual({ build: expect.stringMatching(/\/kysely\/dist\/esm\/index\.js$/), refused: NOT_SQLITE_NOR_POSTGRES });
+    expect(await runHost('mysql', '')).toEqual({ build: ESM_BUILD, refused: NOT_SQLITE_NOR_POSTGRES });
+  });
+
+  it("of the host's own dialect on kysely's PostgreSQL adapter, subclassed, is taken for PostgreSQL", async () => {
+    expect(await runHost('host-postgres', '')).toEqual({ build: ESM_BUILD, found: 'postgres' });
   });
 });
 
