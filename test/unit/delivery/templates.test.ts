@@ -81,9 +81,10 @@ describe('the shipped templates', () => {
     for (const language of templates.languages) {
       const text = await textMessage(templates, language, { appName: 'Example Chat', publicBaseurl: 'https://matrix.example.org:8448/threepid/' });
       expect(text.split('\n').at(-1)).toBe('@matrix.example.org #123456');
-      // Outside GSM-7 a segment holds 70 characters: a full text and the line would take two, so the short form goes with the line.
+      // Outside GSM-7 a segment holds 70 characters: a full text that would take two with the line goes in its short form.
       const full = templates.render('sms/code.txt', language, { ...view, app_name: 'Example Chat' }).trim();
-      const sent = isGsm7(full) ? full : templates.render('sms/code_short.txt', language, { ...view, app_name: 'Example Chat' }).trim();
+      const { used, of } = segmentUse(`${full}\n\n@matrix.example.org #123456`);
+      const sent = used <= of ? full : templates.render('sms/code_short.txt', language, { ...view, app_name: 'Example Chat' }).trim();
       expect(text).toBe(`${sent}\n\n@matrix.example.org #123456`);
       const without = await textMessage(templates, language, { appName: 'Example Chat', publicBaseurl: 'https://matrix.example.org/', webotpLine: false });
       expect(without).not.toContain('@');
