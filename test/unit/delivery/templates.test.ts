@@ -126,6 +126,11 @@ describe('the shipped templates', () => {
       const text = await textMessage(templates, 'en', { appName, publicBaseurl: `https://${host}/` });
       expect(text).toBe(`Your code: 123456\n\n@${host} #123456`);
     });
+
+    it('keeps the full text outside GSM-7 too, app name and warning, when it fits one UCS-2 segment with the line', async () => {
+      const text = await textMessage(templates, 'ja', { appName: 'Example Chat', publicBaseurl: 'https://matrix.example.org/' });
+      expect(text).toBe('Example Chatの認証コード：123456。他人に教えないでください。\n\n@matrix.example.org #123456');
+    });
   });
 
   it('refuse an sms.app_name longer than the texts take', () => {
