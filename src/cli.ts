@@ -147,11 +147,22 @@ async function main(): Promise<void> {
       process.exitCode = await check(command.configFile);
       return;
     case 'send-test':
-      process.exitCode = await runSendTest(readConfig(command.configFile), command);
-      return;
+      return exitOnceWritten(await runSendTest(readConfig(command.configFile), command));
     case 'run':
       return run(command.configFile);
   }
+}
+
+/**
+ * Ends the process once what it wrote has gone out. A send test is over when
+ * its result is printed, but what it drove may leave timers behind (nodemailer
+ * arms a 10 s greeting timer it never clears once its socket is cut off,
+ * fetch keeps its connections open a few seconds), which would hold the
+ * process up long after.
+ */
+function exitOnceWritten(code: number): Promise<void> {
+  const written = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write('', () => resolve()));
+  return Promise.all([written(process.stdout), written(process.stderr)]).then(() => process.exit(code));
 }
 
 /**

@@ -44,6 +44,9 @@ function dkimTags(message: string): string | undefined {
   return `a=${tag('a')}, d=${tag('d')}, s=${tag('s')}`;
 }
 
+/** The stage from the connection (or its TLS handshake) to the server's 220. */
+const GREETING = "the server's greeting";
+
 const describe = (name: PeerCertificate['subject'] | undefined) =>
   name ? Object.entries(name).map(([key, value]) => `${key}=${String(value)}`).join(', ') : '(none)';
 
@@ -59,8 +62,14 @@ async function overSmtp(config: Config, smtp: SmtpTransportSettings, to: string,
   let certificate: PeerCertificate | undefined;
   let message = '';
   // Where the conversation is: nodemailer names a timeout or a dropped
-  // connection "CONN" at any stage, so the stage is followed here.
+  // connection "CONN" at any stage (before the greeting, in a TLS
+  // handshake), so the stage is followed here.
   let stage: string | undefined;
+  let handshakeBegun = false;
+  const beginHandshake = (name: string) => {
+    handshakeBegun = true;
+    stage = name;
+  };
   const record = (entry: { tnx?: string }, text: string, ...args: unknown[]) => {
     const line = String(text);
     if (entry.tnx === 'client') {
@@ -68,6 +77,7 @@ async function overSmtp(config: Config, smtp: SmtpTransportSettings, to: string,
       stage = commandOf(line) ?? stage;
     } else if (entry.tnx === 'server') {
       for (const reply of line.split(/\r?\n/)) out.line(`S: ${reply}`);
+      if (stage === 'STARTTLS' && /^220/.test(line)) beginHandshake('the TLS handshake after STARTTLS');
     } else if (entry.tnx === 'message') {
       message += line;
       stage = 'the message body';
@@ -75,6 +85,7 @@ async function overSmtp(config: Config, smtp: SmtpTransportSettings, to: string,
       secure = 'upgraded with STARTTLS';
     } else if (/^%s established/.test(line) && args[0] === 'Secure connection') {
       secure = 'TLS from the first byte';
+      stage = GREETING;
     }
   };
   // nodemailer's logger: with `debug`, every line each side sent, and the message as it went out.
@@ -91,13 +102,22 @@ async function overSmtp(config: Config, smtp: SmtpTransportSettings, to: string,
   // The connection is kept, to be cut off should the send pass its deadline:
   // closing the transporter leaves a send in progress as it is.
   const sockets: Socket[] = [];
-  const getSocket = socketHandedOver(smtp, (socket) => sockets.push(socket));
+  let connected = false;
+  const getSocket = socketHandedOver(smtp, (socket) => {
+    sockets.push(socket);
+    socket.once('connect', () => {
+      connected = true;
+      // With force_tls the server's first bytes are its side of the handshake.
+      if (smtp.forceTls) beginHandshake('the TLS handshake');
+      else stage = GREETING;
+    });
+  });
   const transporter = createSigningTransport({ ...options, tls, logger, debug: true, getSocket }, smtp.dkim);
   const started = processMonotonicClock.monotonicNow();
   try {
     const composed = await composeForSmtp(await rendered(config, to), parseSender(config.email.notifFrom));
     let info: { response?: string } = {};
-    stage = 'CONN';
+    stage = 'the connection';
     // The outbox's own deadline, so that a server that never answers (or
     // answers a byte at a time) fails the test as it would fail a send.
     await sendWithinDeadline(async () => void (info = (await transporter.sendMail(composed)) as { response?: string }), config.outbox.sendTimeoutMs, 0);
@@ -113,7 +133,7 @@ async function overSmtp(config: Config, smtp: SmtpTransportSettings, to: string,
   } finally {
     transporter.close();
     for (const socket of sockets) socket.destroy();
-    out.line(`TLS: ${secure ? `yes, ${secure}` : 'no: the connection was plain text'}`);
+    out.line(`TLS: ${secure ? `yes, ${secure}` : handshakeBegun ? 'no: not established (the TLS handshake did not complete)' : connected ? 'no: the connection was plain text' : 'no: no connection was made'}`);
     if (certificate) {
       out.line(`TLS: certificate subject ${describe(certificate.subject)}; issuer ${describe(certificate.issuer)}; valid until ${certificate.valid_to}`);
     } else if (secure && smtp.tlsInsecure) {

@@ -1,4 +1,5 @@
 import type { Config } from '../config';
+import { secretPattern } from './secret-forms';
 
 /** Config keys (at any depth) whose values are secrets. */
 const SECRET_KEYS = new Set(['pass', 'sharedSecret', 'authToken', 'secretAccessKey', 'sessionToken', 'apiSecret', 'privateKey', 'keys']);
@@ -32,19 +33,23 @@ export function secretsOf(config: Config): string[] {
 /**
  * Where a send test writes: the transcript on stdout, the failure on
  * stderr. Each line has every configured secret replaced with `<hidden>`,
- * whatever printed it: a server or gateway echoing one back is hidden too.
+ * whatever printed it: a server or gateway echoing one back is hidden too,
+ * as it was sent (base64 in an AUTH exchange or a Basic header,
+ * percent-encoded in a form) or in the clear.
  */
 export class SendTestOutput {
+  private readonly secretForms: RegExp | undefined;
+
   constructor(
-    private readonly secrets: readonly string[],
+    secrets: readonly string[],
     private readonly stdout: (text: string) => void = (text) => process.stdout.write(text),
     private readonly stderr: (text: string) => void = (text) => process.stderr.write(text),
-  ) {}
+  ) {
+    this.secretForms = secretPattern(secrets);
+  }
 
   hide(text: string): string {
-    let shown = text;
-    for (const secret of this.secrets) shown = shown.split(secret).join('<hidden>');
-    return shown;
+    return this.secretForms ? text.replace(this.secretForms, '<hidden>') : text;
   }
 
   line(text: string): void {

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { removeDir, tempDir } from '../support/harness';
@@ -9,6 +11,7 @@ import { SNS_SECRET_ACCESS_KEY, VONAGE_API_SECRET } from '../support/sms-provide
 import { startSmtpSink } from '../support/smtp';
 import { startScriptedSmtp } from '../support/scripted-smtp';
 import { startStallingSmtp } from '../support/stalling-smtp';
+import { startAuthEchoSmtp } from '../support/auth-echo-smtp';
 import { createTestCa } from '../support/tls-certificates';
 
 // `matrix-hs-threepid --send-test`, the real process: one message through
@@ -37,21 +40,38 @@ interface Run {
 const KILLED_AFTER_MS = 15_000;
 
 /** `node dist/cli.js ARGS --config FILE` with `config` written to FILE; nothing of the shell's MATRIX_HS_THREEPID_* leaks in. */
-function sendTest(args: string[], config: object = {}): Promise<Run> {
+function sendTest(args: string[], config: object = {}, killedAfterMs = KILLED_AFTER_MS): Promise<Run> {
   const file = path.join(dir, 'config.yaml');
   writeFileSync(file, toYaml({ public_baseurl: 'https://matrix.example.org/', homeserver: { shared_secret: SHARED_SECRET }, ...config }));
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args, '--config', file], { cwd: dir, env, timeout: KILLED_AFTER_MS }, (err, stdout, stderr) =>
+    execFile(process.execPath, [CLI, ...args, '--config', file], { cwd: dir, env, timeout: killedAfterMs }, (err, stdout, stderr) =>
       resolve({ code: err ? Number((err as { code?: number | null }).code ?? -1) : 0, stdout, stderr }),
     );
   });
 }
 
-/** No secret in either stream, in the clear or as the base64 an AUTH exchange would carry. */
+/**
+ * The base64 characters made of `secret`'s bits alone, wherever it is in
+ * the bytes encoded: one string for each place (modulo 3) it can start at.
+ */
+function base64Cores(secret: string): string[] {
+  const bytes = Buffer.from(secret);
+  return [0, 1, 2].map((before) =>
+    Buffer.concat([Buffer.alloc(before), bytes])
+      .toString('base64')
+      .slice(Math.ceil((8 * before) / 6), Math.floor((8 * (before + bytes.length)) / 6)),
+  );
+}
+
+/**
+ * No secret in either stream: in the clear, percent-encoded, or inside any
+ * base64 (an AUTH exchange's `\0user\0pass` or password, a Basic header's
+ * `sid:token`).
+ */
 function expectNoSecret(run: Run, secrets: string[]): void {
   for (const secret of secrets) {
-    for (const form of [secret, Buffer.from(secret).toString('base64')]) {
+    for (const form of [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), ...base64Cores(secret)]) {
       expect(run.stdout).not.toContain(form);
       expect(run.stderr).not.toContain(form);
     }
@@ -118,6 +138,42 @@ describe('--send-test email', () => {
       expect(run.stdout).toMatch(/^C: DATA$/m);
       expect(run.stderr.split('\n')).toContain(`result: not sent: send did not end within 2000 ms (outbox.send_timeout) (at ${stage})`);
       expect(run.stdout).toMatch(/^time: \d+ ms$/m);
+    } finally {
+      await smtp.close();
+    }
+  });
+
+  it.each(['PLAIN', 'LOGIN'] as const)('hides the password in every form a server refusing AUTH %s echoes it in', async (method) => {
+    const smtp = await startAuthEchoSmtp(method);
+    try {
+      const run = await sendTest(['--send-test', 'email', ADDRESS], smtpConfig(smtp.port));
+      expect(run.code).toBe(1);
+      // The echo was printed, each of its six lines holding the password hidden.
+      expect(run.stdout.match(/^S: 535-5\.7\.8 you sent .*<hidden>/gm)).toHaveLength(6);
+      expect(run.stdout).toMatch(/^S: 535 5\.7\.8 authentication failed$/m);
+      expect(run.stderr).toMatch(new RegExp(`^result: not sent: Invalid login: [^]*\\(at AUTH ${method}\\)`));
+      expectNoSecret(run, [SMTP_PASS, `\0${SMTP_USER}\0${SMTP_PASS}`, ...['a', 'ab', 'abc'].map((authzid) => `${authzid}\0${SMTP_USER}\0${SMTP_PASS}`)]);
+    } finally {
+      await smtp.close();
+    }
+  });
+
+  // nodemailer arms a 10 s greeting timer once connected and never clears it
+  // when its socket is cut off; a process held up by it would end on its own
+  // at 10 s after connecting. Killed at 9 s, such a process fails the test (code
+  // -1), while one that ends at the 2 s deadline has 7 s to start up and
+  // print, which even a loaded machine gives it.
+  it.each([
+    ['never sends its greeting', 'no-greeting', {}, "the server's greeting", 'no: the connection was plain text'],
+    ['never completes the TLS handshake (force_tls)', 'no-greeting', { force_tls: true }, 'the TLS handshake', 'no: not established (the TLS handshake did not complete)'],
+    ['never completes the TLS handshake after STARTTLS', 'stall-after-starttls', {}, 'the TLS handshake after STARTTLS', 'no: not established (the TLS handshake did not complete)'],
+  ] as const)('when the server %s, names that stage at outbox.send_timeout and exits by itself', async (_how, mode, email, stage, tls) => {
+    const smtp = await startStallingSmtp(mode);
+    try {
+      const run = await sendTest(['--send-test', 'email', ADDRESS], { email: { smtp_host: '127.0.0.1', smtp_port: smtp.port, ...email }, outbox: { send_timeout: '2s' } }, 9_000);
+      expect(run.stderr.split('\n')).toContain(`result: not sent: send did not end within 2000 ms (outbox.send_timeout) (at ${stage})`);
+      expect(run.stdout.split('\n')).toContain(`TLS: ${tls}`);
+      expect(run.code).toBe(1);
     } finally {
       await smtp.close();
     }
@@ -235,6 +291,32 @@ describe('--send-test sms', () => {
       expectNoSecret(run, [TWILIO_AUTH_TOKEN, SHARED_SECRET]);
     } finally {
       await gateway.close();
+    }
+  });
+});
+
+describe('--send-test sms with a provider that echoes the request', () => {
+  it.each([
+    ['twilio', (url: string) => twilioSmsConfig(url), TWILIO_AUTH_TOKEN],
+    ['vonage', (url: string) => vonageSmsConfig(url, { api_secret: 'vonage/secret+with=marks' }), 'vonage/secret+with=marks'],
+  ] as const)('hides the %s credential as it was sent (a Basic header\'s base64, a form\'s percent-encoding)', async (_name, smsConfig, secret) => {
+    // Refuses each request with its Authorization header and body in the answer.
+    const provider = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString('latin1')));
+      req.on('end', () => {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: `refused: ${req.headers.authorization ?? ''} ${body}` }));
+      });
+    });
+    await new Promise<void>((resolve) => provider.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const run = await sendTest(['--send-test', 'sms', NUMBER], { sms: smsConfig(`http://127.0.0.1:${(provider.address() as AddressInfo).port}`) });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/^answer body: \{"message":"refused: .*<hidden>/m);
+      expectNoSecret(run, [secret, SHARED_SECRET]);
+    } finally {
+      await new Promise<void>((resolve) => provider.close(() => resolve()));
     }
   });
 });

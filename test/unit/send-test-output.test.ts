@@ -42,3 +42,26 @@ it('hides every configured secret, wherever it shows up in a line', () => {
   out.line('AUTH as mailer to mail.example.org, AKIAEXAMPLE');
   expect(printed.at(-1)).toBe('AUTH as mailer to mail.example.org, AKIAEXAMPLE\n');
 });
+
+it('hides a secret as an AUTH exchange or a provider request carries it: in base64 at any offset, or percent-encoded', () => {
+  const printed: string[] = [];
+  const out = new SendTestOutput(secretsOf(config), (text) => printed.push(text), (text) => printed.push(text));
+  const base64 = (text: string) => Buffer.from(text).toString('base64');
+  const forms = [
+    base64('smtp-pass-123'),
+    base64('\0mailer\0smtp-pass-123'),
+    ...['z', 'zz', 'zzz'].map((authzid) => base64(`${authzid}\0mailer\0smtp-pass-123`)),
+    base64('AC1:twilio-token-789'),
+    encodeURIComponent('sns-secret/135+'),
+    new URLSearchParams({ api_secret: 'sns-secret/135+' }).toString(),
+  ];
+  for (const form of forms) out.line(`S: 535 5.7.8 you sent ${form}`);
+  const shown = printed.join('');
+  for (const form of forms) expect(shown).not.toContain(form);
+  // Not a character of the password's base64 is left: at each of the three places it can start in a base64 group.
+  for (const before of [0, 1, 2]) {
+    const text = base64(`${'x'.repeat(before)}smtp-pass-123`);
+    expect(shown).not.toContain(text.slice(Math.ceil((8 * before) / 6), Math.floor((8 * (before + 13)) / 6)));
+  }
+  expect(printed.every((line) => line.includes('<hidden>'))).toBe(true);
+});
