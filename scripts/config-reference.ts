@@ -1,7 +1,8 @@
 /**
  * Writes the configuration reference (docs/reference/configuration.md) and
  * the config's documented input type (src/config/raw-config.ts, raw/*.ts)
- * from the schema. Run with `npm run docs:config`; a unit test fails while
+ * from the schema, and the list of languages (docs/reference/languages.md)
+ * from templates/messages/languages.json. Run with `npm run docs`; a unit test fails while
  * either is stale, or while a key has no description.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { rawSchema } from '../src/config/schema';
 import { allKeys, configKeys } from './config-reference/keys';
+import { languagesMarkdown } from './config-reference/languages';
 import { configurationMarkdown } from './config-reference/markdown';
 import { typescriptFiles } from './config-reference/typescript';
 
@@ -18,7 +20,11 @@ export const GENERATED_DIR = 'src/config/raw';
 /** Each generated file's content, by its path from the repository's root. */
 export function generatedFiles(): Map<string, string> {
   const keys = configKeys(rawSchema);
-  return new Map([['docs/reference/configuration.md', configurationMarkdown(keys)], ...typescriptFiles(keys)]);
+  return new Map([
+    ['docs/reference/configuration.md', configurationMarkdown(keys)],
+    ['docs/reference/languages.md', languagesMarkdown()],
+    ...typescriptFiles(keys),
+  ]);
 }
 
 /** Every key, at any depth, that has no description, by its path. */

@@ -35,6 +35,10 @@ describe('the shipped catalogs', () => {
     }
   });
 
+  it('are one for every language the list names: a listed language ships whole', () => {
+    expect([...languageList().keys()].filter((tag) => !shippedTags.includes(tag))).toEqual([]);
+  });
+
   it('list each language with its native name, direction and browser tags, no browser tag twice', () => {
     const seen = new Set<string>();
     for (const [tag, info] of languageList()) {
