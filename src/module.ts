@@ -29,6 +29,7 @@ import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepi
 import { Metrics } from './observability/metrics';
 import { outboxViewOf } from './observability/outbox-view';
 import { dkimAlignmentWarning } from './config/dkim';
+import { checkModuleOptions, warnOfTextsWrittenToFiles } from './module-start-checks';
 import { ignoredKeysNote } from './config/email';
 import { createOpsRouter } from './http/ops-router';
 import { countRefusals } from './observability/rate-limit-refusals';
@@ -72,6 +73,7 @@ const IDENTITY_MAX_RESPONSE_BYTES = 64 * 1024;
  * ```
  */
 export async function createThreepidModule(options: ThreepidModuleOptions): Promise<ThreepidModule> {
+  checkModuleOptions(options);
   const { config } = options;
   const logger = options.logger ?? silentLogger;
   const clock = options.clock ?? systemClock;
@@ -82,6 +84,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     logger.info({ keys: config.ignoredKeys }, `config: ${ignoredKeysNote(config.ignoredKeys)}`);
   }
   for (const note of synapseTemplateNotes(config.templatesDir)) logger.info({ templates_dir: config.templatesDir }, `templates: ${note}`);
+  warnOfTextsWrittenToFiles(config, logger, { warnProcess: options.logger === undefined });
   const templates = new Templates(config.templatesDir, config.email.defaultLanguage);
   templates.preload(TEMPLATE_FILES);
 

@@ -18,6 +18,24 @@ function leaveOut(root: Record<string, unknown>, path: Path): void {
 }
 
 /**
+ * A copy of the mappings and lists to leave keys out of. Anything else
+ * (a function, a Symbol, a Promise: values only JavaScript passes) is kept
+ * as it is, for the schema to refuse by its type: structuredClone threw a
+ * DOMException for them, quoting a function's source.
+ */
+function copyOfData(value: unknown, copies = new Map<object, unknown>()): unknown {
+  if (!value || typeof value !== 'object') return value;
+  const prototype = Object.getPrototypeOf(value);
+  const isList = Array.isArray(value);
+  if (!isList && prototype !== Object.prototype && prototype !== null) return value;
+  if (copies.has(value)) return copies.get(value);
+  const copy: Record<string, unknown> | unknown[] = isList ? [] : {};
+  copies.set(value, copy);
+  for (const [key, entry] of Object.entries(value)) (copy as Record<string, unknown>)[key] = copyOfData(entry, copies);
+  return copy;
+}
+
+/**
  * The config with every key at fault left out (so its default stands in),
  * parsed: the checks across keys then run on the rest in the same pass as
  * the schema's, and every problem is told at once. Says which keys were
@@ -29,7 +47,7 @@ export function parseWhatIsValid<S extends z.ZodTypeAny>(
   issues: readonly z.ZodIssue[],
 ): { data: z.output<S>; leftOut: Path[] } | undefined {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
-  const value = structuredClone(raw) as Record<string, unknown>;
+  const value = copyOfData(raw) as Record<string, unknown>;
   const leftOut: Path[] = [];
   let pending = issues;
   // Each round leaves out at least one more key, or the parent of one already left out.

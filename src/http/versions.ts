@@ -1,4 +1,5 @@
 import type { Logger } from '../logger';
+import { ThreepidError } from '../threepid/errors';
 
 /** The spec versions the sidecar claims when it has no homeserver to ask. */
 export const OWN_VERSIONS: readonly string[] = ['r0.5.0', 'r0.6.0', 'r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6'];
@@ -23,6 +24,13 @@ export interface VersionsBody {
  * ```
  */
 export function withThreepidVersions<T extends VersionsBody>(body: T): T {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ThreepidError('M_INVALID_PARAM', 'withThreepidVersions takes the /versions body, an object with versions');
+  }
+  const features: unknown = body.unstable_features;
+  if (features !== undefined && (features === null || typeof features !== 'object' || Array.isArray(features))) {
+    throw new ThreepidError('M_INVALID_PARAM', 'unstable_features must be an object');
+  }
   return { ...body, unstable_features: { ...(body.unstable_features ?? {}), [REQUIRE_IDENTITY_SERVER_FLAG]: false } };
 }
 

@@ -43,6 +43,7 @@ function foldLocalPartMapDomain(address: string): string {
  * decomposed forms of `é` are one address, not two keys.
  */
 export function canonicaliseEmail(input: string): string {
+  if (typeof input !== 'string') throw new ThreepidError('M_INVALID_PARAM', `The email address must be a string; got ${input === null ? 'null' : typeof input}`);
   if (!isWellFormedText(input)) throw new ThreepidError('M_INVALID_PARAM', 'The email address is not well-formed Unicode text');
   const address = input.trim().normalize('NFC');
   if (address.length === 0) throw new ThreepidError('M_INVALID_PARAM', 'The email address is empty');

@@ -11,6 +11,11 @@ export const THREEPID_STAGES: Readonly<Record<string, Medium>> = {
   'm.login.msisdn': 'msisdn',
 };
 
+/** A stage type that proves a 3PID: an own key of {@link THREEPID_STAGES}, never one it inherits (`"constructor"`). */
+export function isThreepidStage(type: unknown): type is string {
+  return typeof type === 'string' && Object.hasOwn(THREEPID_STAGES, type);
+}
+
 /** The credentials inside an `m.login.email.identity` / `m.login.msisdn` auth dict. */
 export interface ThreepidAuth {
   readonly type: string;
@@ -29,7 +34,7 @@ export interface ThreepidAuth {
 export function parseThreepidAuth(input: unknown): ThreepidAuth {
   const auth = requireObject(input);
   const type = auth.type;
-  if (typeof type !== 'string' || !(type in THREEPID_STAGES)) {
+  if (!isThreepidStage(type)) {
     throw new ThreepidError('M_INVALID_PARAM', 'auth.type must be m.login.email.identity or m.login.msisdn');
   }
   let creds = auth.threepid_creds ?? auth.threepidCreds;
