@@ -71,7 +71,7 @@ export const EMAIL = section(
       notif_from: synapse(z.string().min(1).optional().describe('The sender of every email; `%(app)s` is replaced by `app_name`. Unset: `<app_name> <noreply@<server_name>>`.')),
       app_name: synapse(z.string().min(1).default('Matrix').describe('The name shown in subjects and bodies, and in text messages unless `sms.app_name` is set.')),
       default_language: z.string().regex(LANGUAGE_TAG, 'must be a language tag such as "en", "de" or "pt-BR"').default('en')
-        .describe('The language of emails, text messages and pages when the request\'s Accept-Language names none there are templates for (a folder in templates/).'),
+        .describe('The language of emails, text messages and pages when the request\'s Accept-Language names none there is a catalog for (`templates/messages/<tag>.json`, shipped or in `templates_dir`).'),
       validation_token_lifetime: synapse(duration('1h').describe('How long an emailed token works.')),
       dev_mail_dir: z.string().min(1).default('data/mail').describe('Where the development transport (no `smtp_host`) writes each message, as an .eml and a readable .txt file.'),
       max_attempts: z.number().int().min(1).max(100).default(12).describe('Delivery attempts (with exponential backoff from 5 s to 30 min) before a message is given up on and logged as failed.'),

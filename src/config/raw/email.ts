@@ -42,7 +42,7 @@ export interface RawEmailConfig {
   app_name?: Email['app_name'];
   /**
    * The language of emails, text messages and pages when the request's Accept-Language names none there
-   * are templates for (a folder in templates/).
+   * is a catalog for (`templates/messages/<tag>.json`, shipped or in `templates_dir`).
    * @default "en"
    */
   default_language?: Email['default_language'];
