@@ -69,6 +69,18 @@ it.each(cases('sidecar-config'))('%s is a configuration the sidecar takes', (_at
   expect(() => parseConfig(parseYaml(block.text))).not.toThrow();
 });
 
+// A placeholder written where the secret goes ("at least 32 random characters")
+// is itself 32 characters and passes --check: an operator who copies it runs
+// with a secret everyone can read. The secret comes from the environment.
+it.each(cases('sidecar-config'))('%s writes no homeserver.shared_secret, which comes from the environment', (_at, block) => {
+  const homeserver = (parseYaml(block.text) as { homeserver?: Record<string, unknown> } | null)?.homeserver ?? {};
+  expect(Object.keys(homeserver)).not.toContain('shared_secret');
+  const secret = 'x'.repeat(32);
+  expect(parseConfig(parseYaml(block.text), { MATRIX_HS_THREEPID_SHARED_SECRET: secret }).homeserver.sharedSecret).toBe(secret);
+  // Where the block sets up the homeserver's side, its page says where the secret comes from.
+  if (Object.keys(homeserver).length > 0) expect(readFileSync(path.join(ROOT, block.file), 'utf8')).toContain('MATRIX_HS_THREEPID_SHARED_SECRET');
+});
+
 it.each(cases('homeserver-config'))("%s is YAML of the homeserver's own", (_at, block) => {
   expect(['synapse', 'dendrite']).toContain(block.argument);
   expect(parseYaml(block.text)).toEqual(expect.any(Object));
