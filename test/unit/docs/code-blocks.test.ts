@@ -11,6 +11,7 @@ import { parseCliArgs, USAGE } from '../../../src/cli-args';
 import { parseConfig } from '../../../src/config';
 import { allBlocks, blocksChecked, ROOT, where, type DocBlock } from '../../support/doc-blocks';
 import { removeDir, tempDir } from '../../support/harness';
+import { HOMESERVER_CONFIG_KEYS, unknownKeys } from '../../support/homeserver-config-keys';
 import { Templates } from '../../../src/delivery/templates';
 
 /** Kinds this file checks, and those another test file runs (named, so a reader finds it). */
@@ -81,9 +82,21 @@ it.each(cases('sidecar-config'))('%s writes no homeserver.shared_secret, which c
   if (Object.keys(homeserver).length > 0) expect(readFileSync(path.join(ROOT, block.file), 'utf8')).toContain('MATRIX_HS_THREEPID_SHARED_SECRET');
 });
 
-it.each(cases('homeserver-config'))("%s is YAML of the homeserver's own", (_at, block) => {
+it.each(cases('homeserver-config'))("%s is YAML of the homeserver's own, every key one it reads", (_at, block) => {
   expect(['synapse', 'dendrite']).toContain(block.argument);
-  expect(parseYaml(block.text)).toEqual(expect.any(Object));
+  const yaml = parseYaml(block.text);
+  expect(yaml).toEqual(expect.any(Object));
+  expect(unknownKeys(yaml, HOMESERVER_CONFIG_KEYS[block.argument as 'synapse' | 'dendrite'])).toEqual([]);
+});
+
+it.each<[string, string, string[]]>([
+  ['synapse', 'account_threepid_delegate:\n  msisdn: http://127.0.0.1:8091\n', ['account_threepid_delegate']],
+  ['synapse', 'account_threepid_delegates:\n  email: http://127.0.0.1:8091\n', ['account_threepid_delegates.email']],
+  ['synapse', 'registration_requires_3pid: [msisdn]\n', ['registration_requires_3pid']],
+  ['dendrite', 'global:\n  trusted_third_party_id_server: [a.example.org]\n', ['global.trusted_third_party_id_server']],
+  ['dendrite', 'trusted_third_party_id_servers: [a.example.org]\n', ['trusted_third_party_id_servers']],
+])('a %s block with a key it does not read fails: %j', (homeserver, text, unknown) => {
+  expect(unknownKeys(parseYaml(text), HOMESERVER_CONFIG_KEYS[homeserver as 'synapse' | 'dendrite'])).toEqual(unknown);
 });
 
 it.each(cases('file'))('%s is the file the tests run, quoted in full', (_at, block) => {
