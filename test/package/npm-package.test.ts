@@ -12,7 +12,7 @@
  * `guide-file-commonjs`, `guide-install` and `guide-run`.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { eventually, freePort } from '../support/e2e-utils';
 import { guideOf, type GuideProject } from '../support/guide-files';
@@ -412,7 +412,7 @@ describe('the npm package', () => {
     };
     try {
       const commonjsHost = await start(commonjsProject);
-      const challenged = await post(`${commonjsHost.url}/_matrix/client/v3/register`, { username: 'carol', password: 'a long password' });
+      const challenged = await post(`${commonjsHost.url}/_matrix/client/v3/register`, {});
       expect([challenged.status, await commonjsHost.stop()]).toEqual([401, 0]);
 
       const hs = await start(esmProject);
@@ -426,6 +426,20 @@ describe('the npm package', () => {
       expect(first.body).toEqual({ flows: [{ stages: ['m.login.email.identity'] }], params: {}, session: expect.any(String), completed: [] });
       expect(first.headers.get('access-control-allow-origin')).toBe('*');
       const session = first.body.session as string;
+      // Clients discover the flows with an empty body: the 401 comes before username and password are looked at.
+      for (const body of [{}, { username: 'Not A Localpart!' }, { username: 'bob', password: 7 }]) {
+        const discovered = await register(body);
+        expect([discovered.status, discovered.body]).toEqual([401, { ...first.body, session: expect.any(String) }]);
+      }
+
+      // express.json()'s refusals are Matrix errors with their own status, never a 500.
+      const raw = (body: string, headers: Record<string, string>) =>
+        fetch(`${hs.url}/_matrix/client/v3/register`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } })
+          .then(async (res) => [res.status, ((await res.json()) as { errcode?: string }).errcode]);
+      expect(await raw(JSON.stringify({ username: 'x'.repeat(200_000) }), {})).toEqual([413, 'M_TOO_LARGE']);
+      expect(await raw('{"username": ', {})).toEqual([400, 'M_NOT_JSON']);
+      expect(await raw('{}', { 'content-type': 'application/json; charset=iso-8859-1' })).toEqual([400, 'M_NOT_JSON']);
+      expect(await raw('{}', { 'content-encoding': 'x-unheard-of' })).toEqual([400, 'M_NOT_JSON']);
 
       const requested = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, {
         client_secret: 'guide_secret',
@@ -458,10 +472,40 @@ describe('the npm package', () => {
       // The user table is the module's directory: the address is taken now, and so is the name.
       const again = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, { client_secret: 'guide_secret_2', email: 'alice@example.org', send_attempt: 1 });
       expect([again.status, again.body.errcode]).toEqual([400, 'M_THREEPID_IN_USE']);
-      expect((await register(account)).body).toMatchObject({ errcode: 'M_USER_IN_USE', error: expect.any(String) });
+      expect((await register(auth({ sid, client_secret: 'guide_secret' }))).body).toMatchObject({ errcode: 'M_USER_IN_USE', error: expect.any(String) });
       // The session was spent: it registers no second user.
       const spent = await register({ ...auth({ sid, client_secret: 'guide_secret' }), username: 'alice2' });
       expect([spent.status, spent.body.errcode]).toEqual([401, 'M_NO_VALID_SESSION']);
+
+      const validatedEmail = async (email: string, clientSecret: string) => {
+        const asked = await post(`${hs.url}/_matrix/client/v3/register/email/requestToken`, { client_secret: clientSecret, email, send_attempt: 1 });
+        expect(asked.status).toBe(200);
+        const emailed = linkIn(await smtp.nthTo(email, 1)).searchParams.get('token');
+        expect((await post(asked.body.submit_url, { sid: asked.body.sid, client_secret: clientSecret, token: emailed })).body).toEqual({ success: true });
+        return { sid: asked.body.sid as string, client_secret: clientSecret };
+      };
+      const emailStage = (creds: object) => ({ type: 'm.login.email.identity', threepid_creds: creds });
+      // No username: a localpart made up; the client's device_id kept.
+      const bob = await register({ password: 'a long password', device_id: 'BOBS_PHONE', auth: emailStage(await validatedEmail('bob@example.org', 'guide_secret_bob')) });
+      expect(bob.status).toBe(200);
+      expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 200, bob.body);
+      expect(bob.body).toEqual({ user_id: expect.stringMatching(/^@[0-9a-f]{12}:example\.org$/), access_token: expect.any(String), device_id: 'BOBS_PHONE' });
+      // inhibit_login: the account, no access token and no device.
+      const dave = await register({ username: 'dave', password: 'a long password', inhibit_login: true, auth: emailStage(await validatedEmail('dave@example.org', 'guide_secret_dave')) });
+      expect([dave.status, dave.body]).toEqual([200, { user_id: '@dave:example.org' }]);
+      expectResponseMatchesSpec('client-server/registration.yaml', '/register', 'post', 200, dave.body);
+
+      // Only the email flow is offered: a phone number the module validated registers nobody.
+      const texted = await post(`${hs.url}/_matrix/client/v3/register/msisdn/requestToken`, { client_secret: 'guide_secret_sms', country: 'FR', phone_number: '0612345678', send_attempt: 1 });
+      expect(texted.status).toBe(200);
+      const smsDir = path.join(esmProject, 'data', 'sms');
+      await eventually(() => existsSync(smsDir) && readdirSync(smsDir).length > 0, 'the text message file');
+      const code = /\b(\d{6})\b/.exec(readFileSync(path.join(smsDir, readdirSync(smsDir)[0]), 'utf8'))![1];
+      const smsCreds = { sid: texted.body.sid, client_secret: 'guide_secret_sms' };
+      expect((await post(texted.body.submit_url, { ...smsCreds, token: code })).body).toEqual({ success: true });
+      const byPhone = await register({ username: 'erin', password: 'a long password', auth: { type: 'm.login.msisdn', session, threepid_creds: smsCreds } });
+      expect([byPhone.status, byPhone.body]).toEqual([401, { ...first.body, session: expect.any(String) }]);
+
       expect(await (await fetch(`${hs.url}/_matrix/client/versions`)).json()).toEqual({
         versions: ['v1.11'],
         unstable_features: { 'm.require_identity_server': false },
@@ -470,6 +514,8 @@ describe('the npm package', () => {
       // The host's logger hears the module: the key file it generated.
       const logLines = hs.output().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(logLines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('generated a key'), file: expect.stringContaining('outbox-keys') }));
+      expect(logLines).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('sms.dev_sms_dir') }));
+      expect(logLines.filter((line) => line.level === 'error')).toEqual([]);
       for (const secret of ['guide_secret', token!, 'alice@example.org']) expect([secret, hs.output().includes(secret)]).toEqual([secret, false]);
       expect(await hs.stop()).toBe(0);
     } finally {
