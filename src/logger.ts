@@ -1,5 +1,6 @@
 import pino from 'pino';
 import { prettyLine } from './log-format';
+import { ThreepidError } from './threepid/errors';
 
 /**
  * The narrow logging port the module uses: structured fields first, then a
@@ -29,6 +30,10 @@ export function createLogger(
   level: string = process.env.LOG_LEVEL ?? 'info',
   format: LogFormat = chooseLogFormat(process.env.LOG_FORMAT, process.stdout.isTTY === true),
 ): Logger {
+  if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
+    throw new ThreepidError('M_INVALID_PARAM', `level must be one of ${Object.keys(pino.levels.values).join(', ')} or silent`);
+  }
+  if (format !== 'json' && format !== 'pretty') throw new ThreepidError('M_INVALID_PARAM', "format must be 'json' or 'pretty'");
   const options = { level, base: { name: 'matrix-hs-threepid' } };
   if (format === 'json') return pino(options);
   return pino(options, { write: (line: string) => void process.stdout.write(prettyLine(line)) });

@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { ThreepidError, type Errcode } from '../threepid/errors';
 import { routeTemplate } from './observe';
 import { UiaRequired } from '../threepid/uia';
+import { checkLogger } from '../threepid/public-arguments';
 
 /** The one errcode → HTTP status table. A code without a status does not compile. */
 export const ERRCODE_STATUS: Readonly<Record<Errcode, number>> = Object.freeze({
@@ -97,6 +98,7 @@ function parserError(err: { type?: string; status?: number }): [number, Errcode,
  * detail (never a stack trace).
  */
 export function errorMiddleware(logger: Logger): ErrorRequestHandler {
+  checkLogger(logger);
   return (err, req, res, next) => {
     if (res.headersSent) return next(err);
     if (err instanceof IdentityServerError) {

@@ -10,6 +10,8 @@ import { WriteHealth } from './write-health';
 import { silentLogger, type Logger } from '../logger';
 import { existsSync } from 'node:fs';
 import type { Engine } from './engine';
+import { ThreepidError } from '../threepid/errors';
+import { checkLogger, checkText } from '../threepid/public-arguments';
 import { migrateToLatest, migrationCheck, SqlFileMigrationProvider } from './migrations';
 import { WalCheckpointer } from './wal-checkpointer';
 import { threadEntryFile } from '../package-files';
@@ -41,6 +43,7 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5_000;
  * brings its schema up to date. `:memory:` works for throwaway use.
  */
 export async function openSqliteDatabase(file: string): Promise<Kysely<Database>> {
+  checkText(file, 'file');
   return (await openSqlite(file)).db;
 }
 
@@ -145,6 +148,8 @@ function withStatementCache(sqlite: BetterSqlite3.Database, onClose: () => void)
  * meanwhile, so replicas starting together migrate once.
  */
 export async function openPostgresDatabase(url: string, maxConnections = 10): Promise<Kysely<Database>> {
+  checkText(url, 'url');
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new ThreepidError('M_INVALID_PARAM', 'maxConnections must be a positive integer');
   return (await openPostgres(url, maxConnections)).db;
 }
 
@@ -164,7 +169,13 @@ async function openPostgres(url: string, maxConnections: number, timeouts?: Post
 }
 
 /** Opens the database the config names. */
-export function openDatabase(settings: DatabaseSettings, logger?: Logger): Promise<OpenDatabase> {
+export async function openDatabase(settings: DatabaseSettings, logger?: Logger): Promise<OpenDatabase> {
+  const engine = (settings as { engine?: unknown } | null | undefined)?.engine;
+  if (engine !== 'sqlite' && engine !== 'postgres') {
+    throw new ThreepidError('M_INVALID_PARAM', "settings must be a config's database settings, with engine 'sqlite' or 'postgres'");
+  }
+  if (logger !== undefined) checkLogger(logger);
+  checkText(engine === 'sqlite' ? settings.path : settings.url, engine === 'sqlite' ? 'settings.path' : 'settings.url');
   if (settings.engine === 'sqlite') return openSqlite(settings.path, logger, settings.busyTimeoutMs);
   return openPostgres(settings.url, settings.maxConnections, settings.timeouts, logger);
 }

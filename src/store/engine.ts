@@ -14,6 +14,20 @@ export type Engine = 'sqlite' | 'postgres';
  */
 export type HostKysely = Kysely<any> | KyselyOfEsmBuild<any>;
 
+/** A Kysely instance, of either build, as far as the module can tell: anything else is a host's mistake, named. */
+export function checkKysely(db: unknown): asserts db is HostKysely {
+  if (!db || typeof db !== 'object' || typeof (db as { getExecutor?: unknown }).getExecutor !== 'function') {
+    throw new ThreepidError('M_INVALID_PARAM', 'db must be a Kysely instance');
+  }
+}
+
+/** An engine the module runs on, when a host names one. */
+export function checkEngine(engine: unknown): asserts engine is Engine | undefined {
+  if (engine !== undefined && engine !== 'sqlite' && engine !== 'postgres') {
+    throw new ThreepidError('M_INVALID_PARAM', "the engine must be 'sqlite' or 'postgres'");
+  }
+}
+
 /** By class name, which both builds share (and a host's subclass keeps up its prototype chain). */
 const ENGINES_BY_ADAPTER = new Map<string, Engine>([
   ['PostgresAdapter', 'postgres'],
@@ -28,6 +42,7 @@ const ENGINES_BY_ADAPTER = new Map<string, Engine>([
  * `databaseEngine` if it really speaks SQLite's or PostgreSQL's SQL.
  */
 export function engineOf(db: HostKysely): Engine {
+  checkKysely(db);
   const adapter: object = db.getExecutor().adapter;
   // A bundle that minifies class names still shares this build's classes.
   if (adapter instanceof PostgresAdapter) return 'postgres';

@@ -2,7 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { packageRoot } from '../package-files';
 import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
-import { engineOf, type Engine, type HostKysely } from './engine';
+import { checkEngine, checkKysely, engineOf, type Engine, type HostKysely } from './engine';
 
 /** The folder of numbered plain-SQL migrations shipped with the module. */
 export const SQL_DIR = path.join(packageRoot(), 'sql');
@@ -86,6 +86,8 @@ export class SqlFileMigrationProvider implements MigrationProvider {
  * `M_INVALID_PARAM` for a dialect that is neither (see {@link engineOf}).
  */
 export async function migrate(db: HostKysely, engine?: Engine): Promise<void> {
+  checkKysely(db);
+  checkEngine(engine);
   // Either build's Kysely runs the module's queries: they are plain operation nodes.
   await migrateToLatest(db as Kysely<any>, engine ?? engineOf(db));
 }

@@ -40,6 +40,19 @@ export function checkCredentials(creds: unknown): asserts creds is IdentityCrede
   }
 }
 
+/** A logger as the module calls it: `debug`, `info`, `warn` and `error`, each a function. */
+export function checkLogger(logger: unknown, name = 'logger'): void {
+  const methods = ['debug', 'info', 'warn', 'error'] as const;
+  if (!logger || typeof logger !== 'object' || methods.some((method) => typeof (logger as Record<string, unknown>)[method] !== 'function')) {
+    throw new ThreepidError('M_INVALID_PARAM', `${name} must have debug, info, warn and error functions`);
+  }
+}
+
+/** A string that is not empty, refused by name otherwise. */
+export function checkText(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || value === '') throw new ThreepidError('M_INVALID_PARAM', `${name} must be a non-empty string`);
+}
+
 /** `consume` is a yes or no. */
 export function checkBoolean(value: unknown, name: string): asserts value is boolean {
   if (typeof value !== 'boolean') throw new ThreepidError('M_INVALID_PARAM', `${name} must be true or false`);

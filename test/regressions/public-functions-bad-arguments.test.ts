@@ -3,7 +3,15 @@
 // ThreepidError M_INVALID_PARAM naming what is wrong.
 import {
   canonicaliseEmail,
+  createApp,
+  createLogger,
   createThreepidModule,
+  engineOf,
+  errorMiddleware,
+  migrate,
+  openDatabase,
+  openPostgresDatabase,
+  openSqliteDatabase,
   requireThreepidStage,
   ThreepidError,
   uiaChallengeBody,
@@ -33,6 +41,19 @@ it.each<[string, () => unknown, RegExp]>([
   ['canonicaliseEmail(42)', () => loosely(canonicaliseEmail, 42), /must be a string; got number$/],
   ['createThreepidModule(undefined)', () => loosely(createThreepidModule, undefined), /^createThreepidModule takes \{ config \}/],
   ['createThreepidModule with a raw config', () => loosely(createThreepidModule, { config: { server_name: 'x' } }), /^createThreepidModule takes \{ config \}/],
+  ['engineOf(undefined)', () => loosely(engineOf, undefined), /^db must be a Kysely instance$/],
+  ['migrate with a plain object', () => loosely(migrate, {}), /^db must be a Kysely instance$/],
+  ['migrate(undefined, engine)', () => loosely(migrate, undefined, 'sqlite'), /^db must be a Kysely instance$/],
+  ['openDatabase(undefined)', () => loosely(openDatabase, undefined), /^settings must be a config's database settings/],
+  ['openDatabase with no path', () => loosely(openDatabase, { engine: 'sqlite' }), /^settings\.path must be a non-empty string$/],
+  ['openSqliteDatabase(undefined)', () => loosely(openSqliteDatabase, undefined), /^file must be a non-empty string$/],
+  ['openPostgresDatabase(5)', () => loosely(openPostgresDatabase, 5), /^url must be a non-empty string$/],
+  ['openPostgresDatabase with maxConnections "10"', () => loosely(openPostgresDatabase, 'postgres://127.0.0.1:1/x', '10'), /^maxConnections must be a positive integer$/],
+  ['createApp with an object for routers', () => loosely(createApp, {}, createLogger('silent')), /^routers must be a router/],
+  ['createApp without a logger', () => loosely(createApp, [], undefined), /^logger must have debug, info, warn and error/],
+  ['errorMiddleware(undefined)', () => loosely(errorMiddleware, undefined), /^logger must have debug, info, warn and error/],
+  ['createLogger(null)', () => loosely(createLogger, null), /^level must be one of/],
+  ['createLogger with an unknown format', () => loosely(createLogger, 'info', 'xml'), /^format must be 'json' or 'pretty'$/],
 ])('%s: M_INVALID_PARAM naming the argument', async (_what, call, message) => {
   let thrown: unknown;
   try {
