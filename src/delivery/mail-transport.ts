@@ -111,10 +111,33 @@ export interface SmtpConnectionOptions {
   readonly requireTLS: boolean;
   readonly ignoreTLS: boolean;
   readonly auth: { readonly user: string; readonly pass: string } | undefined;
+  readonly customAuth: { readonly XOAUTH2: (context: { authMethods: string[]; reject(err: Error): void }) => void };
   readonly connectionTimeout: number;
   readonly greetingTimeout: number;
   readonly socketTimeout: number;
   readonly tls: ConnectionOptions;
+}
+
+/**
+ * A server whose AUTH offers none of the mechanisms a user and password can
+ * log in with (PLAIN, LOGIN, CRAM-MD5). Its text names what the server
+ * offers, and neither the user nor the password.
+ */
+export class NoUsableLoginError extends Error {
+  constructor(offered: readonly string[]) {
+    super(`the SMTP server offers no login method this module can use (it offers ${offered.join(', ') || 'none'})`);
+    this.name = 'NoUsableLoginError';
+  }
+}
+
+/**
+ * nodemailer falls back on XOAUTH2 when the server offers nothing else, and
+ * with no OAuth2 provider configured it threw a TypeError from its socket's
+ * handler, uncaught: the SMTP thread (or the process) died with it. Handled
+ * here, the attempt fails as a refused login does.
+ */
+function refuseXoauth2(context: { authMethods: string[]; reject(err: Error): void }): void {
+  context.reject(new NoUsableLoginError(context.authMethods));
 }
 
 /**
@@ -132,6 +155,7 @@ export function smtpConnectionOptions(smtp: SmtpTransportSettings): SmtpConnecti
     // Synapse's `enable_tls: false`: plain SMTP even when STARTTLS is offered.
     ignoreTLS: smtp.enableTls === false,
     auth: smtp.user !== undefined ? { user: smtp.user, pass: smtp.pass ?? '' } : undefined,
+    customAuth: { XOAUTH2: refuseXoauth2 },
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
@@ -183,6 +207,9 @@ export function smtpSendFailure(err: unknown): Error {
   if (typeof code === 'number' && code >= 500 && code < 600 && (command === 'RCPT TO' || command === 'DATA')) {
     return new PermanentDeliveryError(`SMTP server refused the message (${code})`);
   }
+  // Retried as a refused login (535) is: the server's setup can change.
+  // Without nodemailer's code (EAUTH), the outbox records the text, which says why.
+  if (err instanceof NoUsableLoginError) return new Error(err.message);
   return transportSecurityFailure(err) ?? (err as Error);
 }
 

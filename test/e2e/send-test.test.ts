@@ -158,6 +158,22 @@ describe('--send-test email', () => {
     }
   });
 
+  it('exits 1, saying so, when the server offers only a login method the module cannot use (XOAUTH2)', async () => {
+    const sink = await startSmtpSink({ auth: { user: SMTP_USER, pass: SMTP_PASS }, authMethods: ['XOAUTH2'] });
+    try {
+      const run = await sendTest(['--send-test', 'email', ADDRESS], smtpConfig(sink.port));
+      expect(run.code).toBe(1);
+      expect(run.stdout).toMatch(/^S: 250[- ]AUTH XOAUTH2$/m);
+      expect(run.stderr.split('\n')).toContain('result: not sent: the SMTP server offers no login method this module can use (it offers XOAUTH2) (at AUTH XOAUTH2)');
+      expect(run.stderr).not.toMatch(/TypeError|\n\s+at /);
+      expect(run.stdout).toMatch(/^time: \d+ ms$/m);
+      expect(sink.messages).toEqual([]);
+      expectNoSecret(run, [SMTP_PASS, `\0${SMTP_USER}\0${SMTP_PASS}`, SHARED_SECRET]);
+    } finally {
+      await sink.close();
+    }
+  });
+
   // nodemailer arms a 10 s greeting timer once connected and never clears it
   // when its socket is cut off; a process held up by it would end on its own
   // at 10 s after connecting. Killed at 9 s, such a process fails the test (code

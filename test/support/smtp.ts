@@ -46,6 +46,8 @@ export async function startSmtpSink(
     implicitTls?: boolean;
     /** Offer AUTH (PLAIN and LOGIN, over plain text too) and take only these credentials. */
     auth?: { user: string; pass: string };
+    /** The AUTH mechanisms offered with `auth` (PLAIN and LOGIN unless named). */
+    authMethods?: string[];
   } = {},
 ): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
@@ -70,7 +72,7 @@ export async function startSmtpSink(
     logger: false,
     ...(options.auth
       ? {
-          authMethods: ['PLAIN', 'LOGIN'],
+          authMethods: options.authMethods ?? ['PLAIN', 'LOGIN'],
           allowInsecureAuth: true,
           onAuth(auth: SMTPServerAuthentication, _session: unknown, callback: (err: Error | null, response?: { user: string }) => void) {
             if (auth.username === options.auth!.user && auth.password === options.auth!.pass) return callback(null, { user: auth.username });
