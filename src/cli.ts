@@ -8,6 +8,7 @@ import { looseEnds } from './policy/address-policy';
 import { disposableDomains } from './policy/disposable-domains';
 import { ConfigError, ignoredKeysNote, loadConfigFile, parseConfig, type Config } from './config';
 import { Templates } from './delivery/templates';
+import { checkTextsFitOneSegment } from './delivery/sms-fit';
 import { synapseTemplateNotes } from './delivery/synapse-templates';
 import { TLS_INSECURE_WARNING } from './delivery/mail-transport';
 import { dkimAlignmentWarning } from './config/dkim';
@@ -65,7 +66,9 @@ async function check(file: string | undefined): Promise<number> {
   }
   let failed = false;
   try {
-    new Templates(config.templatesDir, config.email.defaultLanguage).preload(TEMPLATE_FILES);
+    const templates = new Templates(config.templatesDir, config.email.defaultLanguage);
+    templates.preload(TEMPLATE_FILES);
+    checkTextsFitOneSegment(templates, config);
     out(`templates: ${config.templatesDir ? `${config.templatesDir}, then the shipped ones` : 'the shipped ones'}`);
     for (const note of synapseTemplateNotes(config.templatesDir)) out(`templates: ${note}`);
   } catch (err) {

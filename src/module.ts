@@ -4,6 +4,7 @@ import { EMAIL_TEMPLATE_FILES, EmailSender } from './delivery/email-sender';
 import { createFileTransport, createSmtpTransport, TLS_INSECURE_WARNING } from './delivery/mail-transport';
 import type { EmailPayload, SmsPayload } from './delivery/messages';
 import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender } from './delivery/sms-senders';
+import { checkTextsFitOneSegment } from './delivery/sms-fit';
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
 import { ThreadedMailTransport } from './delivery/smtp-thread';
 import { brandingView } from './delivery/branding';
@@ -87,6 +88,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   warnOfTextsWrittenToFiles(config, logger, { warnProcess: options.logger === undefined });
   const templates = new Templates(config.templatesDir, config.email.defaultLanguage);
   templates.preload(TEMPLATE_FILES);
+  checkTextsFitOneSegment(templates, config);
 
   const ownsDatabase = options.database === undefined;
   // A host's database of an engine the module does not run on is refused before a key file is made for it.

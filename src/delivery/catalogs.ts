@@ -46,6 +46,7 @@ export class Catalogs {
   readonly languages: readonly string[];
   private readonly catalogs = new Map<string, Catalog>();
   private readonly compiled = new Map<string, CompiledMessage>();
+  private readonly operatorFiles = new Map<string, { file: string; messages: Catalog }>();
 
   constructor(
     operatorDir: string | undefined,
@@ -61,6 +62,7 @@ export class Catalogs {
       const own = shipped.get(tag)?.messages ?? {};
       for (const [key, message] of Object.entries(messages)) checkOverride(file, tag, key, message, own[key] ?? reference[key]);
       this.catalogs.set(tag, { ...own, ...messages });
+      this.operatorFiles.set(tag, { file, messages });
     }
     this.languages = Object.freeze([...this.catalogs.keys()].sort());
   }
@@ -73,6 +75,13 @@ export class Catalogs {
   /** The languages `language`'s strings come from, best first, those with a catalog only. */
   chain(language: string): string[] {
     return fallbackChain(language, this.defaultLanguage).filter((tag) => this.catalogs.has(tag));
+  }
+
+  /** The operator's catalog file `key` in `language` is taken from, if it is an operator's string. */
+  operatorFileOf(language: string, key: string): string | undefined {
+    const from = this.chain(language).find((tag) => this.catalogs.get(tag)?.[key] !== undefined);
+    const operator = from === undefined ? undefined : this.operatorFiles.get(from);
+    return operator && key in operator.messages ? operator.file : undefined;
   }
 
   /** `key` in `language` (or down its fallback chain), its placeholders filled from `values`. */
@@ -89,7 +98,13 @@ export class Catalogs {
   }
 }
 
-/** Refuses an operator's entry for a key the module lacks, one that does not parse, or one with a placeholder or tag the shipped string lacks. */
+/**
+ * Refuses an operator's entry for a key the module lacks, one that does not
+ * parse, or one whose arguments and tags are not exactly the shipped
+ * string's: a placeholder dropped (an `sms.code` with no `{code}`) or
+ * formatted (`{code, number}` sends `123,456`) breaks what it says as
+ * surely as one added.
+ */
 function checkOverride(file: string, tag: string, key: string, message: string, shipped: string | undefined): void {
   if (shipped === undefined) throw new Error(`${file}: unknown key ${key}: there is no such string to override`);
   let own: string[];
@@ -103,5 +118,9 @@ function checkOverride(file: string, tag: string, key: string, message: string, 
   const foreign = own.filter((entry) => (entry.startsWith('<') ? !allowed.includes(entry) : !names.has(argumentNames([entry])[0])));
   if (foreign.length > 0) {
     throw new Error(`${file}: ${key}: uses ${foreign.join(', ')}, which the shipped string does not have (it has: ${allowed.join(', ') || 'none'})`);
+  }
+  const differing = [...allowed.filter((entry) => !own.includes(entry)), ...own.filter((entry) => !allowed.includes(entry))];
+  if (differing.length > 0) {
+    throw new Error(`${file}: ${key}: must use exactly the shipped string's placeholders and tags, ${allowed.join(', ') || 'none'}; it has ${own.join(', ') || 'none'}`);
   }
 }

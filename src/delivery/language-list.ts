@@ -38,10 +38,14 @@ export function languageList(): ReadonlyMap<string, LanguageInfo> {
   return listed;
 }
 
+type TextInfo = { direction?: string };
+
 /** The writing direction the engine's locale data gives a tag the list lacks (an operator's own language). */
 function engineDirection(tag: string): Direction {
   try {
-    const info = (new Intl.Locale(tag) as Intl.Locale & { textInfo?: { direction?: string } }).textInfo;
+    // Newer engines have the method, older ones the property alone.
+    const locale = new Intl.Locale(tag) as Intl.Locale & { getTextInfo?: () => TextInfo; textInfo?: TextInfo };
+    const info = locale.getTextInfo?.() ?? locale.textInfo;
     return info?.direction === 'rtl' ? 'rtl' : 'ltr';
   } catch {
     return 'ltr';

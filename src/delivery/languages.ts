@@ -16,19 +16,22 @@ interface WeightedRange {
 
 /** The language ranges of an `Accept-Language` header, best first; malformed entries are skipped. */
 export function parseAcceptLanguage(header: string | undefined): string[] {
+  return weightedRanges(header).map((entry) => entry.range);
+}
+
+function weightedRanges(header: string | undefined): WeightedRange[] {
   if (!header || header.length > MAX_HEADER_LENGTH) return [];
   const ranges: WeightedRange[] = [];
   for (const [order, entry] of header.split(',').slice(0, MAX_RANGES).entries()) {
     const [range, ...params] = entry.split(';').map((part) => part.trim());
     if (!RANGE.test(range)) continue;
-    let quality = 1;
-    for (const param of params) {
-      const match = QUALITY.exec(param);
-      if (match) quality = Number(match[1]);
-    }
+    // A weight that is not a qvalue (`q=abc`, `q=1.5`) makes the entry unreadable, not q=1.
+    const weights = params.filter((param) => /^q\s*=/i.test(param));
+    if (weights.length > 1 || (weights.length === 1 && !QUALITY.test(weights[0]))) continue;
+    const quality = weights.length === 1 ? Number(QUALITY.exec(weights[0])![1]) : 1;
     if (quality > 0) ranges.push({ range: range.toLowerCase(), quality, order });
   }
-  return ranges.sort((a, b) => b.quality - a.quality || a.order - b.order).map((entry) => entry.range);
+  return ranges.sort((a, b) => b.quality - a.quality || a.order - b.order);
 }
 
 /**
@@ -36,8 +39,13 @@ export function parseAcceptLanguage(header: string | undefined): string[] {
  * for each range, best first, the exact tag or a browser tag that names it
  * (`aliases`, lower case: `zh-tw` for `zh-Hant`), then the same for the tag
  * cut back a subtag at a time (`de-AT` finds `de`), then any available tag
- * the range is a prefix of (`pt` finds `pt-BR`). `*`, no header, or no
- * match: `fallback`.
+ * the range is a prefix of (`pt` finds `pt-BR`). No header, or no match:
+ * `fallback`.
+ *
+ * `*` (RFC 4647 §3.4: lookup skips it) means "nothing more specific: the
+ * default" only when it is the best remaining range, weighed above every
+ * range after it; tied with a named range (`*, de`), it is ignored and the
+ * named one is tried, as it is wherever it is not the best.
  */
 export function negotiateLanguage(
   header: string | undefined,
@@ -46,8 +54,12 @@ export function negotiateLanguage(
   aliases: ReadonlyMap<string, string> = new Map(),
 ): string {
   const byLower = new Map(available.map((tag) => [tag.toLowerCase(), tag]));
-  for (const range of parseAcceptLanguage(header)) {
-    if (range === '*') return fallback;
+  const ranges = weightedRanges(header);
+  for (const [at, { range, quality }] of ranges.entries()) {
+    if (range === '*') {
+      if (ranges.slice(at + 1).some((later) => later.quality === quality && later.range !== '*')) continue;
+      return fallback;
+    }
     for (let tag = range; tag; tag = tag.includes('-') ? tag.slice(0, tag.lastIndexOf('-')) : '') {
       const found = byLower.get(tag) ?? aliases.get(tag);
       if (found) return found;

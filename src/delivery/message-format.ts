@@ -5,6 +5,9 @@ type Element = ReturnType<IntlMessageFormat['getAst']>[number];
 
 /** The parser's element kinds (`@formatjs/icu-messageformat-parser`'s TYPE), those this file looks into. */
 const LITERAL = 0;
+const NUMBER = 2;
+const DATE = 3;
+const TIME = 4;
 const SELECT = 5;
 const PLURAL = 6;
 const TAG = 8;
@@ -52,10 +55,20 @@ function mapLiterals(elements: Element[], change: (text: string) => string): Ele
   });
 }
 
+const FORMATTED: Readonly<Record<number, string>> = { [NUMBER]: 'number', [DATE]: 'date', [TIME]: 'time' };
+
+/** A formatted argument's style as text: a named style (`short`), a skeleton's options, or none. */
+function styleOf(style: unknown): string {
+  if (style === null || style === undefined) return '';
+  if (typeof style === 'string') return `(${style})`;
+  return `(${JSON.stringify(style, (key, value: unknown) => (key === 'location' ? undefined : value))})`;
+}
+
 /**
  * What a message's arguments are, as a sorted list: `name` for a plain
- * value, `name:plural` or `name:select(a|b)` for one that chooses a form,
- * `<tag>` for markup. Two translations of one string must agree on it,
+ * value, `name:number`, `name:date(short)` and the like for one formatted
+ * (a code sent as `123,456` is no longer the code), `name:plural` or
+ * `name:select(a|b)` for one that chooses a form, `<tag>` for markup. Two translations of one string must agree on it,
  * except that a plural's forms differ by language.
  */
 export function messageSignature(elements: Element[]): string[] {
@@ -71,6 +84,8 @@ export function messageSignature(elements: Element[]): string[] {
       } else if (element.type === SELECT) {
         found.add(`${element.value}:select(${Object.keys(element.options).sort().join('|')})`);
         for (const option of Object.values(element.options)) walk(option.value);
+      } else if (FORMATTED[element.type] !== undefined && 'style' in element) {
+        found.add(`${element.value}:${FORMATTED[element.type]}${styleOf(element.style)}`);
       } else if ('value' in element && element.type !== LITERAL && typeof element.value === 'string') {
         found.add(element.value);
       }

@@ -107,9 +107,17 @@ export class SmsSender {
     const language = payload.language ?? this.config.email.defaultLanguage;
     const line = this.oneTimeCodeLine(payload.code);
     const full = this.templates.render('sms/code.txt', language, view).trim() + line;
-    // One segment, not two: a text that would need more goes in its short form, the code alone.
-    const text = fitsOneSegment(full) ? full : this.templates.render('sms/code_short.txt', language, view).trim() + line;
-    return this.transport.send({ to: `+${payload.to}`, text }, signal);
+    return this.transport.send({ to: `+${payload.to}`, text: fitsOneSegment(full) ? full : this.shortText(language, view, line) }, signal);
+  }
+
+  /**
+   * One segment, not two: a text that would need more goes in its short
+   * form, the code alone; and when even that takes two with the one-time
+   * code line (a long host), without the line, which is a convenience.
+   */
+  private shortText(language: string, view: Record<string, string>, line: string): string {
+    const short = this.templates.render('sms/code_short.txt', language, view).trim();
+    return fitsOneSegment(short + line) ? short + line : short;
   }
 
   /**

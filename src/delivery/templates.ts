@@ -29,10 +29,31 @@ export interface Rendered {
 /** Folders of an operator's templates folder that are not languages, though some look like tags. */
 const NOT_LANGUAGES = new Set(['email', 'pages', 'sms', 'messages']);
 
+/** True when the engine knows `tag` as a language and `tag` is its canonical spelling: `img`, `css`, `old` (and `bak`, Bashkir spelt `ba`) are not. */
+function isKnownLanguage(tag: string): boolean {
+  try {
+    const named = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'none' }).of(tag);
+    return named !== undefined && Intl.getCanonicalLocales(tag)[0] === tag;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An operator's folders that add a language: named with a language tag the
+ * engine knows, and holding pages (a folder of emails alone would put a
+ * language in the menu whose pages are another's). A folder for a language
+ * with a catalog adds nothing, it only overrides.
+ */
 function languageFolders(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir).filter(
-    (name) => LANGUAGE_TAG.test(name) && !NOT_LANGUAGES.has(name) && statSync(path.join(dir, name)).isDirectory(),
+    (name) =>
+      LANGUAGE_TAG.test(name) &&
+      !NOT_LANGUAGES.has(name) &&
+      statSync(path.join(dir, name)).isDirectory() &&
+      existsSync(path.join(dir, name, 'pages')) &&
+      isKnownLanguage(name),
   );
 }
 
@@ -66,6 +87,38 @@ function usesMessages(template: string): boolean {
   return keys.size > 0;
 }
 
+/** True when a layout has words of its own: letters outside markup, styles, scripts, comments and Mustache tags. */
+function hasOwnWords(template: string): boolean {
+  const text = Mustache.parse(template)
+    .filter((token) => token[0] === 'text')
+    .map((token) => token[1])
+    .join(' ')
+    .replace(/<(style|script)\b[\s\S]*?<\/\1\s*>/gi, ' ')
+    .replace(/<!--[\s\S]*?-->/g, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&[#\w]+;/g, ' ');
+  return /\p{L}/u.test(text);
+}
+
+/** True when a flat layout (no language folder) serves every language: its words come by key, or it has none. */
+function servesEveryLanguage(template: string): boolean {
+  return usesMessages(template) || !hasOwnWords(template);
+}
+
+/**
+ * The names in plain text isolated with FSI and PDI (U+2068, U+2069), so a
+ * Latin app name keeps its place in a right-to-left subject, as `<bdi>`
+ * keeps it in HTML. Emails only: in a text message they would take it out
+ * of GSM-7.
+ */
+function isolatingNames(view: Record<string, unknown>): Record<string, unknown> {
+  const isolated = { ...view };
+  for (const key of ['app_name', 'server_name']) {
+    if (typeof view[key] === 'string') isolated[key] = `\u2068${view[key]}\u2069`;
+  }
+  return isolated;
+}
+
 /**
  * Mustache layouts, one set for every language, whose words come from the
  * message catalogs: `{{#t}}email.registration.subject{{/t}}` is that
@@ -76,9 +129,10 @@ function usesMessages(template: string): boolean {
  *
  * 1. `<templates_dir>/L/name`, then the same for L's shorter forms (the
  *    operator's copy for that language, often with its words written in),
- * 2. `<templates_dir>/name`, when L is the default language or the file
- *    refers to messages by key (a flat override written before catalogs
- *    is taken to be in the server's default language),
+ * 2. `<templates_dir>/name`, when the file refers to messages by key or
+ *    has no words of its own (a stylesheet, a logo), or else when L is the
+ *    default language (a flat override with its words written in, as
+ *    before catalogs, is taken to be in the server's default language),
  * 3. the module's own `templates/name`.
  *
  * Files starting with `_` are partials (`{{> _head}}` names `_head.html`
@@ -119,8 +173,10 @@ export class Templates {
     const folder = path.posix.dirname(name);
     const partials = (partial: string) => this.find(`${folder}/${partial}.html`, language).template;
     const output = name.endsWith('.html') ? 'html' : 'text';
-    const t = () => (key: string) => this.catalogs.format(wordsIn, key.trim(), view, output);
-    const fullView = { ...view, lang: wordsIn, dir: languageInfo(wordsIn).dir, t };
+    const dir = languageInfo(wordsIn).dir;
+    const values = output === 'text' && dir === 'rtl' && name.startsWith('email/') ? isolatingNames(view) : view;
+    const t = () => (key: string) => this.catalogs.format(wordsIn, key.trim(), values, output);
+    const fullView = { ...values, lang: wordsIn, dir, t };
     const text =
       output === 'html'
         ? Mustache.render(found.template, fullView, partials)
@@ -170,7 +226,8 @@ export class Templates {
     }
     if (this.operatorDir) {
       const flat = this.read(path.join(this.operatorDir, name));
-      if (flat && (language === this.defaultLanguage || usesMessages(flat))) return { template: flat, language: usesMessages(flat) ? undefined : language };
+      if (flat && servesEveryLanguage(flat)) return { template: flat };
+      if (flat && language === this.defaultLanguage) return { template: flat, language };
     }
     const shipped = this.read(path.join(DEFAULT_TEMPLATES_DIR, name));
     if (shipped) return { template: shipped };

@@ -1,4 +1,4 @@
-import { browserTagAliases } from '../../../src/delivery/language-list';
+import { browserTagAliases, languageInfo } from '../../../src/delivery/language-list';
 import { fallbackChain, negotiateLanguage, parseAcceptLanguage } from '../../../src/delivery/languages';
 
 describe('Accept-Language', () => {
@@ -6,7 +6,17 @@ describe('Accept-Language', () => {
     expect(parseAcceptLanguage('fr;q=0.5, de-AT, en;q=0.9, x_bad, it;q=0, es;q=0.9')).toEqual(['de-at', 'en', 'es', 'fr']);
     expect(parseAcceptLanguage(undefined)).toEqual([]);
     expect(parseAcceptLanguage('')).toEqual([]);
-    expect(parseAcceptLanguage('de;q=2')).toEqual(['de']); // an invalid q is ignored, not trusted
+  });
+
+  it.each([
+    ['fr;q=abc, de;q=0.9', ['de']],
+    ['fr;q=1.5, de', ['de']],
+    ['fr;q=2, de;q=0.5', ['de']],
+    ['fr;q=0.1;q=0.9, de;q=0.5', ['de']],
+    ['fr;q = 0.1, de;q=0.9', ['de']],
+  ])('skips an entry whose q is not a qvalue, rather than read it as q=1: %s', (header, ranges) => {
+    expect(parseAcceptLanguage(header)).toEqual(ranges);
+    expect(negotiateLanguage(header, ['de', 'en', 'fr'], 'en')).toBe('de');
   });
 
   it('ignores a header too long to be a browser’s', () => {
@@ -24,6 +34,13 @@ describe('Accept-Language', () => {
     ['fr', 'en'],
     ['*', 'en'],
     ['fr, *;q=0.5, de;q=0.1', 'en'],
+    // `*` tied with a named range is skipped (RFC 4647 lookup); only as the best remaining range does it mean the default.
+    ['*, de', 'de'],
+    ['*, fr, de', 'de'],
+    ['*;q=0.9, de;q=0.9', 'de'],
+    ['*, de;q=0.5', 'en'],
+    ['de;q=0.5, *', 'en'],
+    ['fr, de;q=0.5, *;q=0.5', 'de'],
     [undefined, 'en'],
   ])('%s → %s', (header, language) => {
     expect(negotiateLanguage(header, available, 'en')).toBe(language);
@@ -62,5 +79,31 @@ describe('Accept-Language', () => {
   it('falls back down the chain: pt-BR, pt, the default language, English', () => {
     expect(fallbackChain('pt-BR', 'de')).toEqual(['pt-BR', 'pt', 'de', 'en']);
     expect(fallbackChain('en', 'en')).toEqual(['en']);
+  });
+});
+
+describe('a language the list lacks', () => {
+  it('takes its direction from Intl.Locale#getTextInfo() on engines that have the method and no textInfo property', () => {
+    const proto = Intl.Locale.prototype as unknown as Record<string, unknown>;
+    const property = Object.getOwnPropertyDescriptor(proto, 'textInfo');
+    const method = Object.getOwnPropertyDescriptor(proto, 'getTextInfo');
+    const direction = (tag: string) => (['ur', 'ckb', 'yi'].includes(tag.split('-')[0]) ? 'rtl' : 'ltr');
+    try {
+      if (property) delete proto.textInfo;
+      Object.defineProperty(proto, 'getTextInfo', {
+        configurable: true,
+        value(this: Intl.Locale) {
+          return { direction: direction(this.language) };
+        },
+      });
+      expect(languageInfo('ur').dir).toBe('rtl');
+      expect(languageInfo('yi').dir).toBe('rtl');
+      expect(languageInfo('hr').dir).toBe('ltr');
+    } finally {
+      delete proto.getTextInfo;
+      if (method) Object.defineProperty(proto, 'getTextInfo', method);
+      if (property) Object.defineProperty(proto, 'textInfo', property);
+    }
+    expect(languageInfo('ur').dir).toBe('rtl');
   });
 });

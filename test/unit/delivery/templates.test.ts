@@ -16,7 +16,10 @@ const shippedLanguages = readdirSync(path.join(DEFAULT_TEMPLATES_DIR, 'messages'
   .map((name) => name.replace(/\.json$/, ''))
   .sort();
 /** The direction the engine's locale data gives a language's script: the list of languages must say the same. */
-const writingDirection = (tag: string) => (new Intl.Locale(tag) as Intl.Locale & { textInfo: { direction: string } }).textInfo.direction;
+const writingDirection = (tag: string) => {
+  const locale = new Intl.Locale(tag) as Intl.Locale & { getTextInfo?: () => { direction: string }; textInfo?: { direction: string } };
+  return (locale.getTextInfo?.() ?? locale.textInfo)?.direction;
+};
 /** A language the module has no catalog for (Esperanto). */
 const UNSHIPPED = 'eo';
 
@@ -101,18 +104,26 @@ describe('the shipped templates', () => {
       ['a far longer email.app_name the texts fall back to', 'Example Chat of the Example University Hospital'.repeat(4)],
     ];
     const host = 'verification.matrix.chat-example.co.uk'.padStart(40, 'x');
+    /** The longest host a URL may carry: 253 characters, labels of at most 63. */
+    const longestHost = ['a', 'b', 'c'].map((letter) => letter.repeat(63)).join('.') + '.' + 'd'.repeat(61);
     it.each(templates.languages.flatMap((language) => names.map(([what, name]) => [language, what, name])))(
-      '%s, %s, with the code line of a 40-character host',
+      '%s, %s, with the code line of a 40-character host, and of the longest host there can be',
       async (language, _what, appName) => {
-        expect(host.length).toBe(40);
-        for (const webotpLine of [true, false]) {
-          const text = await textMessage(templates, language, { appName, publicBaseurl: `https://${host}/`, webotpLine });
-          if (webotpLine) expect(text.endsWith(`@${host} #123456`)).toBe(true);
+        expect([host.length, longestHost.length, new URL(`https://${longestHost}/`).hostname]).toEqual([40, 253, longestHost]);
+        for (const [publicHost, webotpLine] of [[host, true], [host, false], [longestHost, true]] as const) {
+          const text = await textMessage(templates, language, { appName, publicBaseurl: `https://${publicHost}/`, webotpLine });
+          if (webotpLine && publicHost === host) expect(text.endsWith(`@${host} #123456`)).toBe(true);
+          expect(text).toContain('123456');
           const { used, of } = segmentUse(text);
-          expect({ language, appName, webotpLine, fits: used <= of, used, of }).toEqual({ language, appName, webotpLine, fits: true, used, of });
+          expect({ language, appName, publicHost, webotpLine, fits: used <= of, used, of }).toEqual({ language, appName, publicHost, webotpLine, fits: true, used, of });
         }
       },
     );
+
+    it.each(templates.languages)('%s: when even the short form takes two segments with the line, sends the short form alone', async (language) => {
+      const text = await textMessage(templates, language, { appName: longestName, publicBaseurl: `https://${longestHost}/` });
+      expect(text).toBe(templates.render('sms/code_short.txt', language, { ...view, app_name: longestName }).trim());
+    });
 
     it.each(templates.languages.filter((language) => isGsm7(templates.render('sms/code.txt', language, { ...view, app_name: longestName }))))(
       '%s, written in GSM-7, keeps its full text (app name and all) with the longest name and host',
@@ -132,6 +143,26 @@ describe('the shipped templates', () => {
       const text = await textMessage(templates, 'ja', { appName: 'Example Chat', publicBaseurl: 'https://matrix.example.org/' });
       expect(text).toBe('Example Chatの認証コード：123456。他人に教えないでください。\n\n@matrix.example.org #123456');
     });
+  });
+
+  it('write the Italian text message in the catalog’s formal address (Lei), in one GSM-7 segment', () => {
+    const text = templates.render('sms/code.txt', 'it', { ...view, app_name: longestAllowed }).trim();
+    expect(text).toBe(`123456 è il codice di verifica di ${longestAllowed}. Non lo condivida con nessuno.`);
+    expect(isGsm7(text)).toBe(true);
+    expect(segmentUse(`${text}\n\n@${'x'.repeat(40)} #123456`).used).toBeLessThanOrEqual(160);
+  });
+
+  it('isolate the app name in the HTML email’s brand, and with FSI/PDI in right-to-left plain-text emails alone, never in a text message', async () => {
+    for (const language of templates.languages) {
+      expect(templates.render('email/registration.html', language, view)).toContain('<bdi>Example Chat</bdi></div>');
+      const subject = templates.render('email/registration.subject.txt', language, view);
+      const body = templates.render('email/registration.txt', language, view);
+      const rtl = writingDirection(language) === 'rtl';
+      expect({ language, subject: subject.includes('\u2068Example Chat\u2069'), body: body.includes('\u2068Example Chat\u2069') }).toEqual({ language, subject: rtl, body: rtl });
+      const text = await textMessage(templates, language, { appName: 'Example Chat', publicBaseurl: 'https://matrix.example.org/' });
+      expect(text).not.toMatch(/[\u2068\u2069]/);
+    }
+    expect(templates.render('email/registration.subject.txt', 'ar', view).trim()).toMatch(/^\[\u2068Example Chat\u2069\] /);
   });
 
   it('refuse an sms.app_name longer than the texts take', () => {
@@ -179,8 +210,9 @@ describe('templates_dir overrides', () => {
     expect(german.render('email/registration.subject.txt', 'en', view).trim()).toBe('[Example Chat] Confirm your email address');
   });
 
-  it('add a language by adding a folder; what it lacks comes from English, and says so', () => {
+  it('add a language by adding a folder with pages; what it lacks comes from English, and says so', () => {
     write(`${UNSHIPPED}/sms/code.txt`, '{{code}} estas via kodo de {{app_name}}.');
+    write(`${UNSHIPPED}/pages/registration_confirm.html`, '<html lang="{{lang}}">Konfirmu</html>');
     const templates = new Templates(dir);
     expect(templates.languages).toEqual([...shippedLanguages, UNSHIPPED].sort());
     expect(templates.renderWithLanguage('sms/code.txt', UNSHIPPED, view)).toEqual({ text: '123456 estas via kodo de Example Chat.', language: UNSHIPPED });
@@ -200,9 +232,33 @@ describe('templates_dir overrides', () => {
     expect(templates.render('pages/registration_confirm.html', 'en', view)).not.toContain('Nur auf Deutsch');
   });
 
+  it('take a flat partial with no words of its own (a stylesheet, a logo) in every language, one with words in the default language alone', () => {
+    write('pages/_head.html', '<meta charset="utf-8"><style>/* OPERATOR CSS */ body { background: #000 }</style>');
+    write('pages/_brand.html', '<div class="brand"><img src="/logo.png" alt="{{app_name}}"> &nbsp; {{app_name}}</div>');
+    write('email/_brand.html', '<img src="https://example.org/mail-logo.png" alt="{{app_name}}" height="40"><!-- our logo -->');
+    write('pages/_footer.html', '<footer>Contact us at the front desk</footer>');
+    const templates = new Templates(dir, 'fr');
+    for (const language of ['fr', 'de', 'en', 'ar', 'ja']) {
+      const page = templates.render('pages/registration_confirm.html', language, view);
+      expect({ language, css: page.includes('OPERATOR CSS'), brand: page.includes('src="/logo.png"') }).toEqual({ language, css: true, brand: true });
+      expect(page.includes('Contact us at the front desk')).toBe(language === 'fr');
+      expect(templates.render('email/registration.html', language, view)).toContain('mail-logo.png');
+    }
+  });
+
   it('fail at preload, not at the first page, when a partial is missing', () => {
     write('fr/pages/failure.html', '<html lang="{{lang}}">{{> _missing}}</html>');
     expect(() => new Templates(dir).preload(['pages/failure.html'])).toThrow(/template pages\/_missing.html not found for language fr/);
+  });
+
+  it('take no folder for a language unless Intl knows its name as a language and it holds pages', () => {
+    for (const folder of ['img', 'css', 'old', 'bak', 'tmp', 'doc']) write(`${folder}/pages/failure.html`, '<html>{{app_name}}</html>');
+    write('img/logo.png', 'x');
+    write(`${UNSHIPPED}/email/registration.subject.txt`, 'Konfirmu vian retpoŝtadreson');
+    write('hr/pages/failure.html', '<html lang="{{lang}}">Poveznica je istekla.</html>');
+    const templates = new Templates(dir);
+    expect(templates.languages).toEqual([...shippedLanguages, 'hr'].sort());
+    expect(templates.renderWithLanguage('pages/failure.html', 'hr', view)).toEqual({ text: '<html lang="hr">Poveznica je istekla.</html>', language: 'hr' });
   });
 
   it('ignore folders whose names are not language tags', () => {
