@@ -194,9 +194,19 @@ describe('languages and branding of emails, text messages and pages', () => {
     expect(germanHtml).toContain('<input type="hidden" name="lang" value="de">');
     // The session keeps its language: the same link without ?lang= is English again.
     expect(await (await openLink(mail, 'de')).text()).toContain('<html lang="en" dir="ltr">');
-    // An unknown ?lang= is ignored.
-    germanUrl.searchParams.set('lang', 'xx');
-    expect((await fetch(germanUrl)).headers.get('content-language')).toBe('en');
+    // An unknown ?lang= is ignored: the session's language answers, the menu marks it, and the form carries no lang at all.
+    for (const unknown of ['xx-bogus', 'DE', 'de"><script>alert(1)</script>', '../../etc/passwd']) {
+      germanUrl.searchParams.set('lang', unknown);
+      const ignored = await fetch(germanUrl, { headers: { 'accept-language': 'de' } });
+      expect(ignored.headers.get('content-language')).toBe('en');
+      const ignoredHtml = await ignored.text();
+      expect(ignoredHtml).toContain('<html lang="en" dir="ltr">');
+      expect(ignoredHtml).not.toContain('name="lang"');
+      expect(ignoredHtml).not.toContain(unknown);
+      expect(ignoredHtml).not.toContain(encodeURIComponent(unknown));
+      const current = [...ignoredHtml.matchAll(/hreflang="([^"]*)"[^>]* aria-current="page"/g)].map(([, tag]) => tag);
+      expect(current).toEqual(['en']);
+    }
 
     const form = link.searchParams;
     form.set('lang', 'de');

@@ -38,6 +38,21 @@ const start = () => startModule({ database: { path: path.join(dir, 'threepid.sql
 it.each([
   ['a placeholder the shipped string lacks', { 'sms.code': '{code} für {user}' }, /de\.json: sms\.code: uses user, which the shipped string does not have/],
   ['a key the module does not have', { 'sms.cod': '{code}' }, /de\.json: unknown key sms\.cod/],
+  ['an sms.code without the code', { 'sms.code': 'Ihr Code für {app_name} ist da.' }, /de\.json: sms\.code: must use exactly the shipped string's placeholders and tags, app_name, code; it has app_name$/m],
+  ['an sms.code_short without the code', { 'sms.code_short': 'Ihr Code' }, /de\.json: sms\.code_short: must use exactly .* code; it has none/],
+  ['the code formatted as a number (123,456)', { 'sms.code': '{code, number} ist Ihr Code für {app_name}.' }, /de\.json: sms\.code: must use exactly .*it has app_name, code:number$/m],
+  ['the code formatted as a date', { 'sms.code': '{code, date} ist Ihr Code für {app_name}.' }, /de\.json: sms\.code: must use exactly .*it has app_name, code:date$/m],
+  ['a page string without its server name', { 'page.registration.confirm.intro': 'Bestätigen Sie Ihre Adresse.' }, /de\.json: page\.registration\.confirm\.intro: must use exactly/],
+  [
+    'an sms.code_short too long for one segment even alone',
+    { 'sms.code_short': 'Ihr Bestätigungscode lautet {code}. Geben Sie ihn niemandem weiter, auch nicht unseren Mitarbeitern, die Sie niemals danach fragen werden. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht.' },
+    /de\.json: sms\.code_short: the de text message takes 2\d\d of the 160 characters of one segment even in its short form/,
+  ],
+  [
+    'an sms.code_short outside GSM-7 longer than 70',
+    { 'sms.code_short': 'Ihr Code: {code}. Geben Sie ihn niemandem weiter – auch nicht unseren Mitarbeitern ✓' },
+    /de\.json: sms\.code_short: the de text message takes \d+ of the 70 characters/,
+  ],
 ])('%s: --check fails and the start is refused, naming the key', async (_what, messages, expected) => {
   writeCatalog(messages);
   const { code, stdout, stderr } = await check();
