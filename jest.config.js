@@ -21,12 +21,12 @@ module.exports = {
   testTimeout: 20000,
   // Coverage of src/ over both projects, as a floor the suite may only raise:
   // each figure is what the suite reached when the gate was last raised
-  // (95.9 / 90.2 / 95.5 / 97.2 on Node 20 and 24 alike), rounded down and less
+  // (96.2 / 90.8 / 96.0 / 97.6 on Node 20 and 24 alike), rounded down and less
   // one point, for the retry and recovery paths that timing decides.
   // `npm test` runs jest with --coverage; a run of a few files does not.
   collectCoverageFrom: ['<rootDir>/src/**/*.ts'],
   coverageReporters: ['text-summary'],
-  coverageThreshold: { global: { statements: 94, branches: 89, functions: 94, lines: 96 } },
+  coverageThreshold: { global: { statements: 95, branches: 89, functions: 94, lines: 96 } },
   projects: [
     {
       ...common,
