@@ -76,7 +76,12 @@ export function negotiateLanguage(
  * default, then English.
  */
 export function fallbackChain(language: string, defaultLanguage: string): string[] {
-  const chain: string[] = [];
-  for (let tag = language; tag; tag = tag.includes('-') ? tag.slice(0, tag.lastIndexOf('-')) : '') chain.push(tag);
-  return [...new Set([...chain, defaultLanguage, 'en'])];
+  return [...new Set([...truncations(language), defaultLanguage, 'en'])];
+}
+
+/** The tag and its shorter forms: `pt-BR`, `pt`. */
+export function truncations(tag: string): string[] {
+  const tags: string[] = [];
+  for (let at = tag; at; at = at.includes('-') ? at.slice(0, at.lastIndexOf('-')) : '') tags.push(at);
+  return tags;
 }

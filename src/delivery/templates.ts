@@ -4,7 +4,7 @@ import Mustache from 'mustache';
 import { packageRoot } from '../package-files';
 import { Catalogs, REFERENCE_LANGUAGE } from './catalogs';
 import { languageInfo } from './language-list';
-import { LANGUAGE_TAG } from './languages';
+import { LANGUAGE_TAG, truncations } from './languages';
 
 /** The layouts shipped with the module (`email/`, `pages/`, `sms/`) and, in `messages/`, one catalog per language. */
 export const DEFAULT_TEMPLATES_DIR = path.join(packageRoot(), 'templates');
@@ -55,13 +55,6 @@ function languageFolders(dir: string): string[] {
       existsSync(path.join(dir, name, 'pages')) &&
       isKnownLanguage(name),
   );
-}
-
-/** The tag and its shorter forms: `pt-BR`, `pt`. */
-function truncations(tag: string): string[] {
-  const tags: string[] = [];
-  for (let at = tag; at; at = at.includes('-') ? at.slice(0, at.lastIndexOf('-')) : '') tags.push(at);
-  return tags;
 }
 
 type Token = ReturnType<typeof Mustache.parse>[number];
