@@ -46,6 +46,8 @@ export class Catalogs {
   readonly languages: readonly string[];
   private readonly catalogs = new Map<string, Catalog>();
   private readonly compiled = new Map<string, CompiledMessage>();
+  /** Each language's chain, worked out on its first message rather than on every one. */
+  private readonly chains = new Map<string, readonly string[]>();
   private readonly operatorFiles = new Map<string, { file: string; messages: Catalog }>();
 
   constructor(
@@ -73,8 +75,13 @@ export class Catalogs {
   }
 
   /** The languages `language`'s strings come from, best first, those with a catalog only. */
-  chain(language: string): string[] {
-    return fallbackChain(language, this.defaultLanguage).filter((tag) => this.catalogs.has(tag));
+  chain(language: string): readonly string[] {
+    let chain = this.chains.get(language);
+    if (!chain) {
+      chain = Object.freeze(fallbackChain(language, this.defaultLanguage).filter((tag) => this.catalogs.has(tag)));
+      this.chains.set(language, chain);
+    }
+    return chain;
   }
 
   /** The operator's catalog file `key` in `language` is taken from, if it is an operator's string. */

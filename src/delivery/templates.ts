@@ -135,6 +135,8 @@ function isolatingNames(view: Record<string, unknown>): Record<string, unknown> 
  */
 export class Templates {
   private readonly files = new Map<string, string | null>();
+  /** Which file serves a layout in a language: decided once, since telling whether a flat layout serves every language parses it. */
+  private readonly found = new Map<string, Found>();
   private readonly operatorDir: string | undefined;
   readonly catalogs: Catalogs;
   /** Every language there are strings for: the module's catalogs, the operator's, and the operator's language folders. */
@@ -209,6 +211,16 @@ export class Templates {
   }
 
   private find(name: string, language: string): Found {
+    const id = `${language}\u0000${name}`;
+    let found = this.found.get(id);
+    if (!found) {
+      found = this.lookUp(name, language);
+      this.found.set(id, found);
+    }
+    return found;
+  }
+
+  private lookUp(name: string, language: string): Found {
     const candidates: Array<{ file: string; language?: string }> = [];
     if (this.operatorDir) {
       for (const tag of truncations(language)) candidates.push({ file: path.join(this.operatorDir, tag, name), language: tag });
