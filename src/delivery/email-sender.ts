@@ -50,13 +50,7 @@ export class EmailSender {
   /** A subject the config sets (Synapse's `email.subjects`) wins over the subject template. */
   private subject(template: EmailPayload['template']): string | undefined {
     const { subjects } = this.config.email;
-    return template === 'registration'
-      ? subjects.registration
-      : template === 'password_reset'
-        ? subjects.passwordReset
-        : template === 'add_threepid'
-          ? subjects.addThreepid
-          : undefined;
+    return { registration: subjects.registration, password_reset: subjects.passwordReset, add_threepid: subjects.addThreepid }[template];
   }
 
   /**

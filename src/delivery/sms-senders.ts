@@ -91,6 +91,9 @@ export const SMS_TEMPLATE_FILES = ['sms/code.txt', 'sms/code_short.txt'];
 
 /** Renders an outbox SMS payload and hands it to the transport. */
 export class SmsSender {
+  /** The host the one-time code line names, from the configured public URL, once. */
+  private readonly webotpHost: string;
+
   constructor(
     private readonly config: {
       readonly serverName: string;
@@ -100,7 +103,9 @@ export class SmsSender {
     },
     private readonly templates: Templates,
     private readonly transport: SmsTransport,
-  ) {}
+  ) {
+    this.webotpHost = new URL(config.publicBaseurl).hostname;
+  }
 
   send(payload: SmsPayload, signal?: AbortSignal): Promise<void> {
     const view = { app_name: this.config.sms.appName, server_name: this.config.serverName, code: payload.code };
@@ -126,6 +131,6 @@ export class SmsSender {
    * the default port, and phones read no port in it.
    */
   private oneTimeCodeLine(code: string): string {
-    return this.config.sms.webotpLine ? `\n\n@${new URL(this.config.publicBaseurl).hostname} #${code}` : '';
+    return this.config.sms.webotpLine ? `\n\n@${this.webotpHost} #${code}` : '';
   }
 }
