@@ -33,9 +33,6 @@ const TEXT_TAGS: Readonly<Record<string, (chunks: string[]) => string>> = {
   b: (chunks) => chunks.join(''),
 };
 
-/** The tags a catalog entry may use. */
-export const MESSAGE_TAGS: readonly string[] = Object.keys(HTML_TAGS);
-
 /** Parses an ICU message; a syntax error throws, naming nothing but what is wrong. */
 export function parseMessage(source: string, locale: string): Element[] {
   return new IntlMessageFormat(source, locale, undefined, { ignoreTag: false }).getAst();

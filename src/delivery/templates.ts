@@ -9,9 +9,6 @@ import { LANGUAGE_TAG, truncations } from './languages';
 /** The layouts shipped with the module (`email/`, `pages/`, `sms/`) and, in `messages/`, one catalog per language. */
 export const DEFAULT_TEMPLATES_DIR = path.join(packageRoot(), 'templates');
 
-/** The language every other one falls back to, string by string: the module ships it complete. */
-export const FALLBACK_LANGUAGE = REFERENCE_LANGUAGE;
-
 const noEscape = (value: string): string => value;
 
 /** A layout found for a language: its text, and the language it is written for when it is an operator's copy in a language folder. */
@@ -144,7 +141,7 @@ export class Templates {
 
   constructor(
     operatorDir?: string,
-    readonly defaultLanguage: string = FALLBACK_LANGUAGE,
+    readonly defaultLanguage: string = REFERENCE_LANGUAGE,
   ) {
     this.operatorDir = operatorDir ? path.resolve(operatorDir) : undefined;
     this.catalogs = new Catalogs(this.operatorDir, defaultLanguage);
