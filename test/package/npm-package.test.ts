@@ -17,6 +17,7 @@ import path from 'node:path';
 import { eventually, freePort } from '../support/e2e-utils';
 import { guideOf, type GuideProject } from '../support/guide-files';
 import { post, removeDir, tempDir } from '../support/harness';
+import { watchProcess } from '../support/sidecar-process';
 import { linkIn, startSmtpSink } from '../support/smtp';
 import { expectResponseMatchesSpec } from '../support/spec';
 import { SECRET_ENV } from '../../src/config/common';
@@ -242,28 +243,17 @@ async function startGuideHost(project: string, smtpPort: number): Promise<GuideH
     THREEPID_DATABASE: path.join(project, 'data', 'threepid.sqlite'),
   };
   const child = spawn(process.execPath, [path.join('dist', 'host.js')], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal!)));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const stop = async () => {
-    if (running()) child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    const code = await exited;
-    clearTimeout(killer);
-    return code;
-  };
+  const { output, running, stop } = watchProcess(child);
   try {
     await eventually(() => {
-      if (!running()) throw new Error(`the guide's host exited during start:\n${output}`);
-      return output.includes('"msg":"homeserver listening"');
+      if (!running()) throw new Error(`the guide's host exited during start:\n${output()}`);
+      return output().includes('"msg":"homeserver listening"');
     }, "the guide's host to listen", 30_000);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url, output: () => output, stop };
+  return { url, output, stop };
 }
 
 describe('the npm package', () => {

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
@@ -58,28 +58,17 @@ export async function startSidecarProcess(
   );
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_')));
   const child = spawn(process.execPath, [CLI, '--config', configFile], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal!)));
-  const running = () => child.exitCode === null && child.signalCode === null;
-  const stop = async () => {
-    if (!running()) return;
-    child.kill('SIGTERM');
-    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(killer);
-  };
+  const { output, running, exited, stop } = watchProcess(child);
   try {
     await eventually(async () => {
-      if (!running()) throw new Error(`the sidecar exited during start:\n${output}`);
+      if (!running()) throw new Error(`the sidecar exited during start:\n${output()}`);
       return fetch(`${internalUrl}/health`).then((res) => res.ok, () => false);
     }, 'the sidecar to answer /health', 30_000);
   } catch (err) {
     await stop();
     throw err;
   }
-  return { url, internalUrl, output: () => output, running, exited, kill: (signal) => void child.kill(signal), stop };
+  return { url, internalUrl, output, running, exited, kill: (signal) => void child.kill(signal), stop: async () => void (await stop()) };
 }
 
 export interface TokenAnswer {
@@ -123,4 +112,31 @@ export async function checkOutboxKeys(dir: string, file: string, keys: string[])
   const code = await new Promise((resolve) => child.once('exit', resolve));
   expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   return stdout;
+}
+
+export interface WatchedProcess {
+  /** What the process wrote so far, stdout and stderr interleaved. */
+  output(): string;
+  running(): boolean;
+  /** Resolves when the process has exited: its exit code, or the signal that ended it. */
+  readonly exited: Promise<number | NodeJS.Signals>;
+  /** SIGTERM (SIGKILL after 10 s), then the exit code or signal. */
+  stop(): Promise<number | NodeJS.Signals>;
+}
+
+/** Collects a spawned child's output and stops it the way every process test does. */
+export function watchProcess(child: ChildProcess): WatchedProcess {
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = new Promise<number | NodeJS.Signals>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal!)));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const stop = async () => {
+    if (running()) child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const code = await exited;
+    clearTimeout(killer);
+    return code;
+  };
+  return { output: () => output, running, exited, stop };
 }
