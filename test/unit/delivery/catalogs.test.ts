@@ -35,6 +35,14 @@ describe('the shipped catalogs', () => {
     }
   });
 
+  it('are the 28 languages the README promises, right-to-left ones included, written out here rather than read from the list', () => {
+    const promised = ['ar', 'cs', 'da', 'de', 'en', 'es', 'et', 'fa', 'fi', 'fr', 'he', 'hu', 'it', 'ja', 'ko', 'nb-NO', 'nl', 'pl', 'pt', 'pt-BR', 'ru', 'sk', 'sv', 'tr', 'uk', 'uz', 'zh-Hans', 'zh-Hant'];
+    expect(promised).toHaveLength(28);
+    expect([...shippedTags].sort()).toEqual([...promised].sort());
+    expect([...languageList().keys()].sort()).toEqual([...promised].sort());
+    expect([...languageList()].filter(([, info]) => info.dir === 'rtl').map(([tag]) => tag).sort()).toEqual(['ar', 'fa', 'he']);
+  });
+
   it('are one for every language the list names: a listed language ships whole', () => {
     expect([...languageList().keys()].filter((tag) => !shippedTags.includes(tag))).toEqual([]);
   });
