@@ -60,9 +60,16 @@ function engineName(tag: string): string {
   }
 }
 
+/** Languages the list lacks, as the engine's locale data describes them: asked once each, since every render needs the direction. */
+const unlisted = new Map<string, LanguageInfo>();
+
 /** A language's name, direction and browser tags: from the list, else from the engine's locale data. */
 export function languageInfo(tag: string): LanguageInfo {
-  return languageList().get(tag) ?? { name: engineName(tag), dir: engineDirection(tag), browserTags: [] };
+  const known = languageList().get(tag) ?? unlisted.get(tag);
+  if (known) return known;
+  const info = { name: engineName(tag), dir: engineDirection(tag), browserTags: [] };
+  unlisted.set(tag, info);
+  return info;
 }
 
 /** Browser tags (lower case) and the language each stands for, among `available`. */
