@@ -48,7 +48,7 @@ const SYNAPSE_NOTIFICATION_TEMPLATES = new Set([
 export function synapseTemplateNotes(dir: string | undefined): string[] {
   if (dir === undefined || !existsSync(dir)) return [];
   const files = readdirSync(dir).sort();
-  const replaced = files.filter((file) => file in SYNAPSE_COUNTERPARTS);
+  const replaced = files.filter((file) => Object.hasOwn(SYNAPSE_COUNTERPARTS, file));
   const notifications = files.filter((file) => SYNAPSE_NOTIFICATION_TEMPLATES.has(file));
   const notes: string[] = [];
   if (replaced.length > 0) {
