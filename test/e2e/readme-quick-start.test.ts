@@ -11,6 +11,7 @@ import path from 'node:path';
 import { blocksChecked, ROOT } from '../support/doc-blocks';
 import { decodeHtmlEntities, eventually } from '../support/e2e-utils';
 import { removeDir, tempDir } from '../support/harness';
+import { watchProcess } from '../support/sidecar-process';
 
 const [start] = blocksChecked('quick-start');
 const [tryIt] = blocksChecked('quick-start-try');
@@ -40,14 +41,11 @@ it("runs as the README says: npm start, a requestToken with curl, the mail's lin
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_') && !key.startsWith('npm_') && key !== 'LOG_LEVEL'));
   // Its own process group, so a failed test leaves no sidecar behind npm.
   const npm = spawn('npm', ['start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  npm.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  npm.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise((resolve) => npm.once('exit', resolve));
+  const { output, exited } = watchProcess(npm);
   const shell = (command: string) => execFileSync('bash', ['-c', command], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
   try {
     await eventually(async () => {
-      if (npm.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
+      if (npm.exitCode !== null) throw new Error(`npm start exited:\n${output()}`);
       return fetch('http://127.0.0.1:8091/health').then((res) => res.ok, () => false);
     }, 'the sidecar started by npm start to answer /health', 30_000);
 

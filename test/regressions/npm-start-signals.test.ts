@@ -10,6 +10,7 @@ import path from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { eventually, freePort } from '../support/e2e-utils';
 import { removeDir, tempDir } from '../support/harness';
+import { watchProcess } from '../support/sidecar-process';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -43,14 +44,11 @@ it('SIGTERM to `npm start` ends the sidecar too', async () => {
   );
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MATRIX_HS_THREEPID_') && !key.startsWith('npm_')));
   const npm = spawn('npm', ['start', '--', '--config', configFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  npm.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  npm.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  const npmExited = new Promise((resolve) => npm.once('exit', resolve));
+  const { output, exited: npmExited } = watchProcess(npm);
   let sidecars: number[] = [];
   try {
     await eventually(async () => {
-      if (npm.exitCode !== null) throw new Error(`npm start exited:\n${output}`);
+      if (npm.exitCode !== null) throw new Error(`npm start exited:\n${output()}`);
       return fetch(`http://127.0.0.1:${internal}/health`).then((res) => res.ok, () => false);
     }, 'the sidecar started by npm to answer /health', 30_000);
     // Whatever npm runs the script under, the processes below it.
