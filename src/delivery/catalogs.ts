@@ -86,14 +86,19 @@ export class Catalogs {
 
   /** The operator's catalog file `key` in `language` is taken from, if it is an operator's string. */
   operatorFileOf(language: string, key: string): string | undefined {
-    const from = this.chain(language).find((tag) => this.catalogs.get(tag)?.[key] !== undefined);
+    const from = this.languageHolding(key, language);
     const operator = from === undefined ? undefined : this.operatorFiles.get(from);
     return operator && key in operator.messages ? operator.file : undefined;
   }
 
+  /** The first language down `language`'s chain whose catalog has `key`. */
+  private languageHolding(key: string, language: string): string | undefined {
+    return this.chain(language).find((tag) => this.catalogs.get(tag)?.[key] !== undefined);
+  }
+
   /** `key` in `language` (or down its fallback chain), its placeholders filled from `values`. */
   format(language: string, key: string, values: Readonly<Record<string, unknown>>, output: Output): string {
-    const from = this.chain(language).find((tag) => this.catalogs.get(tag)?.[key] !== undefined);
+    const from = this.languageHolding(key, language);
     if (from === undefined) throw new Error(`no message ${key} in any catalog`);
     const id = `${from}\u0000${key}\u0000${output}`;
     let message = this.compiled.get(id);
