@@ -79,6 +79,14 @@ it.each(cases('sidecar-config'))('%s is a configuration the sidecar takes, its s
   expect(() => parseConfig(parseYaml(block.text), SECRETS_IN_ENVIRONMENT)).not.toThrow();
 });
 
+// The two checks below look at the page only where a block sets up Twilio or
+// the homeserver: at least one block must, or they check nothing.
+it('some sidecar configuration block sets up Twilio, and some the homeserver', () => {
+  const blocks = blocksChecked('sidecar-config').map((block) => (parseYaml(block.text) ?? {}) as { sms?: { twilio?: unknown }; homeserver?: object });
+  expect(blocks.filter((raw) => raw.sms?.twilio).length).toBeGreaterThan(0);
+  expect(blocks.filter((raw) => Object.keys(raw.homeserver ?? {}).length > 0).length).toBeGreaterThan(0);
+});
+
 // A placeholder where a secret goes passes --check and is then sent to the
 // provider (or, for the shared secret, used): secrets come from the environment.
 it.each(cases('sidecar-config'))('%s writes no secret of its own', (_at, block) => {
