@@ -155,4 +155,16 @@ export function secret(key: keyof typeof SECRET_ENV, fromFile: string | undefine
 }
 
 /** Without a trailing slash, so paths can be appended. */
+/**
+ * A name the module writes into subjects, senders and texts (`app_name`):
+ * no control or format characters, so a bidi override (U+202E) cannot
+ * turn the rest of a subject round, nor a line break start a header.
+ */
+export const displayedName = (maxLength = 1000) =>
+  z
+    .string()
+    .min(1)
+    .max(maxLength)
+    .refine((name) => !/[\p{Cc}\p{Cf}]/u.test(name), 'must not contain control or invisible formatting characters (line breaks, bidi controls)');
+
 export const withoutTrailingSlash = (url: string) => url.replace(/\/+$/, '');

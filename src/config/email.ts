@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LANGUAGE_TAG } from '../delivery/languages';
 import { DKIM, toDkim } from './dkim';
 import { readTlsCa } from './tls-ca';
-import { duration, keysSharing, secret, section, type Env, type Report, type Settings } from './common';
+import { displayedName, duration, keysSharing, secret, section, type Env, type Report, type Settings } from './common';
 import { synapse } from './doc-marks';
 
 /** Synapse `email:` keys about notifications of missed messages, which this module does not send. */
@@ -69,7 +69,7 @@ export const EMAIL = section(
       require_transport_security: synapse(z.boolean().default(false).describe('Refuse to send unless the server offers STARTTLS: without it, a server (or a man in the middle) that offers none gets the mail, tokens included, in plain text.')),
       force_tls: synapse(z.boolean().default(false).describe('TLS from the first byte (SMTPS, usually port 465) instead of STARTTLS.')),
       notif_from: synapse(z.string().min(1).optional().describe('The sender of every email; `%(app)s` is replaced by `app_name`. Unset: `<app_name> <noreply@<server_name>>`.')),
-      app_name: synapse(z.string().min(1).default('Matrix').describe('The name shown in subjects and bodies, and in text messages unless `sms.app_name` is set.')),
+      app_name: synapse(displayedName().default('Matrix').describe('The name shown in subjects and bodies, and in text messages unless `sms.app_name` is set.')),
       default_language: z.string().regex(LANGUAGE_TAG, 'must be a language tag such as "en", "de" or "pt-BR"').default('en')
         .describe('The language of emails, text messages and pages when the request\'s Accept-Language names none there is a catalog for (`templates/messages/<tag>.json`, shipped or in `templates_dir`).'),
       validation_token_lifetime: synapse(duration('1h').describe('How long an emailed token works.')),
@@ -159,7 +159,8 @@ export function toEmail(raw: Email, serverName: string, env: Env, report: Report
       addThreepid: validationSubject,
       passwordReset: format(raw.subjects.password_reset),
     },
-    notifFrom: format(raw.notif_from) ?? `${raw.app_name} <noreply@${serverName}>`,
+    // Quoted, so a name with a comma, `<` or parentheses stays the name.
+    notifFrom: format(raw.notif_from) ?? `"${raw.app_name.replace(/["\\]/g, '\\$&')}" <noreply@${serverName}>`,
     appName: raw.app_name,
     /** The language of emails, texts and pages when the request names none we have templates for. */
     defaultLanguage: raw.default_language,

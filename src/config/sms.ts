@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, limitSettings, rateLimit, section, type Env, type Report, type Settings } from './common';
+import { displayedName, duration, limitSettings, rateLimit, section, type Env, type Report, type Settings } from './common';
 import { SMS_HTTP, SMS_SNS, SMS_TWILIO, SMS_VONAGE, toSns, toTwilio, toVonage } from './sms-providers';
 
 /** The longest `sms.app_name`: with it, a 40-character host's one-time code line and the code, every shipped language's text fits one GSM-7 segment. */
@@ -21,10 +21,7 @@ export const SMS = section(
       max_token_attempts: z.number().int().min(1).max(100).default(5).describe('Wrong codes a session takes before it is dead (a new requestToken is needed).'),
       max_attempts: z.number().int().min(1).max(100).default(8).describe('Delivery attempts before a message is given up on. Refusals that will fail again (a barred number, bad credentials) end it at once.'),
       webotp_line: z.boolean().default(true).describe('End each text with the origin-bound one-time code line (`@host #code`), from which phones\' browsers and keyboards offer to fill the code in.'),
-      app_name: z
-        .string()
-        .min(1)
-        .max(SMS_APP_NAME_MAX_LENGTH)
+      app_name: displayedName(SMS_APP_NAME_MAX_LENGTH)
         .optional()
         .describe(`The name the texts give the server, at most ${SMS_APP_NAME_MAX_LENGTH} characters. Unset: \`email.app_name\`. A text that would not fit one segment (a longer name, or a language written outside GSM-7) is sent in its short form, the code alone.`),
       http: SMS_HTTP.describe('The http sender: a generic JSON webhook, POSTed with 15 s to answer. 2xx: sent; 408, 429, 5xx and timeouts: retried; other 4xx: failed.'),

@@ -49,9 +49,9 @@ describe('parseConfig', () => {
     it('builds notif_from from app_name and server_name', () => {
       expect(config.serverName).toBe('localhost');
       expect(config.email.appName).toBe('Matrix');
-      expect(config.email.notifFrom).toBe('Matrix <noreply@localhost>');
+      expect(config.email.notifFrom).toBe('"Matrix" <noreply@localhost>');
       expect(parseConfig({ server_name: 'example.org', email: { app_name: 'Acme' } }).email.notifFrom).toBe(
-        'Acme <noreply@example.org>',
+        '"Acme" <noreply@example.org>',
       );
     });
 
