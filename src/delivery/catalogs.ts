@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fallbackChain, LANGUAGE_TAG } from './languages';
+import { fallbackChain, isKnownLanguage, LANGUAGE_TAG } from './languages';
 import { SHIPPED_MESSAGES_DIR } from './language-list';
 import { argumentNames, CompiledMessage, messageSignature, parseMessage, type Output } from './message-format';
 
@@ -9,14 +9,22 @@ export const REFERENCE_LANGUAGE = 'en';
 
 type Catalog = Readonly<Record<string, string>>;
 
+/** A catalog's own entry: `constructor` or `__proto__` is a key like any other, never the object's. */
+const ownEntry = (catalog: Catalog, key: string): string | undefined => (Object.hasOwn(catalog, key) ? catalog[key] : undefined);
+
 /** `<dir>/<tag>.json` files, each a flat object of key to ICU message. */
-function readCatalogs(dir: string): Map<string, { file: string; messages: Catalog }> {
+function readCatalogs(dir: string, operators = false): Map<string, { file: string; messages: Catalog }> {
   const catalogs = new Map<string, { file: string; messages: Catalog }>();
   if (!existsSync(dir)) return catalogs;
   for (const name of readdirSync(dir).sort()) {
     const tag = name.replace(/\.json$/, '');
-    if (!name.endsWith('.json') || !LANGUAGE_TAG.test(tag)) continue;
     const file = path.join(dir, name);
+    if (!name.endsWith('.json') || !LANGUAGE_TAG.test(tag)) {
+      // A misspelt name (`pt_BR.json`, `fr.JSON`) would be ignored without a word.
+      if (operators) throw new Error(`${file}: not a catalog: name it <language tag>.json, as pt-BR.json`);
+      continue;
+    }
+    if (operators && !isKnownLanguage(tag)) throw new Error(`${file}: ${tag} is not a language tag the engine knows`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -59,10 +67,10 @@ export class Catalogs {
     const reference = shipped.get(REFERENCE_LANGUAGE)?.messages;
     if (!reference) throw new Error(`no ${REFERENCE_LANGUAGE}.json catalog in ${shippedDir}`);
     for (const [tag, { messages }] of shipped) this.catalogs.set(tag, messages);
-    const operator = operatorDir ? readCatalogs(path.join(operatorDir, 'messages')) : new Map<string, { file: string; messages: Catalog }>();
+    const operator = operatorDir ? readCatalogs(path.join(operatorDir, 'messages'), true) : new Map<string, { file: string; messages: Catalog }>();
     for (const [tag, { file, messages }] of operator) {
       const own = shipped.get(tag)?.messages ?? {};
-      for (const [key, message] of Object.entries(messages)) checkOverride(file, tag, key, message, own[key] ?? reference[key]);
+      for (const [key, message] of Object.entries(messages)) checkOverride(file, tag, key, message, ownEntry(own, key) ?? ownEntry(reference, key));
       this.catalogs.set(tag, { ...own, ...messages });
       this.operatorFiles.set(tag, { file, messages });
     }
@@ -71,7 +79,7 @@ export class Catalogs {
 
   /** True when the reference catalog has `key`: every layout's keys must pass. */
   has(key: string): boolean {
-    return key in (this.catalogs.get(REFERENCE_LANGUAGE) ?? {});
+    return ownEntry(this.catalogs.get(REFERENCE_LANGUAGE) ?? {}, key) !== undefined;
   }
 
   /** The languages `language`'s strings come from, best first, those with a catalog only. */
@@ -93,7 +101,7 @@ export class Catalogs {
 
   /** The first language down `language`'s chain whose catalog has `key`. */
   private languageHolding(key: string, language: string): string | undefined {
-    return this.chain(language).find((tag) => this.catalogs.get(tag)?.[key] !== undefined);
+    return this.chain(language).find((tag) => ownEntry(this.catalogs.get(tag) ?? {}, key) !== undefined);
   }
 
   /** `key` in `language` (or down its fallback chain), its placeholders filled from `values`. */

@@ -85,3 +85,13 @@ export function truncations(tag: string): string[] {
   for (let at = tag; at; at = at.includes('-') ? at.slice(0, at.lastIndexOf('-')) : '') tags.push(at);
   return tags;
 }
+
+/** True when the engine knows `tag` as a language and `tag` is its canonical spelling: `img`, `css`, `old` (and `bak`, Bashkir spelt `ba`) are not. */
+export function isKnownLanguage(tag: string): boolean {
+  try {
+    const named = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'none' }).of(tag);
+    return named !== undefined && Intl.getCanonicalLocales(tag)[0] === tag;
+  } catch {
+    return false;
+  }
+}

@@ -4,7 +4,7 @@ import Mustache from 'mustache';
 import { packageRoot } from '../package-files';
 import { Catalogs, REFERENCE_LANGUAGE } from './catalogs';
 import { languageInfo } from './language-list';
-import { LANGUAGE_TAG, truncations } from './languages';
+import { isKnownLanguage, LANGUAGE_TAG, truncations } from './languages';
 
 /** The layouts shipped with the module (`email/`, `pages/`, `sms/`) and, in `messages/`, one catalog per language. */
 export const DEFAULT_TEMPLATES_DIR = path.join(packageRoot(), 'templates');
@@ -25,16 +25,6 @@ export interface Rendered {
 
 /** Folders of an operator's templates folder that are not languages, though some look like tags. */
 const NOT_LANGUAGES = new Set(['email', 'pages', 'sms', 'messages']);
-
-/** True when the engine knows `tag` as a language and `tag` is its canonical spelling: `img`, `css`, `old` (and `bak`, Bashkir spelt `ba`) are not. */
-function isKnownLanguage(tag: string): boolean {
-  try {
-    const named = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'none' }).of(tag);
-    return named !== undefined && Intl.getCanonicalLocales(tag)[0] === tag;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * An operator's folders that add a language: named with a language tag the
