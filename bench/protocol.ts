@@ -1,7 +1,13 @@
 /** What `bench/server.ts` is asked to run (passed as JSON in argv[2]). */
 export type ServerSpec =
   | { readonly kind: 'bare' }
-  | { readonly kind: 'module'; readonly databasePath: string; readonly smtpPort: number };
+  | {
+      readonly kind: 'module';
+      readonly databasePath: string;
+      readonly smtpPort: number;
+      /** Synapse's default `rc_3pid_validation` instead of a limit the load never reaches. */
+      readonly rateLimited?: boolean;
+    };
 
 /** The child's own account of its resources: RSS in bytes, CPU time (user + system) in microseconds. */
 export interface Usage {

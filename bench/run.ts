@@ -3,8 +3,9 @@
  * route, on loopback. See the issue "Scale and speed" for what is measured.
  *
  * Environment:
- *   BENCH_SECONDS          measured seconds per HTTP scenario (default 5)
- *   BENCH_WARMUP_SECONDS   unmeasured load before each (default 1)
+ *   BENCH_SECONDS          measured seconds per HTTP scenario (default 10)
+ *   BENCH_WARMUP_SECONDS   unmeasured load before each (default 3)
+ *   BENCH_PIN              0: do not pin the server and the load to a core each (default: pinned)
  *   BENCH_ONLY             comma-separated scenario names to run (default: all)
  *   BENCH_SUBMIT_SESSIONS  sessions made for the submit scenario (default: enough at the bare route's rate)
  *   BENCH_PROFILE_DIR      run each server under --cpu-prof, writing its threads' profiles into <dir>/<scenario>/
@@ -21,15 +22,17 @@ import { runLoad, type RequestSpec } from './load';
 import { REQUEST_TOKEN_PATH, type ServerSpec } from './protocol';
 import { formatTable, formatTargets, judge, type Row } from './report';
 import { enqueueEmails, seedSessions } from './seed';
+import { pinCores, type Pinning } from './pinning';
 import { ServerProcess } from './server-process';
+import { measureStartup } from './startup';
 import { SmtpSink } from './smtp-sink';
 
-const SECONDS = positive('BENCH_SECONDS', 5);
-const WARMUP_SECONDS = positive('BENCH_WARMUP_SECONDS', 1, true);
+const SECONDS = positive('BENCH_SECONDS', 10);
+const WARMUP_SECONDS = positive('BENCH_WARMUP_SECONDS', 3, true);
 const ONLY = process.env.BENCH_ONLY?.split(',').map((name) => name.trim());
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR ? path.resolve(process.env.BENCH_PROFILE_DIR) : undefined;
 const SUBMIT_SESSIONS = positive('BENCH_SUBMIT_SESSIONS', 0, true) || undefined;
-const CONNECTIONS = 32;
+const CONNECTIONS = 10;
 const OUTBOX_EMAILS = 10_000;
 const OUTBOX_TIMEOUT_MS = 10 * 60_000;
 const RESULTS_FILE = path.resolve('bench-results.json');
@@ -93,15 +96,29 @@ const requestToken: RequestSpec = {
   },
 };
 
+/** The same client_secret, address and send_attempt every time: after the first, each is answered from the session it made. */
+const sameRequestToken: RequestSpec = {
+  method: 'POST',
+  path: REQUEST_TOKEN_PATH,
+  body: () => JSON.stringify({ client_secret: `benchsame${runId}`, email: `same-${runId}@example.org`, send_attempt: 1 }),
+};
+
+/** How long the emails still unsent when the load ended take to reach the sink: at most this long. */
+const BACKLOG_TIMEOUT_MS = 5 * 60_000;
+
 interface Context {
   readonly dir: string;
   readonly sink: SmtpSink;
+  readonly pinning: Pinning;
   /** The bare route's rate, once measured: submit sizes its pool of sessions on it. */
   bareRate?: number;
 }
 
+let pinning: Pinning | undefined;
+
 async function withServer<T>(name: string, spec: ServerSpec, work: (server: ServerProcess) => Promise<T>): Promise<T> {
-  const server = await ServerProcess.start(name, spec, PROFILE_DIR);
+  if (!pinning) throw new Error('cores not laid out yet');
+  const server = await ServerProcess.start(name, spec, pinning, PROFILE_DIR);
   try {
     const result = await work(server);
     await server.stop();
@@ -112,18 +129,37 @@ async function withServer<T>(name: string, spec: ServerSpec, work: (server: Serv
 }
 
 /** Warm-up, then the measured load with RSS sampled throughout (and, given a sink, the emails it got meanwhile). */
-async function measure(name: string, description: string, server: ServerProcess, spec: RequestSpec, sink?: SmtpSink): Promise<Row> {
-  if (WARMUP_SECONDS > 0) await runLoad(server.url, spec, { connections: CONNECTIONS, seconds: WARMUP_SECONDS });
+async function measure(
+  name: string,
+  description: string,
+  server: ServerProcess,
+  spec: RequestSpec,
+  options: { sink?: SmtpSink; emailPerRequest?: boolean; expectStatus?: number } = {},
+): Promise<Row> {
+  const { sink, expectStatus } = options;
+  // The sink counts from this server's start: each request of the warm-up and the run sends one email.
+  sink?.reset();
+  const warmUp = WARMUP_SECONDS > 0 ? await runLoad(server.url, spec, { connections: CONNECTIONS, seconds: WARMUP_SECONDS, expectStatus }) : undefined;
   const before = await server.usage();
   const emailsBefore = sink?.count ?? 0;
   const stopSampling = server.sampleRss();
-  const result = await runLoad(server.url, spec, { connections: CONNECTIONS, seconds: SECONDS });
-  const peakRssBytes = stopSampling();
-  const emails = (sink?.count ?? 0) - emailsBefore;
+  const result = await runLoad(server.url, spec, { connections: CONNECTIONS, seconds: SECONDS, expectStatus });
+  const loadEndedAt = performance.now();
+  const sentAtEnd = sink?.count ?? 0;
+  const emails = sentAtEnd - emailsBefore;
   server.assertAlive();
   const after = await server.usage();
+  let backlog: Row['backlog'];
+  if (sink && options.emailPerRequest) {
+    const total = (warmUp?.requests ?? 0) + result.requests;
+    const unsent = total - sentAtEnd;
+    await sink.waitFor(total, BACKLOG_TIMEOUT_MS);
+    backlog = { emails: Math.max(0, unsent), drainSeconds: unsent > 0 ? ((sink.lastAt ?? loadEndedAt) - loadEndedAt) / 1000 : 0 };
+  }
+  const peakRssBytes = stopSampling();
   return {
     ...(sink && { emailsPerSecondAlongside: emails / result.seconds }),
+    ...(backlog && { backlog }),
     name,
     description,
     rate: result.rps,
@@ -166,6 +202,15 @@ interface Scenario {
   run(context: Context): Promise<Row>;
 }
 
+/** requestToken with a new address each time, on a server of its own: each request's email must reach the sink. */
+function requestTokenWithEmail(context: Context, name: string, description: string, file: string): Promise<Row> {
+  return withPairedBaseline(() =>
+    withServer(name, moduleSpec(context, file), (server) =>
+      measure(name, description, server, requestToken, { sink: context.sink, emailPerRequest: true }),
+    ),
+  );
+}
+
 const requestTokenWithStored = (name: string, sessions: number): Scenario => ({
   name,
   description: `requestToken with ${sessions.toLocaleString('en')} sessions already stored`,
@@ -174,9 +219,7 @@ const requestTokenWithStored = (name: string, sessions: number): Scenario => ({
     const started = performance.now();
     await seedSessions(spec.databasePath, sessions);
     console.log(`  seeded ${sessions} sessions in ${seconds(started)} s`);
-    return withPairedBaseline(() =>
-      withServer(name, spec, (server) => measure(name, this.description, server, requestToken, context.sink)),
-    );
+    return requestTokenWithEmail(context, name, this.description, `${name}.sqlite`);
   },
 });
 
@@ -192,11 +235,26 @@ const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'requestToken',
-    description: 'POST register/email/requestToken, a new address each request (session + queued email)',
+    description: 'POST register/email/requestToken, a new address each request (session + its email, delivered during the run)',
+    run(context) {
+      return requestTokenWithEmail(context, 'requestToken', this.description, 'request-token.sqlite');
+    },
+  },
+  {
+    name: 'requestToken-same',
+    description: 'requestToken with the same body every time (idempotent: the first makes the session, the rest answer it)',
     async run(context) {
-      const spec = moduleSpec(context, 'request-token.sqlite');
+      const spec = moduleSpec(context, 'request-token-same.sqlite');
+      return withPairedBaseline(() => withServer('requestToken-same', spec, (server) => measure('requestToken-same', this.description, server, sameRequestToken)));
+    },
+  },
+  {
+    name: 'requestToken-429',
+    description: "requestToken from one IP over Synapse's default rc_3pid_validation (a flood refused with 429)",
+    async run(context) {
+      const spec = { ...moduleSpec(context, 'request-token-429.sqlite'), rateLimited: true };
       return withPairedBaseline(() =>
-        withServer('requestToken', spec, (server) => measure('requestToken', this.description, server, requestToken, context.sink)),
+        withServer('requestToken-429', spec, (server) => measure('requestToken-429', this.description, server, requestToken, { expectStatus: 429 })),
       );
     },
   },
@@ -299,6 +357,15 @@ const SCENARIOS: readonly Scenario[] = [
   },
   requestTokenWithStored('requestToken@1k', 1_000),
   requestTokenWithStored('requestToken@1M', 1_000_000),
+  {
+    name: 'startup',
+    description: 'the sidecar (node dist/cli.js, a new SQLite file, development mail) from process start to its first answered request',
+    async run(context) {
+      const result = await measureStartup(context.dir, context.pinning);
+      console.log(`  ${result.samplesMs.map((ms) => `${ms.toFixed(0)} ms`).join(', ')}`);
+      return result.row;
+    },
+  },
 ];
 
 async function main(): Promise<void> {
@@ -308,10 +375,13 @@ async function main(): Promise<void> {
   const scenarios = SCENARIOS.filter((scenario) => !ONLY || ONLY.includes(scenario.name));
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'threepid-bench-'));
+  pinning = pinCores(process.env.BENCH_PIN !== '0');
   const sink = await SmtpSink.start();
-  const context: Context = { dir, sink };
+  const context: Context = { dir, sink, pinning };
   const rows: Row[] = [];
-  console.log(`${SECONDS} s per scenario after ${WARMUP_SECONDS} s of warm-up, ${CONNECTIONS} connections, on ${os.cpus()[0]?.model} ×${os.cpus().length}`);
+  console.log(
+    `${SECONDS} s per scenario after ${WARMUP_SECONDS} s of warm-up, ${CONNECTIONS} connections, on ${os.cpus()[0]?.model} ×${os.cpus().length}; ${pinning.summary}`,
+  );
   try {
     for (const scenario of scenarios) {
       console.log(`${scenario.name}: ${scenario.description}`);
@@ -332,7 +402,7 @@ async function main(): Promise<void> {
       {
         date: new Date().toISOString(),
         machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, memoryBytes: os.totalmem(), node: process.version },
-        settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS, outboxEmails: OUTBOX_EMAILS },
+        settings: { seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS, outboxEmails: OUTBOX_EMAILS, pinning: pinning.summary },
         rows: withRatios,
         targets,
       },

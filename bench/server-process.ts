@@ -1,6 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { Pinning } from './pinning';
 import type { ChildMessage, ParentMessage, ServerSpec, Usage } from './protocol';
 
 const READY_TIMEOUT_MS = 30_000;
@@ -30,12 +31,11 @@ export class ServerProcess {
    * when stopped: Node's own file names, one per thread (the main thread's
    * has thread id 0 in its name).
    */
-  static start(name: string, spec: ServerSpec, profileDir?: string): Promise<ServerProcess> {
+  static start(name: string, spec: ServerSpec, pinning: Pinning, profileDir?: string): Promise<ServerProcess> {
     const execArgv = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, name)}`] : [];
-    const child = fork(path.join(__dirname, 'server.js'), [JSON.stringify(spec)], {
-      execArgv,
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    // Started through `taskset` when pinned: fork() cannot, so it is spawn() with an IPC channel.
+    const { command, args } = pinning.wrap([process.execPath, ...execArgv, path.join(__dirname, 'server.js'), JSON.stringify(spec)]);
+    const child = spawn(command, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
