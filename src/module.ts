@@ -1,12 +1,11 @@
 import type { Kysely } from 'kysely';
 import { cryptoRandom, processMonotonicClock, systemClock, type Clock, type MonotonicClock, type RandomSource } from './sources';
 import { EMAIL_TEMPLATE_FILES, EmailSender } from './delivery/email-sender';
-import { createFileTransport, createSmtpTransport, TLS_INSECURE_WARNING } from './delivery/mail-transport';
 import type { EmailPayload, SmsPayload } from './delivery/messages';
 import { createSmsTransport, SMS_TEMPLATE_FILES, SmsSender } from './delivery/sms-senders';
 import { checkTextsFitOneSegment } from './delivery/sms-fit';
 import { OutboxWorker, type DeliveryOutcome } from './delivery/outbox-worker';
-import { ThreadedMailTransport } from './delivery/smtp-thread';
+import { moduleMailTransport } from './delivery/module-mail';
 import { brandingView } from './delivery/branding';
 import { createPageRenderer } from './delivery/pages';
 import { Templates } from './delivery/templates';
@@ -22,14 +21,14 @@ import { AccountService } from './threepid/accounts';
 import { StatelessUiaSessions } from './threepid/uia';
 import { VersionsSource } from './http/versions';
 import { silentLogger, type Logger } from './logger';
-import { openDatabase } from './store/database';
+import { openDatabaseSharing } from './store/database';
+import { BackgroundThread } from './background-thread';
 import { engineOf } from './store/engine';
 import { migrateToLatest, readinessCheck } from './store/migrations';
 import { rewriteOldEmailDomains } from './store/email-domain-rewrite';
 import { DatabaseRateLimiter, RateLimiter, type LimiterFactory } from './threepid/rate-limiter';
 import { Metrics } from './observability/metrics';
 import { outboxViewOf } from './observability/outbox-view';
-import { dkimAlignmentWarning } from './config/dkim';
 import { checkModuleOptions, warnOfTextsWrittenToFiles } from './module-start-checks';
 import { ignoredKeysNote } from './config/email';
 import { createOpsRouter } from './http/ops-router';
@@ -96,6 +95,8 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   // The keys first: a bad key file stops the start before anything is opened.
   const inMemory = ownsDatabase && config.database.engine === 'sqlite' && config.database.path === ':memory:';
   const keyring = loadOutboxKeyring(config, inMemory, logger, { warnProcess: options.logger === undefined });
+  // One worker thread for the SQLite file's checkpoints and for SMTP: one V8 heap, not two.
+  const thread = BackgroundThread.create();
   let opened: OpenDatabase;
   if (options.database && hostEngine) {
     // Either kysely build's Kysely runs the module's queries alike.
@@ -103,7 +104,7 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
     await migrateToLatest(db, hostEngine);
     opened = { db, engine: hostEngine };
   } else {
-    opened = await openDatabase(config.database, logger);
+    opened = await openDatabaseSharing(config.database, logger, thread);
   }
   const store = new Store(opened.db, opened.engine, options.payloadSealer ?? new AesGcmSealer(keyring, (length) => cryptoRandom.bytes(length)));
   // Whatever fails from here on (a bad trusted_proxies list, the first
@@ -113,7 +114,8 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   try {
     await rewriteOldEmailDomains(opened.db, opened.engine, logger);
     await logOlderKeyUse(opened.db, keyring, clock.now(), tokenLifetimesOf(config), logger);
-    return await assemble({ options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids: new IdCodec(keyring), secrets: new SecretMacs(keyring), undo });
+    const ids = new IdCodec(keyring);
+    return await assemble({ options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids, secrets: new SecretMacs(keyring), undo, thread });
   } catch (err) {
     for (const step of undo.reverse()) await step();
     if (ownsDatabase) await store.destroy().catch(() => undefined);
@@ -135,8 +137,9 @@ async function assemble(parts: {
   ids: IdCodec;
   secrets: SecretMacs;
   undo: Array<() => unknown>;
+  thread: BackgroundThread | undefined;
 }): Promise<ThreepidModule> {
-  const { options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids, secrets, undo } = parts;
+  const { options, logger, clock, monotonicClock, random, templates, ownsDatabase, opened, store, ids, secrets, undo, thread } = parts;
   const { config } = options;
   // Named in metrics and in the log line of a message given up on.
   const providers = {
@@ -151,14 +154,7 @@ async function assemble(parts: {
       : (_namespace, limit) => new RateLimiter(limit, monotonicClock);
   const limiterFactory: LimiterFactory = (namespace, limit) => countRefusals(makeLimiter(namespace, limit), namespace, (rule) => metrics.rateLimited(rule));
 
-  const { smtp: smtpSettings, dkim } = config.email;
-  if (smtpSettings?.tlsInsecure && !options.mailTransport) logger.warn({}, TLS_INSECURE_WARNING);
-  const unaligned = dkimAlignmentWarning(dkim, config.email.notifFrom);
-  if (unaligned && !options.mailTransport) logger.warn({}, unaligned);
-  const smtp = smtpSettings && { ...smtpSettings, dkim };
-  const transport =
-    options.mailTransport ??
-    (smtp ? (ThreadedMailTransport.create(smtp, logger) ?? createSmtpTransport(smtp)) : createFileTransport(config.email.devMailDir, logger, dkim));
+  const transport = options.mailTransport ?? moduleMailTransport(config, logger, thread);
   undo.push(() => transport.close());
   const emailSender = new EmailSender(config, brandingView(config, 'email'), templates, transport);
   const smsSender = new SmsSender(config, templates, options.smsTransport ?? createSmsTransport(config.sms, logger, clock));

@@ -40,7 +40,7 @@ export function packageRoot(): string {
  * bundle), then in the package's `dist/` (also what runs under ts-jest,
  * where the code is TypeScript). Undefined when neither exists.
  */
-export function threadEntryFile(name: 'smtp' | 'wal-checkpoint'): string | undefined {
+export function threadEntryFile(name: 'background'): string | undefined {
   const candidates = [
     ...(__filename.endsWith('.js') ? [path.join(__dirname, 'threads', `${name}.js`)] : []),
     path.join(packageRoot(), 'dist', 'threads', `${name}.js`),

@@ -2,9 +2,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type KyselyConfig, type SqliteDatabase } from 'kysely';
-import { Pool } from 'pg';
 import type { DatabaseSettings } from '../config';
-import { GuardedPostgresDialect, guardedPool, type PostgresTimeouts } from './postgres-pool';
+import type { PostgresTimeouts } from './postgres-pool';
 import { GuardedSqliteDialect } from './sqlite-driver';
 import { WriteHealth } from './write-health';
 import { silentLogger, type Logger } from '../logger';
@@ -14,7 +13,7 @@ import { ThreepidError } from '../threepid/errors';
 import { checkLogger, checkText } from '../threepid/public-arguments';
 import { migrateToLatest, migrationCheck, SqlFileMigrationProvider } from './migrations';
 import { WalCheckpointer } from './wal-checkpointer';
-import { threadEntryFile } from '../package-files';
+import { BackgroundThread } from '../background-thread';
 import type { Database } from './schema';
 
 /** A database handle, and which engine is behind it (for the few places SQL differs). */
@@ -47,7 +46,17 @@ export async function openSqliteDatabase(file: string): Promise<Kysely<Database>
   return (await openSqlite(file)).db;
 }
 
-async function openSqlite(file: string, logger: Logger = silentLogger, busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS): Promise<OpenDatabase> {
+/** pg and its pool: loaded only for PostgreSQL, so a SQLite start does not pay for them. */
+function postgres(): typeof import('./postgres-pool') & { Pool: typeof import('pg').Pool } {
+  return { ...(require('./postgres-pool') as typeof import('./postgres-pool')), Pool: (require('pg') as typeof import('pg')).Pool };
+}
+
+async function openSqlite(
+  file: string,
+  logger: Logger = silentLogger,
+  busyTimeoutMs = DEFAULT_BUSY_TIMEOUT_MS,
+  thread: BackgroundThread | undefined = BackgroundThread.create(),
+): Promise<OpenDatabase> {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const sqlite = new BetterSqlite3(file);
   try {
@@ -70,21 +79,21 @@ async function openSqlite(file: string, logger: Logger = silentLogger, busyTimeo
     sqlite.close();
     throw err;
   }
-  // A file's checkpoints run on their own thread; an in-memory database has none to run.
+  // A file's checkpoints run on the background thread; an in-memory database has none to run.
   let checkpointer: WalCheckpointer | undefined;
   try {
-    const entry = file === ':memory:' ? undefined : threadEntryFile('wal-checkpoint');
-    if (file !== ':memory:' && !entry) {
-      logger.warn({}, 'dist/threads/wal-checkpoint.js not found: SQLite checkpoints inside commits');
+    if (file !== ':memory:' && !thread) {
+      logger.warn({}, 'dist/threads/background.js not found: SQLite checkpoints inside commits');
     }
-    checkpointer = entry
-      ? new WalCheckpointer(sqlite, path.resolve(file), {
-          entry,
-          onFallback: (reason, restartInMs) =>
-            logger.error({ reason, restart_in_ms: restartInMs }, 'SQLite checkpoint thread died; SQLite checkpoints inside commits until it is restarted'),
-          onRecovery: () => logger.info({}, 'SQLite checkpoint thread restarted; commits no longer checkpoint'),
-        })
-      : undefined;
+    checkpointer =
+      file !== ':memory:' && thread
+        ? new WalCheckpointer(sqlite, path.resolve(file), {
+            thread,
+            onFallback: (reason, restartInMs) =>
+              logger.error({ reason, restart_in_ms: restartInMs }, 'SQLite checkpoint thread died; SQLite checkpoints inside commits until it is restarted'),
+            onRecovery: () => logger.info({}, 'SQLite checkpoint thread restarted; commits no longer checkpoint'),
+          })
+        : undefined;
   } catch (err) {
     sqlite.close();
     throw err;
@@ -154,6 +163,7 @@ export async function openPostgresDatabase(url: string, maxConnections = 10): Pr
 }
 
 async function openPostgres(url: string, maxConnections: number, timeouts?: PostgresTimeouts, logger: Logger = silentLogger): Promise<OpenDatabase> {
+  const { GuardedPostgresDialect, guardedPool } = postgres();
   // Migrations run on connections of their own, without the statement and
   // query timeouts: building an index on a large table may take minutes.
   const migrations = guardedPool(url, 2, timeouts && { ...timeouts, statementTimeoutMs: 0, queryTimeoutMs: 0 }, logger);
@@ -169,14 +179,19 @@ async function openPostgres(url: string, maxConnections: number, timeouts?: Post
 }
 
 /** Opens the database the config names. */
-export async function openDatabase(settings: DatabaseSettings, logger?: Logger): Promise<OpenDatabase> {
+export function openDatabase(settings: DatabaseSettings, logger?: Logger): Promise<OpenDatabase> {
+  return openDatabaseSharing(settings, logger, BackgroundThread.create());
+}
+
+/** As {@link openDatabase}, a SQLite file's checkpoints running on `thread` (the module's, shared with SMTP). */
+export async function openDatabaseSharing(settings: DatabaseSettings, logger: Logger | undefined, thread: BackgroundThread | undefined): Promise<OpenDatabase> {
   const engine = (settings as { engine?: unknown } | null | undefined)?.engine;
   if (engine !== 'sqlite' && engine !== 'postgres') {
     throw new ThreepidError('M_INVALID_PARAM', "settings must be a config's database settings, with engine 'sqlite' or 'postgres'");
   }
   if (logger !== undefined) checkLogger(logger);
   checkText(engine === 'sqlite' ? settings.path : settings.url, engine === 'sqlite' ? 'settings.path' : 'settings.url');
-  if (settings.engine === 'sqlite') return openSqlite(settings.path, logger, settings.busyTimeoutMs);
+  if (settings.engine === 'sqlite') return openSqlite(settings.path, logger, settings.busyTimeoutMs, thread);
   return openPostgres(settings.url, settings.maxConnections, settings.timeouts, logger);
 }
 
@@ -212,7 +227,7 @@ export async function readDatabase<T>(settings: DatabaseSettings, read: (db: Kys
     settings.engine === 'sqlite'
       ? new Kysely<Database>({ dialect: new SqliteDialect({ database: new BetterSqlite3(settings.path, { readonly: true, fileMustExist: true }) }) })
       : new Kysely<Database>({
-          dialect: new PostgresDialect({ pool: new Pool({ connectionString: settings.url, max: 1, connectionTimeoutMillis: 10_000 }) }),
+          dialect: new PostgresDialect({ pool: new (postgres().Pool)({ connectionString: settings.url, max: 1, connectionTimeoutMillis: 10_000 }) }),
         });
   try {
     return await read(db);

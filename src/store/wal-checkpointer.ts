@@ -1,6 +1,6 @@
-import { Worker } from 'node:worker_threads';
-import { threadEntryFile } from '../package-files';
 import type BetterSqlite3 from 'better-sqlite3';
+import { BackgroundThread, type Job } from '../background-thread';
+import type { CheckpointJobData } from './wal-checkpoint-job';
 
 /** How often the background thread copies the write-ahead log into the database. */
 export const CHECKPOINT_INTERVAL_MS = 100;
@@ -12,7 +12,7 @@ export const CHECKPOINT_INTERVAL_MS = 100;
  */
 export const WAL_SIZE_LIMIT_BYTES = 4 * 1024 * 1024;
 
-/** How long stopping waits for the thread to let go of the file before ending it. */
+/** How long stopping waits for the job to let go of the file before ending the thread. */
 const STOP_TIMEOUT_MS = 5_000;
 /** A thread that died is started again after this long, doubling each time it dies again before a checkpoint. */
 const FIRST_RESTART_DELAY_MS = 1_000;
@@ -26,10 +26,13 @@ export interface CheckpointResult {
 
 export interface WalCheckpointerOptions {
   intervalMs?: number;
-  /** The thread died (why, and in how many ms it is started again); SQLite checkpoints inside commits meanwhile. */
+  /** The job or its thread died (why, and in how many ms it is started again); SQLite checkpoints inside commits meanwhile. */
   onFallback?: (reason: string, restartInMs: number) => void;
-  /** A restarted thread ran a checkpoint: commits no longer checkpoint themselves. */
+  /** A restarted job ran a checkpoint: commits no longer checkpoint themselves. */
   onRecovery?: () => void;
+  /** The module's background thread, shared with SMTP; without it, one of its own. */
+  thread?: BackgroundThread;
+  /** The thread's entry file, for a thread of its own (tests). */
   entry?: string;
   /** The delay before the first restart (tests shorten it). */
   restartDelayMs?: number;
@@ -42,13 +45,14 @@ export interface WalCheckpointerOptions {
  * commit: under load it blocked the event loop for about a third of every
  * requestToken's time.
  *
- * Should the thread die (a full disk fails its checkpoint), the connection
- * goes back to SQLite's own checkpoints, so the log never grows without
- * bound, and the thread is started again with a growing delay; its first
- * checkpoint hands checkpoints back to it.
+ * The checkpoints are a job on the module's background thread (SMTP is
+ * the other). Should the job die (a full disk fails its checkpoint), or
+ * the thread, the connection goes back to SQLite's own checkpoints, so the
+ * log never grows without bound, and the job is started again with a
+ * growing delay; its first checkpoint hands checkpoints back to it.
  */
 export class WalCheckpointer {
-  private worker: Worker | undefined;
+  private job: Job | undefined;
   private exited: Promise<void> = Promise.resolve();
   private stopped = false;
   private failed = false;
@@ -56,20 +60,20 @@ export class WalCheckpointer {
   private readonly firstRestartDelayMs: number;
   private restartDelayMs: number;
   private readonly listeners = new Set<(result: CheckpointResult) => void>();
-  private readonly workerData: { driver: string; file: string; intervalMs: number };
-  private readonly entry: string;
+  private readonly jobData: CheckpointJobData;
+  private readonly thread: BackgroundThread;
 
   constructor(
     private readonly connection: BetterSqlite3.Database,
     file: string,
     private readonly options: WalCheckpointerOptions = {},
   ) {
-    // The thread's own file (`dist/threads/wal-checkpoint.js`), never this
+    // The thread's own file (`dist/threads/background.js`), never this
     // module's: in a bundled host that would be the host's bundle.
-    const entry = options.entry ?? threadEntryFile('wal-checkpoint');
-    if (!entry) throw new Error('the checkpoint thread\'s file (dist/threads/wal-checkpoint.js) is missing');
-    this.entry = entry;
-    this.workerData = { driver: require.resolve('better-sqlite3'), file, intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS };
+    const thread = options.thread ?? BackgroundThread.create(options.entry);
+    if (!thread) throw new Error('the background thread\'s file (dist/threads/background.js) is missing');
+    this.thread = thread;
+    this.jobData = { driver: require.resolve('better-sqlite3'), file, intervalMs: options.intervalMs ?? CHECKPOINT_INTERVAL_MS };
     this.firstRestartDelayMs = this.restartDelayMs = options.restartDelayMs ?? FIRST_RESTART_DELAY_MS;
     this.startThread();
     // Only once the thread exists does the writer stop checkpointing itself.
@@ -96,50 +100,50 @@ export class WalCheckpointer {
    * file of the database is touched once it has returned.
    */
   async stop(): Promise<void> {
-    const worker = this.worker;
+    const job = this.job;
     if (!this.stopped) {
       this.stopped = true;
       clearTimeout(this.restartTimer);
-      worker?.postMessage('stop');
+      job?.post({ type: 'stop' });
     }
-    if (!worker) return;
+    if (!job) return;
     // While running, the thread keeps no process alive; while stopping, it
     // must: a host with nothing else to wait for would otherwise exit
     // before this resolves, and a failed start would end with status 0.
-    worker.ref();
+    job.hold();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       this.exited,
       new Promise<void>((resolve) => {
-        timer = setTimeout(() => void worker.terminate().then(() => resolve()), STOP_TIMEOUT_MS);
+        timer = setTimeout(() => void job.terminate().then(() => resolve()), STOP_TIMEOUT_MS);
       }),
     ]);
     clearTimeout(timer);
+    job.release();
   }
 
   private startThread(): void {
-    const worker = new Worker(this.entry, {
-      workerData: this.workerData,
-      // It allocates almost nothing: keep its heap (and the process's memory) small.
-      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 },
-    });
-    this.worker = worker;
-    worker.unref();
     let reason: string | undefined;
-    worker.on('message', (message: { type: string; reason?: string } & CheckpointResult) => {
-      if (message.type === 'died') reason = message.reason;
-      if (message.type !== 'checkpoint') return;
-      this.recovered();
-      for (const listener of this.listeners) listener({ log: message.log, checkpointed: message.checkpointed });
-    });
-    worker.on('error', (err: Partial<Error> & { code?: string }) => (reason ??= err.message ?? err.code ?? String(err)));
-    this.exited = new Promise((resolve) =>
-      worker.on('exit', (code) => {
-        if (this.worker === worker) this.worker = undefined;
-        if (!this.stopped) this.died(reason ?? `exited (${code})`);
+    let job: Job | undefined;
+    this.exited = new Promise((resolve) => {
+      const over = (why: string) => {
+        if (this.job === job) this.job = undefined;
+        if (!this.stopped) this.died(reason ?? why);
         resolve();
-      }),
-    );
+      };
+      job = this.thread.open('checkpoint', this.jobData, {
+        message: (message) => {
+          if (message.type === 'died') reason = String(message.reason);
+          if (message.type !== 'checkpoint') return;
+          this.recovered();
+          const result = { log: Number(message.log), checkpointed: Number(message.checkpointed) };
+          for (const listener of this.listeners) listener(result);
+        },
+        ended: () => over('ended'),
+        lost: (why) => over(why),
+      });
+    });
+    this.job = job;
   }
 
   private died(reason: string): void {

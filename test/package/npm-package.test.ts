@@ -174,7 +174,7 @@ ${tail}
 `;
 
 /** What a homeserver author's install must hold. */
-const FILES_SHIPPED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/email/registration.html', 'templates/messages/en.json', 'templates/messages/de.json', 'templates/messages/languages.json', 'dist/threads/smtp.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'docs/README.md', 'docs/reference/configuration.md', 'docs/setup/embedding.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'examples/host-homeserver/host.ts', 'examples/host-homeserver/client-api.ts', 'examples/host-homeserver/sidecar-host.ts', 'examples/nginx/threepid.conf', 'examples/caddy/Caddyfile', 'examples/systemd/matrix-hs-threepid.service'];
+const FILES_SHIPPED = ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'dist/delivery/smtp-thread.js', 'sql/0001_threepid_sessions.sql', 'templates/email/registration.html', 'templates/messages/en.json', 'templates/messages/de.json', 'templates/messages/languages.json', 'dist/threads/background.js', 'config.sample.yaml', 'monitoring/alerts.yml', 'monitoring/grafana-dashboard.json', 'README.md', 'docs/README.md', 'docs/reference/configuration.md', 'docs/setup/embedding.md', 'LICENSE', 'CHANGELOG.md', 'package.json', 'examples/host-homeserver/host.ts', 'examples/host-homeserver/client-api.ts', 'examples/host-homeserver/sidecar-host.ts', 'examples/nginx/threepid.conf', 'examples/caddy/Caddyfile', 'examples/systemd/matrix-hs-threepid.service'];
 
 interface Installed {
   /** The scratch project the tarball, express and @types/express are installed into. */

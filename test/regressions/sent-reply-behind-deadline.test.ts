@@ -94,7 +94,7 @@ describe('a send answered 250 while the event loop is busy at its deadline', () 
   type Side = 'on the SMTP thread' | 'on the main thread';
 
   it.each<Side>(['on the SMTP thread', 'on the main thread'])('is recorded as sent, and not sent again (%s)', async (side) => {
-    const realEntry = threadEntryFile('smtp');
+    const realEntry = threadEntryFile('background');
     if (!realEntry) throw new Error('no compiled thread entry: dist/ is built by the test setup');
     // The real SMTP thread, which also leaves a mark once it has posted "sent":
     // the blocked main thread waits for that mark, not for a guessed time.
@@ -106,7 +106,7 @@ describe('a send answered 250 while the event loop is busy at its deadline', () 
         "const { parentPort } = require('node:worker_threads');",
         "const { writeFileSync } = require('node:fs');",
         'const post = parentPort.postMessage.bind(parentPort);',
-        `parentPort.postMessage = (m) => { post(m); if (!m.failure) writeFileSync(${JSON.stringify(posted)}, ''); };`,
+        `parentPort.postMessage = (m) => { post(m); if (m.id !== undefined && !m.failure) writeFileSync(${JSON.stringify(posted)}, ''); };`,
         `require(${JSON.stringify(realEntry)});`,
       ].join('\n'),
     );
