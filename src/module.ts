@@ -86,7 +86,8 @@ export async function createThreepidModule(options: ThreepidModuleOptions): Prom
   for (const note of synapseTemplateNotes(config.templatesDir)) logger.info({ templates_dir: config.templatesDir }, `templates: ${note}`);
   warnOfTextsWrittenToFiles(config, logger, { warnProcess: options.logger === undefined });
   const templates = new Templates(config.templatesDir, config.email.defaultLanguage);
-  templates.preload(TEMPLATE_FILES);
+  // Only an operator's files can be broken at start: the shipped ones render in every language (a test holds it), and checking them again cost a third of the start.
+  if (config.templatesDir) templates.preload(TEMPLATE_FILES);
   checkTextsFitOneSegment(templates, config);
 
   const ownsDatabase = options.database === undefined;

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, limitSettings, withoutTrailingSlash, type ConfigIssue, type Env, type Report, type Settings } from './common';
 import { toDatabase } from './database';
@@ -137,7 +136,8 @@ export function loadConfigFile(file: string, env: Env = {}): Config {
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    // Loaded with the first config file: a start on the defaults does without it.
+    raw = (require('yaml') as typeof import('yaml')).parse(text);
   } catch (err) {
     throw new ConfigError('', `${file} is not valid YAML: ${(err as Error).message}`);
   }

@@ -7,6 +7,7 @@ import { GSM7_BASIC, isGsm7, segmentUse } from '../../../src/delivery/gsm7';
 import { SMS_TEMPLATE_FILES, SmsSender, type SmsMessage } from '../../../src/delivery/sms-senders';
 import { DEFAULT_TEMPLATES_DIR, Templates } from '../../../src/delivery/templates';
 import { PAGE_TEMPLATE_FILES } from '../../../src/http/link-page';
+import { TEMPLATE_FILES } from '../../../src/module';
 import { removeDir, tempDir } from '../../support/harness';
 
 const ALL_FILES = [...EMAIL_TEMPLATE_FILES, ...SMS_TEMPLATE_FILES, ...PAGE_TEMPLATE_FILES];
@@ -69,6 +70,11 @@ describe('the shipped templates', () => {
       expect(rendered.text).not.toMatch(/\{\{|\}\}/);
       if (name.endsWith('.html')) expect(rendered.text).toContain(`<html lang="${language}" dir="${writingDirection(language)}">`);
     }
+  });
+
+  it('pass the checks a start makes of an operator\'s templates (a start without templates_dir relies on this test and skips them)', () => {
+    expect([...TEMPLATE_FILES].sort()).toEqual([...ALL_FILES].sort());
+    expect(() => new Templates().preload(TEMPLATE_FILES)).not.toThrow();
   });
 
   it('write the German text messages in GSM-7 alone, never longer than the English one', () => {
