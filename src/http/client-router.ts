@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../logger';
 import type { Flow, Medium } from '../model';
 import { FLOW_NAMES } from '../threepid/flows';
@@ -44,15 +44,29 @@ export function createClientRouter(options: ClientRouterOptions): Router {
   /** The form posts back to the page's own path, under public_baseurl's path when it has one. */
   const formAction = `${config.publicBasePath}${EMAIL_VALIDATE_PATH}`;
   const router = Router();
+  /** The rate-limit key each requestToken's client IP was checked under. */
+  const clientKeys = new WeakMap<Request, string>();
+  /**
+   * Before the body is read: a client over its per-IP limit costs a bucket
+   * lookup, not a body's parsing and checks, and is refused whatever it
+   * sends (the refusal names no address, so it tells nothing of one).
+   */
+  const checkClientLimit: RequestHandler = (req, _res, next) => {
+    const key = rateLimitKey(clientIp(req));
+    clientKeys.set(req, key);
+    const checked = service.checkClientLimit(key);
+    if (checked instanceof Promise) checked.then(() => next(), next);
+    else next();
+  };
 
   for (const version of API_VERSIONS) {
     for (const flow of FLOW_NAMES) {
       for (const medium of MEDIUMS) {
         router
           .route(`/_matrix/client/${version}/${FLOW_PATHS[flow]}/${medium}/requestToken`)
-          .post(jsonBody, async (req: Request, res: Response) => {
+          .post(checkClientLimit, jsonBody, async (req: Request, res: Response) => {
             const result = await service.requestToken(flow, medium, req.body, {
-              clientIp: rateLimitKey(clientIp(req)),
+              clientIp: clientKeys.get(req) ?? rateLimitKey(clientIp(req)),
               language: requestLanguage(req),
             });
             res.json({

@@ -7,14 +7,17 @@ export function countRefusals(limiter: Limiter, rule: string, refused: (rule: st
     if (isThreepidError(err, 'M_LIMIT_EXCEEDED')) refused(rule);
     throw err;
   };
+  const counted = (ask: (key: string) => void | Promise<void>) => (key: string) => {
+    try {
+      const asked = ask(key);
+      return asked instanceof Promise ? asked.catch(report) : asked;
+    } catch (err) {
+      return report(err);
+    }
+  };
+  const check = limiter.check;
   return {
-    take(key) {
-      try {
-        const taken = limiter.take(key);
-        return taken instanceof Promise ? taken.catch(report) : taken;
-      } catch (err) {
-        return report(err);
-      }
-    },
+    take: counted((key) => limiter.take(key)),
+    ...(check && { check: counted((key) => check.call(limiter, key)) }),
   };
 }

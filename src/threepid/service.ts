@@ -24,7 +24,7 @@ import { randomId, timeOrderedId, type IdCodec, type SecretMacs } from './tokens
 
 export { DELEGATED_READ_WINDOW_MS, EXPIRED_SESSION_GRACE_MS, MAX_FAILED_ATTEMPTS, VALIDATED_SESSION_LIFETIME_MS } from './session-lifetimes';
 export type { ValidatedThreepid } from './proofs';
-export type { RequestContext, TokenRequestResult } from '../model';
+export type { IdentityCredentials, RequestContext, TokenRequestResult } from '../model';
 export type { LinkSession, SubmittedToken } from './submissions';
 
 export interface ServiceDeps {
@@ -50,8 +50,6 @@ export interface ServiceDeps {
   /** Who may use which address. Default: everyone. */
   readonly addressPolicy?: AddressPolicy;
 }
-
-export type { IdentityCredentials } from '../model';
 
 /**
  * The domain: starts validation sessions, checks submitted tokens, and tells
@@ -86,6 +84,11 @@ export class ThreepidService {
     return this.startValidation(flow, medium, input, context);
   }
 
+  /** Asked before the body is read, spending nothing: a client over its per-IP limit is refused whatever it sends. */
+  checkClientLimit(clientIp: string): void | Promise<void> {
+    return this.limiter.check?.(`ip:${clientIp}`);
+  }
+
   /**
    * requestToken for a homeserver through the identity-service v1 API
    * (Synapse's `account_threepid_delegates.msisdn`, Dendrite's trusted
@@ -104,13 +107,9 @@ export class ThreepidService {
    * The one requestToken routine behind every endpoint. Steps run in a
    * fixed order: check the body, rate-limit, check next_link, ask the
    * directory, then write the session and its message in one transaction.
+   * (The client router asks {@link checkClientLimit} before the body is read.)
    */
-  private async startValidation(
-    flow: SessionFlow,
-    medium: Medium,
-    input: unknown,
-    context: Partial<RequestContext>,
-  ): Promise<TokenRequestResult> {
+  private async startValidation(flow: SessionFlow, medium: Medium, input: unknown, context: Partial<RequestContext>): Promise<TokenRequestResult> {
     const { clientIp } = context;
     const rules = this.mediums[medium];
     if (!rules) throw new ThreepidError('M_THREEPID_MEDIUM_NOT_SUPPORTED', `This server does not verify ${medium}`);

@@ -1,6 +1,7 @@
 import { ThreepidError } from '../../../src/threepid/errors';
 import { RateLimiter } from '../../../src/threepid/rate-limiter';
 import { FakeClock } from '../../support/harness';
+import { thrown } from '../../support/thrown';
 
 function refusal(limiter: RateLimiter, key: string): ThreepidError {
   try {
@@ -82,5 +83,31 @@ describe('RateLimiter', () => {
     limiter.take('k');
     clock.advance(-10_000);
     expect(() => limiter.take('k')).toThrow(ThreepidError);
+  });
+
+  it('check refuses as take would, spending nothing', () => {
+    const limiter = new RateLimiter({ perSecond: 1, burstCount: 2 }, clock);
+    for (let i = 0; i < 5; i++) limiter.check('k');
+    limiter.take('k');
+    limiter.check('k');
+    limiter.take('k');
+    const checked = thrown(ThreepidError, () => limiter.check('k'));
+    expect(checked).toEqual(refusal(limiter, 'k'));
+    expect(checked.extra).toEqual({ retry_after_ms: 1000 });
+    clock.advance(1000);
+    limiter.check('k');
+    limiter.take('k');
+  });
+
+  it('builds its refusals without a stack trace (they come in floods), and leaves the depth of others as it was', () => {
+    const limiter = new RateLimiter({ perSecond: 1, burstCount: 1 }, clock);
+    limiter.take('k');
+    const depth = Error.stackTraceLimit;
+    for (const err of [refusal(limiter, 'k'), thrown(ThreepidError, () => limiter.check('k'))]) {
+      expect(err.stack).not.toMatch(/\n\s+at /);
+      expect(err.message).toBe('Too many requests');
+    }
+    expect(Error.stackTraceLimit).toBe(depth);
+    expect(new ThreepidError('M_UNKNOWN', 'other').stack).toMatch(/\n\s+at /);
   });
 });
