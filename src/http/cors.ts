@@ -10,6 +10,8 @@ export const CLIENT_SERVER_CORS_HEADERS: Readonly<Record<string, string>> = Obje
   'Access-Control-Allow-Headers': 'X-Requested-With, Content-Type, Authorization',
 });
 
+const CORS_HEADER_ENTRIES = Object.entries(CLIENT_SERVER_CORS_HEADERS);
+
 /**
  * CORS for a listener clients reach: every answer (errors and 404s too)
  * carries the spec's headers, and a preflight `OPTIONS` on any path answers
@@ -17,7 +19,8 @@ export const CLIENT_SERVER_CORS_HEADERS: Readonly<Record<string, string>> = Obje
  * listener: browsers have no business there.
  */
 export const clientServerCors: RequestHandler = (req, res, next) => {
-  res.set(CLIENT_SERVER_CORS_HEADERS);
+  // Plain setHeader: res.set would look at each value for a Content-Type's charset.
+  for (const [name, value] of CORS_HEADER_ENTRIES) res.setHeader(name, value);
   if (req.method === 'OPTIONS') {
     res.status(200).end();
     return;

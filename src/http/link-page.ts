@@ -71,9 +71,29 @@ export interface PageRenderer {
   render(page: string, language: string, view: Record<string, unknown>): { readonly text: string; readonly language: string };
 }
 
-/** The language a request's Accept-Language asks for, among those there are pages in. */
+/** Distinct Accept-Language values whose answer is kept; past it, the kept ones are forgotten. */
+const KEPT_NEGOTIATIONS = 256;
+/** Longer values are negotiated each time: a client may send anything there, up to the header limit. */
+const KEPT_HEADER_LENGTH = 256;
+
+/**
+ * The language a request's Accept-Language asks for, among those there are
+ * pages in. Clients send a few distinct values over and over, and each
+ * negotiation costs microseconds: answers are kept, a bounded number.
+ */
 export function requestLanguageResolver(pages: PageRenderer): (req: Request) => string {
-  return (req) => pages.negotiate(req.get('accept-language'));
+  const kept = new Map<string, string>();
+  return (req) => {
+    const header = req.headers['accept-language'];
+    if (header === undefined || header.length > KEPT_HEADER_LENGTH) return pages.negotiate(header);
+    let language = kept.get(header);
+    if (language === undefined) {
+      language = pages.negotiate(header);
+      if (kept.size >= KEPT_NEGOTIATIONS) kept.clear();
+      kept.set(header, language);
+    }
+    return language;
+  };
 }
 
 /** An `application/x-www-form-urlencoded` body (the Confirm button's form); other types pass untouched. */

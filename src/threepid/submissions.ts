@@ -67,9 +67,10 @@ export class TokenSubmissions {
     }
     if (now > session.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
     const maxFailed = session.medium === 'msisdn' ? this.deps.config.sms.maxTokenAttempts : MAX_FAILED_ATTEMPTS;
-    const tooMany = new ThreepidError('M_TOKEN_INCORRECT', 'Too many wrong tokens: request a new one');
+    // Built only when thrown: a right token would pay for its stack trace.
+    const tooMany = () => new ThreepidError('M_TOKEN_INCORRECT', 'Too many wrong tokens: request a new one');
     if (!tokenMatches) {
-      if (!(await store.sessions.reserveTokenAttempt(session.sid, maxFailed))) throw tooMany;
+      if (!(await store.sessions.reserveTokenAttempt(session.sid, maxFailed))) throw tooMany();
       throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
     }
     // The right token: the check is counted and the session validated by one write.
@@ -88,7 +89,7 @@ export class TokenSubmissions {
         throw new ThreepidError('M_TOKEN_INCORRECT', 'The token is incorrect');
       }
       if (again && now > again.expiresAt) throw new ThreepidError('M_SESSION_EXPIRED', 'This validation session has expired');
-      throw tooMany;
+      throw tooMany();
     }
     this.events.sessionValidated(session.medium, session.flow);
     return submitted(session);
