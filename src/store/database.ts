@@ -4,6 +4,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type KyselyConfig, type SqliteDatabase } from 'kysely';
 import type { DatabaseSettings } from '../config';
 import type { PostgresTimeouts } from './postgres-pool';
+import { registerSqliteConnection } from './group-commit';
 import { GuardedSqliteDialect } from './sqlite-driver';
 import { WriteHealth } from './write-health';
 import { silentLogger, type Logger } from '../logger';
@@ -107,7 +108,9 @@ async function openSqlite(
     health,
     onWaitingForLock: () => logger.warn({ busy_timeout_ms: busyTimeoutMs }, 'another connection holds the SQLite write lock; waiting for it'),
   });
-  return migrated(new SqliteKysely({ dialect }, async () => checkpointer?.stop()), 'sqlite', health);
+  const db = new SqliteKysely({ dialect }, async () => checkpointer?.stop());
+  registerSqliteConnection(db, () => sqlite.inTransaction);
+  return migrated(db, 'sqlite', health);
 }
 
 /** A SQLite handle whose destroy() first waits for the checkpoint thread to let go of the file. */

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { BindingStore } from './bindings';
 import type { Engine } from './engine';
+import { groupCommitFor, type GroupCommit } from './group-commit';
 import { OutboxStore } from './outbox';
 import { RateLimitStore } from './rate-limits';
 import type { Database } from './schema';
@@ -15,12 +16,18 @@ export class Store implements Storage {
   readonly bindings: BindingStore;
   readonly rateLimits: RateLimitStore;
 
+  /** Set on a SQLite database the module opened: its transactions commit in groups (see `group-commit.ts`). */
+  private readonly groupCommit: GroupCommit | undefined;
+  /** Savepoints open inside this transaction's store, for transactions asked for inside it. */
+  private nestedDepth = 0;
+
   constructor(
     readonly db: Kysely<Database>,
     readonly engine: Engine,
     /** Seals outbox payloads at rest (AES-256-GCM in the module, see `sealing.ts`). */
     readonly sealer: PayloadSealer,
   ) {
+    this.groupCommit = engine === 'sqlite' ? groupCommitFor(db) : undefined;
     this.sessions = new SessionStore(db);
     this.outbox = new OutboxStore(db, engine, sealer);
     this.bindings = new BindingStore(db);
@@ -29,7 +36,29 @@ export class Store implements Storage {
 
   /** Runs `work` in one transaction: all of its writes land, or none. */
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return this.nested(work);
+    if (this.groupCommit) return this.groupCommit.run((trx) => work(new Store(trx, this.engine, this.sealer)));
     return this.db.transaction().execute((trx) => work(new Store(trx, this.engine, this.sealer)));
+  }
+
+  /** A transaction inside this one: a savepoint, whose writes are taken back alone when `work` throws. */
+  private async nested<T>(work: (store: Store) => Promise<T>): Promise<T> {
+    const name = sql.raw(`threepid_nested_${++this.nestedDepth}`);
+    try {
+      await sql`savepoint ${name}`.execute(this.db);
+      let result: T;
+      try {
+        result = await work(this);
+      } catch (err) {
+        // When the whole transaction is gone (SQLite rolls back by itself on a full disk), `err` is the news.
+        await sql`rollback to savepoint ${name}`.execute(this.db).then(() => sql`release savepoint ${name}`.execute(this.db)).catch(() => undefined);
+        throw err;
+      }
+      await sql`release savepoint ${name}`.execute(this.db);
+      return result;
+    } finally {
+      this.nestedDepth -= 1;
+    }
   }
 
   async lockUntilCommit(name: string): Promise<void> {

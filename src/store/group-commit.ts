@@ -1,0 +1,116 @@
+import { CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import type { Database } from './schema';
+
+type Work<T> = (trx: Transaction<Database>) => Promise<T>;
+
+interface Job {
+  readonly work: Work<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+const SAVEPOINT = CompiledQuery.raw('savepoint threepid_job');
+const RELEASE = CompiledQuery.raw('release savepoint threepid_job');
+const ROLLBACK_TO = CompiledQuery.raw('rollback to savepoint threepid_job');
+
+/** The SQLite databases the module opened, each with the one group commit all its stores share. */
+const groupCommits = new WeakMap<object, GroupCommit>();
+
+/** Marks `db` as a SQLite database the module opened, over the connection `inTransaction` asks about. */
+export function registerSqliteConnection(db: Kysely<Database>, inTransaction: () => boolean): void {
+  groupCommits.set(db, new GroupCommit(db, inTransaction));
+}
+
+/** Group commit for `db` when the module opened it on SQLite; undefined for any other database (PostgreSQL, a host's own). */
+export function groupCommitFor(db: Kysely<Database>): GroupCommit | undefined {
+  return groupCommits.get(db);
+}
+
+/**
+ * Group commit, for SQLite: the transactions asked for while one turn of the
+ * event loop runs (and while the previous group is still writing) share one
+ * `BEGIN IMMEDIATE … COMMIT`. A commit writes every page it touched to the
+ * log whole, and the rows of requests made at the same time sit on the same
+ * pages (ids start with the time): written together, those pages are
+ * written once.
+ *
+ * Each job runs under a savepoint of its own, one after another: a job that
+ * throws takes back only its own writes and fails only itself. Nobody is
+ * answered before the COMMIT holding their rows succeeded; a failed COMMIT
+ * fails every job of its group, and so does a transaction SQLite rolled back
+ * by itself (it does on a full disk or an I/O error), whichever job's
+ * statement met it.
+ */
+export class GroupCommit {
+  private waiting: Job[] = [];
+  private flushing = false;
+  private scheduled = false;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Whether SQLite still holds a transaction open on the connection. */
+    private readonly inTransaction: () => boolean,
+  ) {}
+
+  run<T>(work: Work<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.waiting.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    // After the I/O callbacks of this turn: every request they started that reaches its write joins.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const jobs = this.waiting;
+    this.waiting = [];
+    this.flushing = true;
+    try {
+      const outcomes = await this.commit(jobs);
+      jobs.forEach((job, index) => {
+        const outcome = outcomes[index];
+        if (outcome.ok) job.resolve(outcome.value);
+        else job.reject(outcome.error);
+      });
+    } catch (err) {
+      for (const job of jobs) job.reject(err);
+    } finally {
+      this.flushing = false;
+      if (this.waiting.length > 0) this.schedule();
+    }
+  }
+
+  /** Each job's outcome, once the group's transaction is committed; throws (failing all) when it is not. */
+  private async commit(jobs: readonly Job[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    await this.db.transaction().execute(async (trx) => {
+      for (const job of jobs) outcomes.push(await this.runJob(trx, job));
+    });
+    return outcomes;
+  }
+
+  private async runJob(trx: Transaction<Database>, job: Job): Promise<Outcome> {
+    await trx.executeQuery(SAVEPOINT);
+    try {
+      const value = await job.work(trx);
+      await trx.executeQuery(RELEASE);
+      return { ok: true, value };
+    } catch (error) {
+      // Rolled back whole by SQLite: the jobs before this one lost their writes too.
+      if (!this.inTransaction()) throw error;
+      await trx.executeQuery(ROLLBACK_TO);
+      await trx.executeQuery(RELEASE);
+      return { ok: false, error };
+    }
+  }
+}
