@@ -44,9 +44,8 @@ export function groupCommitFor(db: Kysely<Database>): GroupCommit | undefined {
  * statement met it.
  */
 export class GroupCommit {
-  private waiting: Job[] = [];
-  private flushing = false;
-  private scheduled = false;
+  /** The group not begun yet: a transaction asked for now joins it. */
+  private open: Job[] | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -56,47 +55,43 @@ export class GroupCommit {
 
   run<T>(work: Work<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.waiting.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      this.schedule();
+      const job = { work, resolve: resolve as (value: unknown) => void, reject };
+      if (this.open) return void this.open.push(job);
+      const group = [job];
+      this.open = group;
+      // After the I/O callbacks of this turn: every request they started that reaches its write joins.
+      setImmediate(() => void this.commit(group));
     });
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.flushing) return;
-    this.scheduled = true;
-    // After the I/O callbacks of this turn: every request they started that reaches its write joins.
-    setImmediate(() => {
-      this.scheduled = false;
-      void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    const jobs = this.waiting;
-    this.waiting = [];
-    this.flushing = true;
+  /**
+   * Runs the group's jobs once its `BEGIN IMMEDIATE` took the write lock:
+   * until then (the previous group still writing, or another process
+   * holding the lock) later jobs join it, and its wait for the lock counts
+   * from its first job's turn, as a lone transaction's would.
+   */
+  private async commit(group: Job[]): Promise<void> {
+    const close = () => {
+      if (this.open === group) this.open = undefined;
+    };
+    let outcomes: Outcome[];
     try {
-      const outcomes = await this.commit(jobs);
-      jobs.forEach((job, index) => {
-        const outcome = outcomes[index];
-        if (outcome.ok) job.resolve(outcome.value);
-        else job.reject(outcome.error);
+      outcomes = await this.db.transaction().execute(async (trx) => {
+        close();
+        const done: Outcome[] = [];
+        for (const job of group) done.push(await this.runJob(trx, job));
+        return done;
       });
     } catch (err) {
-      for (const job of jobs) job.reject(err);
-    } finally {
-      this.flushing = false;
-      if (this.waiting.length > 0) this.schedule();
+      close();
+      for (const job of group) job.reject(err);
+      return;
     }
-  }
-
-  /** Each job's outcome, once the group's transaction is committed; throws (failing all) when it is not. */
-  private async commit(jobs: readonly Job[]): Promise<Outcome[]> {
-    const outcomes: Outcome[] = [];
-    await this.db.transaction().execute(async (trx) => {
-      for (const job of jobs) outcomes.push(await this.runJob(trx, job));
+    group.forEach((job, index) => {
+      const outcome = outcomes[index];
+      if (outcome.ok) job.resolve(outcome.value);
+      else job.reject(outcome.error);
     });
-    return outcomes;
   }
 
   private async runJob(trx: Transaction<Database>, job: Job): Promise<Outcome> {
