@@ -49,6 +49,7 @@ module.exports = {
         '<rootDir>/test/regressions/**/*.test.ts',
         '<rootDir>/test/unit/store/sessions.test.ts',
         '<rootDir>/test/unit/store/outbox-failed-count.test.ts',
+        '<rootDir>/test/unit/store/precompiled-queries.test.ts',
         '<rootDir>/test/unit/key-report.test.ts',
         '<rootDir>/test/unit/threepid/service.test.ts',
         '<rootDir>/test/unit/delivery/outbox-worker.test.ts',

@@ -1,6 +1,7 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { databaseNow, type Claim, type SentRecords } from './claims';
 import type { Engine } from './engine';
+import { QueryCache, slot } from './precompiled';
 import type { Database } from './schema';
 import { UnreadablePayload, type PayloadSealer } from './sealing';
 
@@ -45,23 +46,20 @@ export class OutboxStore implements Outbox {
     private readonly db: Kysely<Database>,
     private readonly engine: Engine,
     private readonly sealer: PayloadSealer,
+    private readonly queries: QueryCache = new QueryCache(db),
   ) {}
 
   /** A decoy's message is written as a real one is, and finished from the start: nothing claims, counts or sends it. */
   async enqueue(message: { id: string; channel: Channel; payload: unknown; now: number; decoy?: boolean }): Promise<void> {
-    await this.db
-      .insertInto('threepid_outbox')
-      .values({
-        id: message.id,
-        channel: message.channel,
-        payload: this.sealer.seal(message.id, JSON.stringify(message.payload)),
-        status: message.decoy ? DECOY : 'pending',
-        created_at: message.now,
-        next_attempt_at: message.now,
-        last_error: null,
-        finished_at: message.decoy ? message.now : null,
-      })
-      .execute();
+    const query = this.queries.get('enqueue', (db) =>
+      db.insertInto('threepid_outbox').values({
+        id: slot('id'), channel: slot('channel'), payload: slot('payload'), status: slot('status'),
+        created_at: slot('now'), next_attempt_at: slot('now'), last_error: null, finished_at: slot('finishedAt'),
+      }),
+    );
+    const payload = this.sealer.seal(message.id, JSON.stringify(message.payload));
+    const { id, channel, now, decoy } = message;
+    await this.db.executeQuery(query.bind({ id, channel, payload, now, status: decoy ? DECOY : 'pending', finishedAt: decoy ? now : null }));
   }
 
   /**

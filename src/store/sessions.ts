@@ -1,4 +1,5 @@
-import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, QueryResult, Selectable } from 'kysely';
+import { QueryCache, slot } from './precompiled';
 import type { Database, ThreepidSessionsTable } from './schema';
 
 export { DELEGATED } from '../model';
@@ -27,49 +28,63 @@ function toRecord(row: Selectable<ThreepidSessionsTable>): SessionRecord {
   });
 }
 
-/** The sessions not yet validated for this secret (any of its stored forms), address and flow, that this server runs itself. */
-function openSessionsOf(key: OpenSessionKey) {
+/**
+ * The sessions not yet validated for a secret (any of its `forms` stored
+ * forms), address and flow, that this server runs itself; the values are
+ * slots, filled in by {@link openSessionValues}.
+ */
+function openSessionsOf(forms: number) {
   return (eb: ExpressionBuilder<Database, 'threepid_sessions'>) =>
     eb.and([
-      eb('client_secret_hash', 'in', key.clientSecretHashes),
-      eb('medium', '=', key.medium),
-      eb('address', '=', key.address),
-      eb('flow', '=', key.flow),
+      eb('client_secret_hash', 'in', Array.from({ length: forms }, (_, index) => slot('hashes', index))),
+      eb('medium', '=', slot('medium')),
+      eb('address', '=', slot('address')),
+      eb('flow', '=', slot('flow')),
       eb('validated_at', 'is', null),
       // A session an identity server runs is never continued as our own.
       eb('id_server', 'is', null),
     ]);
 }
 
-/** Session storage. Holds no rules: callers decide, this reads and writes. */
+function openSessionValues(key: OpenSessionKey, time: number) {
+  return { hashes: key.clientSecretHashes, medium: key.medium, address: key.address, flow: key.flow, time };
+}
+
+type SessionRow = Selectable<ThreepidSessionsTable>;
+
+/**
+ * Session storage. Holds no rules: callers decide, this reads and writes.
+ * What every request runs is built once (see `precompiled.ts`).
+ */
 export class SessionStore implements SessionRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly queries: QueryCache = new QueryCache(db),
+  ) {}
 
   /** The newest session not yet validated for this secret (any of its stored forms), address and flow, made at `createdSince` or later. */
   async findOpenSession(key: OpenSessionKey & { createdSince: number }): Promise<SessionRecord | undefined> {
-    const row = await this.db
-      .selectFrom('threepid_sessions')
-      .selectAll()
-      .where(openSessionsOf(key))
-      .where('created_at', '>=', key.createdSince)
-      .orderBy('created_at', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row && toRecord(row);
+    const forms = key.clientSecretHashes.length;
+    const query = this.queries.get(`findOpenSession/${forms}`, (db) =>
+      db.selectFrom('threepid_sessions').selectAll().where(openSessionsOf(forms)).where('created_at', '>=', slot('time')).orderBy('created_at', 'desc').limit(1),
+    );
+    const { rows } = await this.db.executeQuery<SessionRow>(query.bind(openSessionValues(key, key.createdSince)));
+    return rows[0] && toRecord(rows[0]);
   }
 
   /** Deletes the sessions not yet validated for this secret, address and flow that were made before `before`. */
   async deleteOpenSessionsCreatedBefore(key: OpenSessionKey, before: number): Promise<void> {
-    await this.db
-      .deleteFrom('threepid_sessions')
-      .where(openSessionsOf(key))
-      .where('created_at', '<', before)
-      .execute();
+    const forms = key.clientSecretHashes.length;
+    const query = this.queries.get(`deleteOpenSessionsCreatedBefore/${forms}`, (db) =>
+      db.deleteFrom('threepid_sessions').where(openSessionsOf(forms)).where('created_at', '<', slot('time')),
+    );
+    await this.db.executeQuery(query.bind(openSessionValues(key, before)));
   }
 
   async getSession(sid: string): Promise<SessionRecord | undefined> {
-    const row = await this.db.selectFrom('threepid_sessions').selectAll().where('sid', '=', sid).executeTakeFirst();
-    return row && toRecord(row);
+    const query = this.queries.get('getSession', (db) => db.selectFrom('threepid_sessions').selectAll().where('sid', '=', slot('sid')));
+    const { rows } = await this.db.executeQuery<SessionRow>(query.bind({ sid }));
+    return rows[0] && toRecord(rows[0]);
   }
 
   async insertSession(session: NewSession): Promise<'inserted' | 'conflict'> {
@@ -86,26 +101,28 @@ export class SessionStore implements SessionRepository {
   }
 
   private async insertRow(session: NewSession): Promise<void> {
-    await this.db
-      .insertInto('threepid_sessions')
-      .values({
-        sid: session.sid,
-        client_secret_hash: session.clientSecretHash,
-        medium: session.medium,
-        address: session.address,
-        flow: session.flow,
-        next_link: session.nextLink,
-        send_attempt: session.sendAttempt,
-        token_hash: session.tokenHash,
-        created_at: session.createdAt,
-        expires_at: session.expiresAt,
+    const query = this.queries.get('insertSession', (db) =>
+      db.insertInto('threepid_sessions').values({
+        sid: slot('sid'),
+        client_secret_hash: slot('clientSecretHash'),
+        medium: slot('medium'),
+        address: slot('address'),
+        flow: slot('flow'),
+        next_link: slot('nextLink'),
+        send_attempt: slot('sendAttempt'),
+        token_hash: slot('tokenHash'),
+        created_at: slot('createdAt'),
+        expires_at: slot('expiresAt'),
         validated_at: null,
         consumed_at: null,
-        id_server: session.idServer ?? null,
-        language: session.language ?? null,
-        refused: session.refused ? 1 : 0,
-      })
-      .execute();
+        id_server: slot('idServer'),
+        language: slot('language'),
+        refused: slot('refused'),
+      }),
+    );
+    const { nextLink, idServer, language, refused } = session;
+    const optional = { nextLink: nextLink ?? null, idServer: idServer ?? null, language: language ?? null, refused: refused ? 1 : 0 };
+    await this.db.executeQuery(query.bind({ ...session, ...optional }));
   }
 
   /**
@@ -142,13 +159,14 @@ export class SessionStore implements SessionRepository {
    * guesses cannot all pass a limit read before any of them was counted.
    */
   async reserveTokenAttempt(sid: string, max: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable('threepid_sessions')
-      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
-      .where('sid', '=', sid)
-      .where('failed_attempts', '<', max)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    const query = this.queries.get('reserveTokenAttempt', (db) =>
+      db
+        .updateTable('threepid_sessions')
+        .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1) }))
+        .where('sid', '=', slot('sid'))
+        .where('failed_attempts', '<', slot('max')),
+    );
+    return changedRows(await this.db.executeQuery(query.bind({ sid, max })));
   }
 
   /**
@@ -163,18 +181,19 @@ export class SessionStore implements SessionRepository {
     validatedAt: number,
     expiresAt: number,
   ): Promise<boolean> {
-    const result = await this.db
-      .updateTable('threepid_sessions')
-      .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1), validated_at: validatedAt, expires_at: expiresAt }))
-      .where('sid', '=', sid)
-      // The token checked is still the session's, and still alive: a parallel
-      // request for a new token (or expiry) between the read and this write wins.
-      .where('token_hash', '=', tokenHash)
-      .where('expires_at', '>=', validatedAt)
-      .where('failed_attempts', '<', max)
-      .where('validated_at', 'is', null)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    const query = this.queries.get('validateWithinAttempts', (db) =>
+      db
+        .updateTable('threepid_sessions')
+        .set((eb) => ({ failed_attempts: eb('failed_attempts', '+', 1), validated_at: slot('validatedAt'), expires_at: slot('expiresAt') }))
+        .where('sid', '=', slot('sid'))
+        // The token checked is still the session's, and still alive: a parallel
+        // request for a new token (or expiry) between the read and this write wins.
+        .where('token_hash', '=', slot('tokenHash'))
+        .where('expires_at', '>=', slot('validatedAt'))
+        .where('failed_attempts', '<', slot('max'))
+        .where('validated_at', 'is', null),
+    );
+    return changedRows(await this.db.executeQuery(query.bind({ sid, tokenHash, max, validatedAt, expiresAt })));
   }
 
   /**
@@ -238,6 +257,11 @@ export class SessionStore implements SessionRepository {
     }
     return [...counts.values()];
   }
+}
+
+/** Whether an UPDATE changed a row. */
+function changedRows(result: QueryResult<unknown>): boolean {
+  return (result.numAffectedRows ?? 0n) > 0n;
 }
 
 /**

@@ -5,6 +5,7 @@ import { groupCommitFor, type GroupCommit } from './group-commit';
 import { OutboxStore } from './outbox';
 import { RateLimitStore } from './rate-limits';
 import type { Database } from './schema';
+import { QueryCache } from './precompiled';
 import type { PayloadSealer } from './sealing';
 import type { Storage } from '../threepid/ports';
 import { SessionStore } from './sessions';
@@ -26,10 +27,12 @@ export class Store implements Storage {
     readonly engine: Engine,
     /** Seals outbox payloads at rest (AES-256-GCM in the module, see `sealing.ts`). */
     readonly sealer: PayloadSealer,
+    /** The queries built once for this database, shared with its transactions' stores. */
+    private readonly queries: QueryCache = new QueryCache(db),
   ) {
     this.groupCommit = engine === 'sqlite' ? groupCommitFor(db) : undefined;
-    this.sessions = new SessionStore(db);
-    this.outbox = new OutboxStore(db, engine, sealer);
+    this.sessions = new SessionStore(db, queries);
+    this.outbox = new OutboxStore(db, engine, sealer, queries);
     this.bindings = new BindingStore(db);
     this.rateLimits = new RateLimitStore(db, engine);
   }
@@ -37,8 +40,8 @@ export class Store implements Storage {
   /** Runs `work` in one transaction: all of its writes land, or none. */
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return this.nested(work);
-    if (this.groupCommit) return this.groupCommit.run((trx) => work(new Store(trx, this.engine, this.sealer)));
-    return this.db.transaction().execute((trx) => work(new Store(trx, this.engine, this.sealer)));
+    if (this.groupCommit) return this.groupCommit.run((trx) => work(new Store(trx, this.engine, this.sealer, this.queries)));
+    return this.db.transaction().execute((trx) => work(new Store(trx, this.engine, this.sealer, this.queries)));
   }
 
   /** A transaction inside this one: a savepoint, whose writes are taken back alone when `work` throws. */
