@@ -1,7 +1,7 @@
 import type { ServiceSettings } from './settings';
 import { processMonotonicClock, type Clock, type MonotonicClock, type RandomSource } from '../sources';
-import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type EmailPayload, type EmailTemplate, type Flow, type Medium, type SessionFlow, type SmsPayload } from '../model';
-import type { Storage } from './ports';
+import { DELEGATED, type RequestContext, type TokenRequestResult, type IdentityCredentials, type EmailPayload, type EmailTemplate, type Flow, type Medium, type SessionFlow, type SmsPayload, type SessionRecord } from '../model';
+import type { OpenSessionKey, Storage } from './ports';
 import type { ThreepidDirectory } from './directory';
 import { ThreepidError } from './errors';
 import { flowRefusal, templateOf } from './flows';
@@ -50,6 +50,11 @@ export interface ServiceDeps {
   /** Who may use which address. Default: everyone. */
   readonly addressPolicy?: AddressPolicy;
 }
+
+/** A requestToken that starts or continues a session of our own, checked. */
+type SessionRequest = { flow: SessionFlow; template: EmailTemplate; rules: MediumRules; address: string; clientSecret: string; sendAttempt: number; nextLink: string | null; decoy: boolean; language: string };
+/** What a session's write works from: the open session read before it (if any), and when. */
+type SessionWrite = { key: Omit<OpenSessionKey, 'clientSecretHashes'> & { clientSecretHash: string }; lookupKey: OpenSessionKey; existing: SessionRecord | undefined; now: number; createdSince: number };
 
 /**
  * The domain: starts validation sessions, checks submitted tokens, and tells
@@ -186,66 +191,60 @@ export class ThreepidService {
    * within the session's continuation window: a request after it opens a
    * new session under the current key.
    */
-  private async startOrContinueSession(input: {
-    flow: SessionFlow;
-    template: EmailTemplate;
-    rules: MediumRules;
-    address: string;
-    clientSecret: string;
-    sendAttempt: number;
-    nextLink: string | null;
-    decoy: boolean;
-    language: string;
-  }): Promise<string> {
+  private async startOrContinueSession(input: SessionRequest): Promise<string> {
     const { clock, random, config, store, secrets } = this.deps;
     const key = { clientSecretHash: secrets.mac(input.clientSecret), medium: input.rules.medium, address: input.address, flow: input.flow };
     // Under every key of the ring: a repeat after a rotation finds its session (send_attempt idempotency).
     const lookupKey = { ...key, clientSecretHashes: secrets.storedForms(input.clientSecret) };
-    const enqueued = await raceSafe(() => store.transaction(async (tx) => {
+    const enqueued = await raceSafe(async () => {
       const now = clock.now();
       const createdSince = now - continuationWindowMs(this.tokenLifetime(input.rules.medium));
-      const existing = await tx.sessions.findOpenSession({ ...lookupKey, createdSince });
+      // Read outside the write transaction: a repeat writes nothing. A change after the read
+      // fails the writes' own conditions below (a lost race), and is read on the next try.
+      const existing = await store.sessions.findOpenSession({ ...lookupKey, createdSince });
       if (existing && input.sendAttempt <= existing.sendAttempt) return { sid: existing.sid, written: false, sent: false, created: false };
-
-      const token = input.rules.newToken(random);
-      const fields = {
-        // A decoy's token is never sent: nobody can validate it.
-        tokenHash: secrets.mac(input.decoy ? randomId(random) : token),
-        sendAttempt: input.sendAttempt,
-        expiresAt: now + this.tokenLifetime(input.rules.medium),
-        nextLink: input.nextLink,
-        language: input.language,
-      };
-      // Checked for decoys too: a refusal that only real requests get would tell them apart.
-      if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
-      const sid = existing?.sid ?? timeOrderedId(random, clock);
-      if (existing) {
-        if (!(await tx.sessions.replaceToken(sid, fields))) throw new LostRace();
-      } else {
-        // One past its window gives way to the new session (it would hold the unique index on open sessions).
-        await tx.sessions.deleteOpenSessionsCreatedBefore(lookupKey, createdSince);
-        // Lost to a parallel identical request: roll back, and find its session on the next try.
-        if ((await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now })) === 'conflict') throw new LostRace();
-      }
-      const payload: EmailPayload | SmsPayload =
-        input.rules.medium === 'email'
-          ? {
-              template: input.template,
-              to: input.address,
-              link: this.emailLink(this.deps.ids.external(sid), input.clientSecret, token),
-              language: input.language,
-            }
-          : { to: input.address, code: token, language: input.language };
-      // A decoy's message is built, sealed and written like a real one, and
-      // wakes the worker too, so that the answer takes as long; its row is
-      // one the worker never claims (and its token validates nothing).
-      await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now, decoy: input.decoy });
-      return { sid, written: true, sent: !input.decoy, created: !existing && !input.decoy };
-    }));
+      return store.transaction((tx) => this.writeSession(tx, input, { key, lookupKey, existing, now, createdSince }));
+    });
     if (enqueued.created) this.events.sessionCreated(input.rules.medium, input.flow);
     if (enqueued.sent) this.events.messageQueued(input.rules.channel);
     if (enqueued.written) this.deps.onEnqueued();
     return enqueued.sid;
+  }
+
+  /** A new session, or a new token for `existing`, and its message, in one transaction. */
+  private async writeSession(tx: Storage, input: SessionRequest, at: SessionWrite) {
+    const { clock, random, secrets } = this.deps;
+    const { key, lookupKey, existing, now, createdSince } = at;
+    const token = input.rules.newToken(random);
+    const fields = {
+      // A decoy's token is never sent: nobody can validate it.
+      tokenHash: secrets.mac(input.decoy ? randomId(random) : token),
+      sendAttempt: input.sendAttempt,
+      expiresAt: now + this.tokenLifetime(input.rules.medium),
+      nextLink: input.nextLink,
+      language: input.language,
+    };
+    // Checked for decoys too: a refusal that only real requests get would tell them apart.
+    if (input.rules.medium === 'msisdn') await this.smsPolicy.checkDailyCap(tx, now);
+    const sid = existing?.sid ?? timeOrderedId(random, clock);
+    if (existing) {
+      // Given a higher attempt or validated since it was read: lost to a parallel request.
+      if (!(await tx.sessions.replaceToken(sid, fields))) throw new LostRace();
+    } else {
+      // One past its window gives way to the new session (it would hold the unique index on open sessions).
+      await tx.sessions.deleteOpenSessionsCreatedBefore(lookupKey, createdSince);
+      // Lost to a parallel identical request: roll back, and find its session on the next try.
+      if ((await tx.sessions.insertSession({ sid, ...key, ...fields, createdAt: now })) === 'conflict') throw new LostRace();
+    }
+    const payload: EmailPayload | SmsPayload =
+      input.rules.medium === 'email'
+        ? { template: input.template, to: input.address, link: this.emailLink(this.deps.ids.external(sid), input.clientSecret, token), language: input.language }
+        : { to: input.address, code: token, language: input.language };
+    // A decoy's message is built, sealed and written like a real one, and
+    // wakes the worker too, so that the answer takes as long; its row is
+    // one the worker never claims (and its token validates nothing).
+    await tx.outbox.enqueue({ id: timeOrderedId(random, clock), channel: input.rules.channel, payload, now, decoy: input.decoy });
+    return { sid, written: true, sent: !input.decoy, created: !existing && !input.decoy };
   }
 
   private tokenLifetime(medium: Medium): number {
