@@ -1,5 +1,6 @@
 import type { MailTransport } from './mail-transport';
 import type { EmailPayload } from './messages';
+import { RenderedOnce } from './rendered-once';
 import type { Templates } from './templates';
 
 /** Every template the email path uses, checked at start (in every language). */
@@ -37,8 +38,23 @@ export interface EmailSenderSettings {
   };
 }
 
+/** An email's parts for one template and language, each filled in with the message's link. */
+interface EmailLayout {
+  readonly language: string;
+  readonly subject: (link: string) => string;
+  readonly text: (link: string) => string;
+  readonly html: (link: string) => string;
+}
+
+/** Renders made with every special character of HTML in the link, to check that filling holes gives what rendering would. */
+const PROBE_LINK = 'https://example.org/p?a=1&b=<\'"`>/c';
+/** Layouts kept, at most: one per template and language asked for (a language the catalogs lack is asked for by its own tag). */
+const MAX_LAYOUTS = 512;
+
 /** Renders an outbox email payload, in its language, and hands it to the transport. */
 export class EmailSender {
+  private readonly layouts = new Map<string, EmailLayout>();
+
   constructor(
     private readonly config: EmailSenderSettings,
     /** The operator's branding, as the email templates show it. */
@@ -60,22 +76,43 @@ export class EmailSender {
    * it is the same one.
    */
   async send(payload: EmailPayload, outboxId: string, signal?: AbortSignal): Promise<void> {
-    const view = { ...this.brand, ...expiryView(this.config.email.validationTokenLifetimeMs), link: payload.link };
-    const name = `email/${payload.template}`;
-    const language = payload.language ?? this.config.email.defaultLanguage;
-    const text = this.templates.renderWithLanguage(`${name}.txt`, language, view);
+    const layout = this.layout(payload.template, payload.language ?? this.config.email.defaultLanguage);
     await this.transport.send({
       messageId: `<${outboxId}@${this.config.serverName}>`,
       from: this.config.email.notifFrom,
       to: payload.to,
-      // A subject the config sets (Synapse's `email.subjects`) is written in the default language.
-      subject:
-        (text.language === this.config.email.defaultLanguage ? this.subject(payload.template) : undefined) ??
-        this.templates.render(`${name}.subject.txt`, language, view).trim(),
-      text: text.text,
-      html: this.templates.render(`${name}.html`, language, view),
+      subject: layout.subject(payload.link),
+      text: layout.text(payload.link),
+      html: layout.html(payload.link),
       // The body's language: one without a catalog of its own falls back down its chain.
-      language: text.language,
+      language: layout.language,
     }, signal);
+  }
+
+  /** The template's parts in `language`, rendered once: the view is the same for every message but its link. */
+  private layout(template: EmailPayload['template'], language: string): EmailLayout {
+    const key = `${template}\u0000${language}`;
+    let layout = this.layouts.get(key);
+    if (layout) return layout;
+    const name = `email/${template}`;
+    const view = (link: string) => ({ ...this.brand, ...expiryView(this.config.email.validationTokenLifetimeMs), link });
+    const part = (file: string) => {
+      const render = (link: string) => this.templates.render(file, language, view(link));
+      const once = RenderedOnce.of(render, PROBE_LINK);
+      return once ? (link: string) => once.with(link) : render;
+    };
+    const wordsIn = this.templates.renderWithLanguage(`${name}.txt`, language, view(PROBE_LINK)).language;
+    // A subject the config sets (Synapse's `email.subjects`) is written in the default language.
+    const configured = wordsIn === this.config.email.defaultLanguage ? this.subject(template) : undefined;
+    const subject = configured === undefined ? part(`${name}.subject.txt`) : undefined;
+    layout = {
+      language: wordsIn,
+      subject: subject ? (link) => subject(link).trim() : () => configured!,
+      text: part(`${name}.txt`),
+      html: part(`${name}.html`),
+    };
+    if (this.layouts.size >= MAX_LAYOUTS) this.layouts.clear();
+    this.layouts.set(key, layout);
+    return layout;
   }
 }

@@ -11,11 +11,13 @@ import { SendDeadlineError } from './errors';
  */
 export async function sendWithinDeadline(send: (signal: AbortSignal) => Promise<void>, deadlineMs: number, graceMs: number): Promise<void> {
   const controller = new AbortController();
-  const err = new SendDeadlineError(deadlineMs);
   let deadline: NodeJS.Timeout | undefined;
   let grace: NodeJS.Timeout | undefined;
   const unanswered = new Promise<never>((_resolve, reject) => {
     deadline = setTimeout(() => {
+      // Made only when the deadline passes: an error's stack trace cost a
+      // few per cent of the outbox's CPU when made for every send.
+      const err = new SendDeadlineError(deadlineMs);
       controller.abort(err);
       grace = setTimeout(() => reject(err), graceMs);
       grace.unref();
