@@ -1,10 +1,10 @@
 import { connect, type Socket } from 'node:net';
 import { cryptoRandom } from '../sources';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as tls from 'node:tls';
 import type { ConnectionOptions } from 'node:tls';
 import MailComposer from 'nodemailer/lib/mail-composer';
-import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import { PermanentDeliveryError } from './errors';
 import type { MailMessage } from './mail-message';
 import { composeAlternative, parseSender, type Sender } from './mime';
@@ -12,7 +12,8 @@ import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { DevMessageFiles } from './dev-files';
 import { SmtpLanes } from './smtp-lanes';
-import { createSigningTransport } from './dkim';
+import { createSigningTransport, dkimSignature } from './dkim';
+import { SmtpConnectionLane } from './smtp-connection-lane';
 
 /**
  * Named here rather than imported from ./dkim, so this file's declarations
@@ -97,9 +98,6 @@ export function certificateCheck(smtp: SmtpTransportSettings): ConnectionOptions
 /** SMTP connections at once: each carries one message at a time. */
 const SMTP_CONNECTIONS = 4;
 
-/** nodemailer's pool takes `maxRequeues`; its type leaves it out. */
-type PoolOptions = SMTPPool.Options & { maxRequeues: number };
-
 /**
  * nodemailer's connection options that are set here, written out rather
  * than named from its typings, which a host of the package need not have.
@@ -180,8 +178,11 @@ export function socketHandedOver(smtp: SmtpTransportSettings, onSocket: (socket:
   };
 }
 
-/** The message as it goes over SMTP: its envelope and its MIME text, built whole. */
-export type SmtpMessage = { envelope: { from: string | false; to: string[] }; raw: Buffer | string };
+/**
+ * The message as it goes over SMTP: its envelope and its MIME text, built
+ * whole; `direct` when composed here (plain ASCII addresses, 7-bit text).
+ */
+export type SmtpMessage = { envelope: { from: string; to: string[] }; raw: Buffer; direct: boolean };
 
 /**
  * Builds `message` for SMTP. Built whole first, then handed over as one
@@ -190,9 +191,10 @@ export type SmtpMessage = { envelope: { from: string | false; to: string[] }; ra
  */
 export async function composeForSmtp(message: MailMessage, sender: Sender | undefined): Promise<SmtpMessage> {
   const direct = sender && composeAlternative(message, sender, new Date(), cryptoRandom.bytes(12).toString('hex'));
-  if (direct && sender) return { envelope: { from: sender.address, to: [message.to] }, raw: direct };
+  if (direct && sender) return { envelope: { from: sender.address, to: [message.to] }, raw: direct, direct: true };
   const mime = new MailComposer(composerInput(message)).compile();
-  return { envelope: mime.getEnvelope(), raw: await mime.build() };
+  const envelope = mime.getEnvelope();
+  return { envelope: { from: envelope.from || '', to: envelope.to }, raw: await mime.build(), direct: false };
 }
 
 /**
@@ -221,32 +223,25 @@ export function createSmtpTransport(smtp: SmtpTransportSettings): MailTransport 
     if (parsed?.from !== from) parsed = { from, sender: parseSender(from) };
     return parsed.sender;
   };
-  const lanes = new SmtpLanes(SMTP_CONNECTIONS, (onSocket) => {
-    const options: PoolOptions = {
-      ...smtpConnectionOptions(smtp),
-      // One connection per lane, kept open between messages.
-      pool: true,
-      maxConnections: 1,
-      // A connection closed mid-message fails the send, and the outbox
-      // decides whether to retry; nodemailer re-sending it on its own could
-      // deliver it twice, and a lane whose send passed its deadline would
-      // reconnect for ever.
-      maxRequeues: 0,
-      // nodemailer writes the end of DATA (".\r\n") apart from the message;
-      // with Nagle's algorithm that small write waits for the server's delayed
-      // ACK (~40 ms), which held each pooled connection to ~20 messages a
-      // second, so sockets are made without it. A socket must be handed over
-      // before it has connected: one whose connection failed before nodemailer
-      // had it was an error its pool never heard of, and with the server down
-      // every pooled slot then stayed taken for good.
-      getSocket: socketHandedOver(smtp, onSocket),
-    };
-    return createSigningTransport(options, smtp.dkim);
-  });
+  const connection = smtpConnectionOptions(smtp);
+  // A connection's socket is made here, without Nagle's algorithm (the end
+  // of a message is a small write that would wait for the server's delayed
+  // ACK), and handed to its lane while it still connects, so that a send
+  // past its deadline can cut it off whatever stage it is at.
+  const lanes = new SmtpLanes(SMTP_CONNECTIONS, (onSocket) => new SmtpConnectionLane(connection, () => {
+    const socket = connect({ host: smtp.host, port: smtp.port, noDelay: true });
+    onSocket(socket);
+    return socket;
+  }));
+  const key = smtp.dkim && createPrivateKey(smtp.dkim.privateKey);
+  const signed = async (mail: SmtpMessage): Promise<SmtpMessage> => {
+    if (!smtp.dkim || !key) return mail;
+    return { ...mail, raw: Buffer.concat([Buffer.from(await dkimSignature(mail.raw, smtp.dkim, key)), mail.raw]) };
+  };
   return {
     async send(message, signal) {
       try {
-        await lanes.send(await composeForSmtp(message, senderOf(message.from)), signal);
+        await lanes.send(await signed(await composeForSmtp(message, senderOf(message.from))), signal);
       } catch (err) {
         throw smtpSendFailure(err);
       }

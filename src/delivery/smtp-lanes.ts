@@ -1,10 +1,16 @@
 import type { Socket } from 'node:net';
-import type { Transporter } from 'nodemailer';
 
 /** What one lane sends: a whole message, as raw MIME, and its envelope. */
 export interface RawMail {
   readonly envelope: { readonly from: string; readonly to: readonly string[] } | object;
   readonly raw: Buffer | string;
+}
+
+/** What carries one lane's messages, on one connection at a time. */
+export interface Transporter {
+  sendMail(mail: RawMail): Promise<unknown>;
+  /** Closes its connection once the message it carries, if any, is sent. */
+  close(): void;
 }
 
 /** Builds one lane's single-connection transporter; `onSocket` is told of each socket it opens. */
@@ -59,7 +65,7 @@ export class SmtpLanes {
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      await Promise.race([lane.transporter.sendMail(mail as Parameters<Transporter['sendMail']>[0]), pastDeadline]);
+      await Promise.race([lane.transporter.sendMail(mail), pastDeadline]);
     } finally {
       signal?.removeEventListener('abort', onAbort);
       if (cut) this.renew(lane);

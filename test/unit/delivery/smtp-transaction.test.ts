@@ -1,0 +1,167 @@
+import type { AddressInfo } from 'node:net';
+import { simpleParser } from 'mailparser';
+import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
+import { PermanentDeliveryError } from '../../../src/delivery/errors';
+import type { MailMessage } from '../../../src/delivery/mail-message';
+import { createSmtpTransport, type MailTransport } from '../../../src/delivery/mail-transport';
+import { dataOf } from '../../../src/delivery/smtp-transaction';
+import { startStrictSmtp, type StrictSmtpRefusals } from '../../support/strict-smtp';
+
+// The mail transaction is written by the module itself (PIPELINING when
+// offered), on connections nodemailer opens: each step's refusal, a server
+// without PIPELINING, and lines that start with a dot.
+
+const DOTTED = '.\nA line of one dot above, and\n..two dots\n.hidden\nend\n';
+const message = (to: string, text = 'Open the link\n'): MailMessage => ({
+  messageId: `<${to}@example.org>`,
+  from: 'Example <noreply@example.org>',
+  to,
+  subject: 'Validate your address',
+  text,
+  html: '<p>Open the link</p>',
+});
+
+const plainSmtp = (port: number) => createSmtpTransport({ host: '127.0.0.1', port, requireTransportSecurity: false, forceTls: false, enableTls: false });
+
+async function refusal(transport: MailTransport, mail: MailMessage): Promise<Error & { responseCode?: number }> {
+  try {
+    await transport.send(mail);
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected the send to fail');
+}
+
+type Step = 'MAIL' | 'RCPT' | 'message';
+
+/** A real SMTP server (smtp-server) that refuses `refuse.step` with `refuse.code` for addresses starting with `refused`. */
+async function realServer(pipelining: boolean, refuse?: { step: Step; code: number }) {
+  const received: Array<{ to: string; text: string }> = [];
+  const refuses = (step: Step, address: string) => refuse?.step === step && address.startsWith('refused');
+  const failure = () => Object.assign(new Error('refused'), { responseCode: refuse!.code });
+  const options: SMTPServerOptions = {
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    hidePIPELINING: !pipelining,
+    logger: false,
+    onMailFrom: (_address, _session, callback) => callback(),
+    onRcptTo: (address, _session, callback) => callback(refuses('RCPT', address.address) ? failure() : undefined),
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', async () => {
+        const to = session.envelope.rcptTo[0].address;
+        if (refuses('message', to)) return callback(failure());
+        received.push({ to, text: (await simpleParser(Buffer.concat(chunks))).text ?? '' });
+        callback(null, 'queued');
+      });
+    },
+  };
+  // MAIL FROM is refused by its sender, which is the same for every message: refused for the first message only.
+  let mailRefused = false;
+  if (refuse?.step === 'MAIL') {
+    options.onMailFrom = (_address, _session, callback) => {
+      if (mailRefused) return callback();
+      mailRefused = true;
+      callback(failure());
+    };
+  }
+  const server = new SMTPServer(options);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.server.address() as AddressInfo).port, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+describe('the SMTP mail transaction', () => {
+  const closers: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close();
+  });
+
+  it.each([true, false])('delivers messages whose lines start with dots whole, PIPELINING offered: %s', async (pipelining) => {
+    const server = await realServer(pipelining);
+    closers.push(() => server.close());
+    const smtp = plainSmtp(server.port);
+    closers.push(() => smtp.close());
+    await smtp.send(message('a@example.org', DOTTED));
+    await smtp.send(message('b@example.org', DOTTED));
+    expect(server.received).toEqual([
+      { to: 'a@example.org', text: DOTTED },
+      { to: 'b@example.org', text: DOTTED },
+    ]);
+  });
+
+  describe.each([true, false])('with PIPELINING offered: %s', (pipelining) => {
+    it.each([
+      ['MAIL', 451, false],
+      ['MAIL', 550, false],
+      ['RCPT', 451, false],
+      ['RCPT', 550, true],
+      ['message', 451, false],
+      ['message', 554, true],
+    ] as const)('a %s refused with %d fails (final: %s), and the next message goes', async (step, code, final) => {
+      const server = await realServer(pipelining, { step, code });
+      closers.push(() => server.close());
+      const smtp = plainSmtp(server.port);
+      closers.push(() => smtp.close());
+      const err = await refusal(smtp, message('refused@example.org'));
+      expect(err instanceof PermanentDeliveryError).toBe(final);
+      if (!final) expect(err.responseCode).toBe(code);
+      await smtp.send(message('fine@example.org'));
+      expect(server.received.map(({ to }) => to)).toEqual(['fine@example.org']);
+    });
+  });
+
+  it('sends MAIL FROM, RCPT TO and DATA together to a server offering PIPELINING', async () => {
+    const server = await startStrictSmtp({ pipelining: true });
+    closers.push(() => server.close());
+    const smtp = plainSmtp(server.port);
+    closers.push(() => smtp.close());
+    await smtp.send(message('a@example.org'));
+    expect(server.pipelined).toEqual(['RCPT', 'DATA']);
+    expect(server.messages).toHaveLength(1);
+  });
+
+  it('waits for each reply when the server does not offer PIPELINING', async () => {
+    const server = await startStrictSmtp({ pipelining: false });
+    closers.push(() => server.close());
+    const smtp = plainSmtp(server.port);
+    closers.push(() => smtp.close());
+    await smtp.send(message('a@example.org'));
+    await smtp.send(message('b@example.org'));
+    expect(server.pipelined).toEqual([]);
+    expect(server.messages).toHaveLength(2);
+  });
+
+  it.each([
+    [{ DATA: '451 4.3.0 not now' }, false],
+    [{ DATA: '554 5.7.1 no' }, true],
+    [{ MAIL: '421 4.7.0 closing' }, false],
+  ] as Array<[StrictSmtpRefusals, boolean]>)('fails a DATA or MAIL refused as %j, final: %s', async (refuse, final) => {
+    for (const pipelining of [true, false]) {
+      const server = await startStrictSmtp({ pipelining, refuse });
+      closers.push(() => server.close());
+      const smtp = plainSmtp(server.port);
+      closers.push(() => smtp.close());
+      const err = await refusal(smtp, message('a@example.org'));
+      expect(err instanceof PermanentDeliveryError).toBe(final);
+      expect(server.ended).toBe(0);
+    }
+  });
+
+  it('sends no message when DATA is accepted after its recipient was refused', async () => {
+    const server = await startStrictSmtp({ pipelining: true, refuse: { RCPT: '550 5.1.1 no such user' } });
+    closers.push(() => server.close());
+    const smtp = plainSmtp(server.port);
+    closers.push(() => smtp.close());
+    expect(await refusal(smtp, message('a@example.org'))).toBeInstanceOf(PermanentDeliveryError);
+    expect(server.ended).toBe(0);
+  });
+});
+
+describe('DATA', () => {
+  it('doubles a dot that starts a line, and ends with CRLF.CRLF', () => {
+    expect(dataOf(Buffer.from('.a\r\nb\r\n..c\r\n.\r\n')).toString()).toBe('..a\r\nb\r\n...c\r\n..\r\n.\r\n');
+    expect(dataOf(Buffer.from('a\r\nb')).toString()).toBe('a\r\nb\r\n.\r\n');
+    expect(dataOf(Buffer.from('a.b\r\n')).toString()).toBe('a.b\r\n.\r\n');
+  });
+});
