@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
-import type { SmtpConnectionOptions } from './mail-transport';
 import type { RawMail } from './smtp-lanes';
 import { sendTransaction, type OpenSmtpConnection } from './smtp-transaction';
 
@@ -9,6 +8,9 @@ export interface LaneMail extends RawMail {
   readonly envelope: { readonly from: string; readonly to: readonly string[] };
   readonly direct: boolean;
 }
+
+/** nodemailer's connection options (`smtpConnectionOptions` in ./mail-transport), of which the login is read here. */
+export type LaneConnectionOptions = object & { readonly auth?: { readonly user: string; readonly pass: string } };
 
 /** Messages on one connection before it is closed and another opened, as nodemailer's pool did. */
 const MESSAGES_PER_CONNECTION = 100;
@@ -36,7 +38,7 @@ export class SmtpConnectionLane {
   private closed = false;
 
   constructor(
-    private readonly options: SmtpConnectionOptions,
+    private readonly options: LaneConnectionOptions,
     /** Makes the connection's socket: nodemailer is handed it while it still connects. */
     private readonly connectSocket: () => Socket,
   ) {}
@@ -86,7 +88,7 @@ export class SmtpConnectionLane {
     else open.connection.close();
   }
 
-  /** A connection greeted, secured and logged in as {@link SmtpConnectionOptions} say, as nodemailer's pool made them. */
+  /** A connection greeted, secured and logged in as the options say, as nodemailer's pool made them. */
   private connect(): Promise<Open> {
     const opening = new Promise<Open>((resolve, reject) => {
       const connection = new SMTPConnection({ ...this.options, connection: this.connectSocket() } as SMTPConnection.Options);
