@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 
-/** The reply a step gets in place of its usual one (`DATA` is the command, `message` the end of data). */
+/** The reply a step gets in place of its usual one (`DATA` is the command, `message` the end of data, which `'hang up'` answers by closing the connection). */
 export type StrictSmtpRefusals = Partial<Record<'MAIL' | 'RCPT' | 'DATA' | 'message', string>>;
 
 export interface StrictSmtp {
@@ -44,6 +44,10 @@ export async function startStrictSmtp(options: { pipelining: boolean; refuse?: S
           buffer = buffer.slice(end + 5);
           inData = false;
           ended += 1;
+          if (options.refuse?.message === 'hang up') {
+            socket.destroy();
+            return;
+          }
           if (options.refuse?.message) replies.push(options.refuse.message);
           else {
             messages.push(message);

@@ -156,6 +156,19 @@ describe('the SMTP mail transaction', () => {
     expect(await refusal(smtp, message('a@example.org'))).toBeInstanceOf(PermanentDeliveryError);
     expect(server.ended).toBe(0);
   });
+
+  it('fails, and sends nothing again, when the connection drops once the message has gone', async () => {
+    const server = await startStrictSmtp({ pipelining: true, refuse: { message: 'hang up' } });
+    closers.push(() => server.close());
+    const smtp = plainSmtp(server.port);
+    closers.push(() => smtp.close());
+    const err = await refusal(smtp, message('a@example.org'));
+    expect(err).not.toBeInstanceOf(PermanentDeliveryError);
+    expect(err).toMatchObject({ code: 'ECONNECTION' });
+    // The next message opens a connection of its own, and is the only other one the server sees.
+    await refusal(smtp, message('b@example.org'));
+    expect(server.ended).toBe(2);
+  });
 });
 
 describe('DATA', () => {
