@@ -45,6 +45,7 @@ export function createClientRouter(options: ClientRouterOptions): Router {
   /** The form posts back to the page's own path, under public_baseurl's path when it has one. */
   const formAction = `${config.publicBasePath}${EMAIL_VALIDATE_PATH}`;
   const router = Router();
+  const answerErrors = errorMiddleware(options.logger);
   /** The rate-limit key each requestToken's client IP was checked under. */
   const clientKeys = new WeakMap<Request, string>();
   /**
@@ -52,11 +53,18 @@ export function createClientRouter(options: ClientRouterOptions): Router {
    * lookup, not a body's parsing and checks, and is refused whatever it
    * sends (the refusal names no address, so it tells nothing of one).
    */
-  const checkClientLimit: RequestHandler = (req, _res, next) => {
+  const checkClientLimit: RequestHandler = (req, res, next) => {
     const key = rateLimitKey(clientIp(req));
     clientKeys.set(req, key);
-    const checked = service.checkClientLimit(key);
-    if (checked instanceof Promise) checked.then(() => next(), next);
+    // A refusal is answered here by the router's own error middleware, not after a walk past every later route.
+    const refuse = (err: unknown) => answerErrors(err, req, res, next);
+    let checked: void | Promise<void>;
+    try {
+      checked = service.checkClientLimit(key);
+    } catch (err) {
+      return refuse(err);
+    }
+    if (checked instanceof Promise) checked.then(() => next(), refuse);
     else next();
   };
 
@@ -106,6 +114,6 @@ export function createClientRouter(options: ClientRouterOptions): Router {
   }
 
   // Errors raised by these routes become Matrix errors here, whoever mounts the router.
-  router.use(errorMiddleware(options.logger));
+  router.use(answerErrors);
   return router;
 }
