@@ -41,6 +41,17 @@ export class RateLimitStore implements BucketCounters {
     });
   }
 
+  async peek(key: string, processNow: number): Promise<{ current: BucketState | undefined; now: number }> {
+    if (this.engine !== 'postgres') return { current: await bucket(this.db, key), now: processNow };
+    // The bucket and the database's time in one statement, with or without a bucket.
+    const { rows } = await sql<{ now: string; tokens: number | null; updated_at: string | null }>`
+      SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now, b.tokens, b.updated_at
+      FROM (SELECT 1) AS one LEFT JOIN threepid_rate_limits AS b ON b.key = ${key}`.execute(this.db);
+    const row = rows[0];
+    const current = row.tokens === null || row.updated_at === null ? undefined : { tokens: Number(row.tokens), updatedAt: Number(row.updated_at) };
+    return { current, now: Number(row.now) };
+  }
+
   /** Forgets buckets untouched for `idleMs` (by then they are full again), timed as `update` times them. */
   async deleteIdleFor(idleMs: number, processNow: number): Promise<number> {
     const before = this.engine === 'postgres' ? sql<number>`${databaseNow(this.engine)} - ${idleMs}` : processNow - idleMs;
@@ -58,7 +69,7 @@ async function databaseTime(trx: Transaction<Database>): Promise<number> {
   return Number(rows[0].now);
 }
 
-async function bucket(trx: Transaction<Database>, key: string): Promise<BucketState | undefined> {
+async function bucket(trx: Kysely<Database>, key: string): Promise<BucketState | undefined> {
   const row = await trx.selectFrom('threepid_rate_limits').select(['tokens', 'updated_at']).where('key', '=', key).executeTakeFirst();
   return row && { tokens: Number(row.tokens), updatedAt: Number(row.updated_at) };
 }

@@ -92,6 +92,8 @@ export interface BucketCounters {
     processNow: number,
     decide: (current: BucketState | undefined, now: number) => { next: BucketState; result: T },
   ): Promise<T>;
+  /** The bucket as it stands, and the time `update` would give `decide`: read alone, nothing locked or written. */
+  peek(key: string, processNow: number): Promise<{ current: BucketState | undefined; now: number }>;
 }
 
 /** All the storage the domain uses, and transactions over it. */

@@ -149,14 +149,13 @@ export class DatabaseRateLimiter implements Limiter {
   }
 
   /**
-   * Through the same locked update as {@link take}: the bucket is written
-   * back refilled to `now` and unspent, which is the state it was in.
+   * A read alone: no lock, no write, so that the check every requestToken
+   * makes before its work costs one statement. A parallel request may spend
+   * the last token meanwhile; {@link take} then refuses it.
    */
   async check(key: string): Promise<void> {
-    const retryAfterMs = await this.store.update(`${this.namespace}:${key}`, this.clock.now(), (current, now) => {
-      const { next, retryAfterMs: wait } = spendToken(current, this.limit, now);
-      return { next: wait === undefined ? { tokens: next.tokens + 1, updatedAt: next.updatedAt } : next, result: wait };
-    });
+    const { current, now } = await this.store.peek(`${this.namespace}:${key}`, this.clock.now());
+    const { retryAfterMs } = spendToken(current, this.limit, now);
     if (retryAfterMs !== undefined) throw refusal(retryAfterMs);
   }
 }

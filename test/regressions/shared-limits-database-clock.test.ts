@@ -87,3 +87,23 @@ async function expectRefused(limiter: DatabaseRateLimiter, key: string): Promise
   await limiter.take('ip:203.0.113.12');
   await expectRefused(limiter, 'ip:203.0.113.12');
 });
+
+// The check every requestToken makes before reading its body is a read alone:
+// it wrote the bucket back under a lock, a second write transaction per request.
+it('check refuses an emptied bucket as take does, timed the same way, and writes nothing', async () => {
+  const clock = new FakeClock();
+  const limiter = limiterOn(clock);
+  const rows = async () => db.selectFrom('threepid_rate_limits').select(['key', 'tokens', 'updated_at']).orderBy('key').execute();
+  await limiter.check('ip:203.0.113.20');
+  expect(await rows()).toEqual([]);
+  await spendBurst(limiter, 'ip:203.0.113.20');
+  const spent = await rows();
+  const refused = await limiter.check('ip:203.0.113.20').then(
+    () => undefined,
+    (reason: unknown) => reason as ThreepidError,
+  );
+  expect(refused?.errcode).toBe('M_LIMIT_EXCEEDED');
+  expect(refused?.extra.retry_after_ms).toBeGreaterThan(TOKEN_MS - 60_000);
+  expect(refused?.extra.retry_after_ms).toBeLessThanOrEqual(Math.ceil(TOKEN_MS));
+  expect(await rows()).toEqual(spent);
+});
