@@ -1,4 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
+import { QueryCache, slot } from './precompiled';
 import type { Database, ThreepidBindingsTable } from './schema';
 import type { Medium } from '../model';
 import type { BindingRecord, BindingRepository } from '../threepid/ports';
@@ -17,16 +18,18 @@ function toRecord(row: Selectable<ThreepidBindingsTable>): BindingRecord {
 
 /** The module's own 3PID directory. */
 export class BindingStore implements BindingRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly queries: QueryCache = new QueryCache(db),
+  ) {}
 
+  /** Asked by every requestToken (the flow checks): built once. */
   async find(medium: Medium, address: string): Promise<BindingRecord | undefined> {
-    const row = await this.db
-      .selectFrom('threepid_bindings')
-      .selectAll()
-      .where('medium', '=', medium)
-      .where('address', '=', address)
-      .executeTakeFirst();
-    return row && toRecord(row);
+    const query = this.queries.get('findBinding', (db) =>
+      db.selectFrom('threepid_bindings').selectAll().where('medium', '=', slot('medium')).where('address', '=', slot('address')),
+    );
+    const { rows } = await this.db.executeQuery<Selectable<ThreepidBindingsTable>>(query.bind({ medium, address }));
+    return rows[0] && toRecord(rows[0]);
   }
 
   /** Binds the address to `userId`, replacing any previous owner. */

@@ -28,6 +28,8 @@ export interface OutboxMessage {
   readonly createdAt: number;
 }
 
+type ClaimedRow = { id: string; channel: string; payload: string | null; attempts: number; created_at: number };
+
 /** Counts for the operator's view. */
 export interface OutboxStats {
   readonly pending: number;
@@ -71,32 +73,30 @@ export class OutboxStore implements Outbox {
    * messages are due, as it did when they were written.
    */
   async claimDue(claim: { channel: Channel; now: number; limit: number; leaseMs: number; token: string }): Promise<OutboxMessage[]> {
-    const dbNow = databaseNow(this.engine);
-    return this.db.transaction().execute(async (trx) => {
-      let query = trx
-        .selectFrom('threepid_outbox')
-        .select(['id', 'channel', 'payload', 'attempts', 'created_at'])
-        .where('status', '=', 'pending')
-        .where('channel', '=', claim.channel)
-        .where('next_attempt_at', '<=', claim.now)
-        .where('locked_until', '<=', dbNow)
-        .orderBy('next_attempt_at')
-        .limit(claim.limit);
+    // Built once: the worker claims after every few messages.
+    const due = this.queries.get('claimDue', (db) => {
+      const query = db.selectFrom('threepid_outbox').select(['id', 'channel', 'payload', 'attempts', 'created_at']).where('status', '=', 'pending');
+      const dueNow = query.where('channel', '=', slot('channel')).where('next_attempt_at', '<=', slot('now')).where('locked_until', '<=', databaseNow(this.engine));
+      const ordered = dueNow.orderBy('next_attempt_at').limit(slot('limit'));
       // Replicas claiming at once each take different rows instead of waiting
       // on each other. SQLite has one writer at a time and needs no lock hint.
-      if (this.engine === 'postgres') query = query.forUpdate().skipLocked();
-      const rows = await query.execute();
+      return this.engine === 'postgres' ? ordered.forUpdate().skipLocked() : ordered;
+    });
+    return this.db.transaction().execute(async (trx) => {
+      const { rows } = await trx.executeQuery<ClaimedRow>(due.bind(claim));
       if (rows.length === 0) return [];
-      await trx
-        .updateTable('threepid_outbox')
-        .set({ locked_until: sql<number>`${dbNow} + ${claim.leaseMs}`, claim_token: claim.token })
-        .where('id', 'in', rows.map((row) => row.id))
-        .execute();
+      const lease = this.queries.get(`lease/${rows.length}`, (db) =>
+        db
+          .updateTable('threepid_outbox')
+          .set({ locked_until: sql<number>`${databaseNow(this.engine)} + ${slot('leaseMs')}`, claim_token: slot('token') })
+          .where('id', 'in', rows.map((_, index) => slot('ids', index))),
+      );
+      await trx.executeQuery(lease.bind({ ...claim, ids: rows.map((row) => row.id) }));
       return rows.map((row) => this.opened(row, claim.token));
     });
   }
 
-  private opened(row: { id: string; channel: string; payload: string | null; attempts: number; created_at: number }, claim: string): OutboxMessage {
+  private opened(row: ClaimedRow, claim: string): OutboxMessage {
     let payload: unknown;
     let unreadable: string | undefined;
     try {
@@ -190,20 +190,19 @@ export class OutboxStore implements Outbox {
    */
   async markSent(claims: readonly Claim[], now: number): Promise<SentRecords> {
     if (claims.length === 0) return { held: [], withoutLease: [], alreadyFinished: [] };
-    const sent = (eb: ExpressionBuilder<Database, 'threepid_outbox'>) => ({
-      status: 'sent',
-      payload: null,
-      attempts: eb('attempts', '+', 1),
-      finished_at: now,
-      last_error: null,
-    });
-    const held = await this.db
-      .updateTable('threepid_outbox')
-      .set(sent)
-      .where('status', '=', 'pending')
-      .where((eb) => eb.or(claims.map((claim) => eb.and([eb('id', '=', claim.id), eb('claim_token', '=', claim.token)]))))
-      .returning('id')
-      .execute();
+    type Columns = ExpressionBuilder<Database, 'threepid_outbox'>;
+    const sent = (eb: Columns, finishedAt: number) => ({ status: 'sent', payload: null, attempts: eb('attempts', '+', 1), finished_at: finishedAt, last_error: null });
+    // Built once per number of claims (the worker's batches are small).
+    const markHeld = this.queries.get(`markSent/${claims.length}`, (db) =>
+      db
+        .updateTable('threepid_outbox')
+        .set((eb) => sent(eb, slot('now')))
+        .where('status', '=', 'pending')
+        .where((eb) => eb.or(claims.map((_, n) => eb.and([eb('id', '=', slot('ids', n)), eb('claim_token', '=', slot('tokens', n))]))))
+        .returning('id'),
+    );
+    const values = { now, ids: claims.map((claim) => claim.id), tokens: claims.map((claim) => claim.token) };
+    const { rows: held } = await this.db.executeQuery<{ id: string }>(markHeld.bind(values));
     const heldIds = new Set(held.map((row) => row.id));
     const lost = claims.filter((claim) => !heldIds.has(claim.id));
     if (lost.length === 0) return { held: [...heldIds], withoutLease: [], alreadyFinished: [] };
@@ -221,7 +220,7 @@ export class OutboxStore implements Outbox {
     // claim that held it, when it comes, then finds it finished by another.
     const recovered: string[] = [];
     for (const claim of lost.filter((each) => withoutLease.includes(each.id))) {
-      const set = (eb: ExpressionBuilder<Database, 'threepid_outbox'>) => ({ ...sent(eb), claim_token: claim.token });
+      const set = (eb: Columns) => ({ ...sent(eb, now), claim_token: claim.token });
       const row = await this.db.updateTable('threepid_outbox').set(set).where('id', '=', claim.id).where('status', '=', 'pending').returning('id').executeTakeFirst();
       // Finished by another claim between the two statements.
       (row ? recovered : alreadyFinished).push(claim.id);

@@ -33,7 +33,7 @@ export class Store implements Storage {
     this.groupCommit = engine === 'sqlite' ? groupCommitFor(db) : undefined;
     this.sessions = new SessionStore(db, queries);
     this.outbox = new OutboxStore(db, engine, sealer, queries);
-    this.bindings = new BindingStore(db);
+    this.bindings = new BindingStore(db, queries);
     this.rateLimits = new RateLimitStore(db, engine);
   }
 

@@ -90,4 +90,21 @@ describe('the queries of every request', () => {
       [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`message-${n}`, n % 3 === 0 ? 'decoy' : 'pending', n % 3 === 0 ? NOW + n : null]),
     );
   });
+
+  it('for the flow check and the outbox worker too: a binding looked up, messages claimed and marked sent, in batches of the same size', async () => {
+    async function round(n: number) {
+      expect(await store.bindings.find('email', `nobody${n}@example.org`)).toBeUndefined();
+      for (const k of [1, 2]) await store.outbox.enqueue({ id: `m${n}-${k}`, channel: 'email', payload: { n, k }, now: NOW });
+      const claimed = await store.outbox.claimDue({ channel: 'email', now: NOW + n, limit: 2, leaseMs: 60_000, token: `claim-${n}` });
+      expect(claimed.map((message) => [message.id, message.claim, message.payload])).toEqual([1, 2].map((k) => [`m${n}-${k}`, `claim-${n}`, { n, k }]));
+      const sent = await store.outbox.markSent(claimed.map((message) => ({ id: message.id, token: message.claim })), NOW + n);
+      expect(sent).toEqual({ held: [`m${n}-1`, `m${n}-2`], withoutLease: [], alreadyFinished: [] });
+    }
+    await round(1);
+    const afterTheFirst = counter.compiled;
+    for (let n = 2; n <= 5; n++) await round(n);
+    expect(counter.compiled).toBe(afterTheFirst);
+    const rows = await db.selectFrom('threepid_outbox').select(['status', 'claim_token']).where('status', '=', 'sent').execute();
+    expect(rows).toHaveLength(10);
+  });
 });
