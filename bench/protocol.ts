@@ -1,6 +1,6 @@
 /** What `bench/server.ts` is asked to run (passed as JSON in argv[2]). */
 export type ServerSpec =
-  | { readonly kind: 'bare' }
+  | { readonly kind: 'bare'; readonly databasePath: string }
   | {
       readonly kind: 'module';
       readonly databasePath: string;

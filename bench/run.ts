@@ -21,7 +21,7 @@ import { submitTokenPath } from '../src/threepid/paths';
 import { runLoad, type RequestSpec } from './load';
 import { REQUEST_TOKEN_PATH, type ServerSpec } from './protocol';
 import { formatTable, formatTargets, judge, type Row } from './report';
-import { enqueueEmails, seedSessions } from './seed';
+import { enqueueEmails, seedSessions, seedSubmittableSessions } from './seed';
 import { pinCores, type Pinning } from './pinning';
 import { ServerProcess } from './server-process';
 import { measureStartup } from './startup';
@@ -115,6 +115,7 @@ interface Context {
 }
 
 let pinning: Pinning | undefined;
+let benchDir: string | undefined;
 
 async function withServer<T>(name: string, spec: ServerSpec, work: (server: ServerProcess) => Promise<T>): Promise<T> {
   if (!pinning) throw new Error('cores not laid out yet');
@@ -176,8 +177,15 @@ async function measure(
  * The bare route measured right before a module scenario, under the same
  * load; the scenario's ratio is to this pair.
  */
+/** The bare route's own SQLite file, new for each of its runs. */
+let bareRuns = 0;
+function bareSpec(): ServerSpec {
+  if (!benchDir) throw new Error('no bench folder yet');
+  return { kind: 'bare', databasePath: path.join(benchDir, `bare-${bareRuns++}.sqlite`) };
+}
+
 async function withPairedBaseline(row: () => Promise<Row>): Promise<Row> {
-  const bare = await withServer('bare', { kind: 'bare' }, (server) => measure('bare (paired)', '', server, requestToken));
+  const bare = await withServer('bare', bareSpec(), (server) => measure('bare (paired)', '', server, requestToken));
   const measured = await row();
   return { ...measured, baseline: { rate: bare.rate, peakRssBytes: bare.peakRssBytes }, ratio: measured.rate / bare.rate };
 }
@@ -186,14 +194,6 @@ type ModuleSpec = Extract<ServerSpec, { kind: 'module' }>;
 
 function moduleSpec(context: Context, file: string): ModuleSpec {
   return { kind: 'module', databasePath: path.join(context.dir, file), smtpPort: context.sink.port };
-}
-
-/** The token link's parameters in a message's DATA (its text part may be quoted-printable). */
-function linkParameters(data: string): { sid: string; client_secret: string; token: string } {
-  const text = data.replace(/=\r\n/g, '').replace(/=3D/gi, '=');
-  const match = /validate\?token=([\w-]+)&client_secret=([\w.=-]+)&sid=([\w-]+)/.exec(text);
-  if (!match) throw new Error(`no validation link in message:\n${data.slice(0, 2000)}`);
-  return { token: match[1], client_secret: match[2], sid: match[3] };
 }
 
 interface Scenario {
@@ -226,9 +226,9 @@ const requestTokenWithStored = (name: string, sessions: number): Scenario => ({
 const SCENARIOS: readonly Scenario[] = [
   {
     name: 'bare',
-    description: 'bare Express 5 + express.json() answering {sid, submit_url} (baseline)',
+    description: 'bare Express 5 + express.json(), one SQLite row inserted, answering {sid, submit_url} (baseline)',
     async run(context) {
-      const row = await withServer('bare', { kind: 'bare' }, (server) => measure('bare', this.description, server, requestToken));
+      const row = await withServer('bare', bareSpec(), (server) => measure('bare', this.description, server, requestToken));
       context.bareRate = row.rate;
       return row;
     },
@@ -279,25 +279,11 @@ const SCENARIOS: readonly Scenario[] = [
     description: 'POST submit_url with the right token, a different session each request',
     async run(context) {
       const spec = moduleSpec(context, 'submit.sqlite');
-      // Sessions made through the module, their tokens read from the emails: enough
-      // for the warm-up and the run at the bare route's pace, which submit will not beat.
-      // They are made by a server of their own: the one measured starts fresh, so
-      // its memory is what submitting costs, not what making the sessions left.
+      // Enough for the warm-up and the run at the bare route's pace, which submit will not beat.
       const needed = SUBMIT_SESSIONS ?? Math.ceil((context.bareRate ?? 5_000) * (WARMUP_SECONDS + SECONDS) * 1.2);
-      const messages: string[] = [];
-      context.sink.reset();
-      context.sink.onMessage = (data) => messages.push(data);
       const started = performance.now();
-      try {
-        await withServer('submit (sessions)', spec, async (server) => {
-          await runLoad(server.url, requestToken, { connections: CONNECTIONS, amount: needed });
-          await context.sink.waitFor(needed, OUTBOX_TIMEOUT_MS);
-        });
-      } finally {
-        context.sink.onMessage = undefined;
-      }
-      const bodies = messages.map((data) => JSON.stringify(linkParameters(data)));
-      console.log(`  created ${bodies.length} sessions (tokens read from their emails) in ${seconds(started)} s`);
+      const bodies = (await seedSubmittableSessions(spec.databasePath, needed)).map((body) => JSON.stringify(body));
+      console.log(`  stored ${bodies.length} sessions with known tokens in ${seconds(started)} s`);
       return withPairedBaseline(() => withServer('submit', spec, async (server) => {
         let next = 0;
         const submit: RequestSpec = {
@@ -375,6 +361,7 @@ async function main(): Promise<void> {
   const scenarios = SCENARIOS.filter((scenario) => !ONLY || ONLY.includes(scenario.name));
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'threepid-bench-'));
+  benchDir = dir;
   pinning = pinCores(process.env.BENCH_PIN !== '0');
   const sink = await SmtpSink.start();
   const context: Context = { dir, sink, pinning };

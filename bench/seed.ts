@@ -7,7 +7,8 @@ import { openSqliteDatabase } from '../src/store/database';
 import { AesGcmSealer } from '../src/store/sealing';
 import { Store } from '../src/store/store';
 import { cryptoRandom } from '../src/sources';
-import { randomId, sortableEncode } from '../src/threepid/tokens';
+import { emailRules } from '../src/threepid/mediums';
+import { IdCodec, randomId, SecretMacs, sortableEncode, timeOrderedId } from '../src/threepid/tokens';
 
 /** Creates the database file with the module's own migrations. */
 async function createDatabase(file: string): Promise<void> {
@@ -95,4 +96,50 @@ export async function enqueueEmails(file: string, count: number): Promise<void> 
   } finally {
     await store.destroy();
   }
+}
+
+/** What a client posts to submit_url for one seeded session. */
+export interface SubmitBody {
+  readonly sid: string;
+  readonly client_secret: string;
+  readonly token: string;
+}
+
+/**
+ * Stores `count` open email sessions as requestToken leaves them, each with
+ * a token known here, and answers the bodies that submit them. The token
+ * and secret MACs and the outside sids are made with the module's own code
+ * and the keys it finds beside the file, so the module started on it checks
+ * them as its own. (Made through the module's HTTP route and read back from
+ * the emails, the tens of thousands a run needs took minutes.)
+ */
+export async function seedSubmittableSessions(file: string, count: number): Promise<SubmitBody[]> {
+  await createDatabase(file);
+  const keyring = loadOutboxKeyring(parseConfig({ database: { path: file } }), false, silentLogger);
+  const macs = new SecretMacs(keyring);
+  const ids = new IdCodec(keyring);
+  const db = new BetterSqlite3(file);
+  const bodies: SubmitBody[] = [];
+  try {
+    db.pragma('journal_mode = WAL');
+    const insert = db.prepare(
+      `INSERT INTO threepid_sessions
+         (sid, client_secret_hash, medium, address, flow, next_link, send_attempt, token_hash,
+          failed_attempts, created_at, expires_at, validated_at, consumed_at, id_server, language)
+       VALUES (?, ?, 'email', ?, 'register', NULL, 1, ?, 0, ?, ?, NULL, NULL, NULL, 'en')`,
+    );
+    const now = Date.now();
+    db.transaction(() => {
+      for (let i = 0; i < count; i++) {
+        const sid = timeOrderedId(cryptoRandom, { now: () => now });
+        const clientSecret = `submit${i}x${randomId(cryptoRandom).slice(0, 8)}`;
+        const token = emailRules.newToken(cryptoRandom);
+        insert.run(sid, macs.mac(clientSecret), `submit-${i}@example.org`, macs.mac(token), now, now + HOUR_MS);
+        bodies.push({ sid: ids.external(sid), client_secret: clientSecret, token });
+      }
+    })();
+  } finally {
+    db.close();
+  }
+  return bodies;
 }

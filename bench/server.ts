@@ -6,6 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import BetterSqlite3 from 'better-sqlite3';
 import express from 'express';
 import { parseConfig } from '../src/config';
 import { createApp } from '../src/http/app';
@@ -14,13 +15,24 @@ import { createThreepidModule } from '../src/module';
 import { submitTokenPath } from '../src/threepid/paths';
 import { REQUEST_TOKEN_PATH, type ChildMessage, type ParentMessage, type ServerSpec } from './protocol';
 
-/** The baseline: Express 5 and `express.json()`, answering what requestToken answers, with no work behind it. */
-function bareApp(baseUrl: string): express.Express {
+/**
+ * The baseline, as the issue defines it: Express 5 and `express.json()`,
+ * one row inserted into SQLite (a file in WAL mode with synchronous=NORMAL,
+ * as the module keeps its own; one prepared statement), and the answer
+ * requestToken gives.
+ */
+function bareApp(baseUrl: string, databasePath: string): express.Express {
+  const db = new BetterSqlite3(databasePath);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec('CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY, received_at INTEGER NOT NULL, body TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO requests (received_at, body) VALUES (?, ?)');
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   const answer = { sid: 'AAAAAAAAAAAAAAAAAAAAAA', submit_url: `${baseUrl}${submitTokenPath('email')}` };
-  app.post(REQUEST_TOKEN_PATH, express.json(), (_req, res) => {
+  app.post(REQUEST_TOKEN_PATH, express.json(), (req, res) => {
+    insert.run(Date.now(), JSON.stringify(req.body));
     res.json(answer);
   });
   return app;
@@ -39,7 +51,7 @@ async function main(): Promise<void> {
 
   let closeModule = async () => {};
   if (spec.kind === 'bare') {
-    server.on('request', bareApp(baseUrl));
+    server.on('request', bareApp(baseUrl, spec.databasePath));
   } else {
     const config = parseConfig({
       public_baseurl: baseUrl,
