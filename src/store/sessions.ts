@@ -65,11 +65,15 @@ export class SessionStore implements SessionRepository {
   /** The newest session not yet validated for this secret (any of its stored forms), address and flow, made at `createdSince` or later. */
   async findOpenSession(key: OpenSessionKey & { createdSince: number }): Promise<SessionRecord | undefined> {
     const forms = key.clientSecretHashes.length;
+    // The unique index on open sessions holds one per stored form of the
+    // secret at most, so the newest is picked here: SQLite's ORDER BY over
+    // those few rows set up a sorter that cost more than the lookup itself.
     const query = this.queries.get(`findOpenSession/${forms}`, (db) =>
-      db.selectFrom('threepid_sessions').selectAll().where(openSessionsOf(forms)).where('created_at', '>=', slot('time')).orderBy('created_at', 'desc').limit(1),
+      db.selectFrom('threepid_sessions').selectAll().where(openSessionsOf(forms)).where('created_at', '>=', slot('time')),
     );
     const { rows } = await this.db.executeQuery<SessionRow>(query.bind(openSessionValues(key, key.createdSince)));
-    return rows[0] && toRecord(rows[0]);
+    const newest = rows.reduce<SessionRow | undefined>((found, row) => (found && Number(found.created_at) >= Number(row.created_at) ? found : row), undefined);
+    return newest && toRecord(newest);
   }
 
   /** Deletes the sessions not yet validated for this secret, address and flow that were made before `before`. */

@@ -47,6 +47,28 @@ describe('SessionStore writes that check what was read', () => {
     expect((await sessions.getSession('sid1'))?.language).toBe('de');
   });
 
+  it('finds the newest open session among the stored forms of the secret, in whichever order the forms come', async () => {
+    // The same secret stored under an older key of the ring (sid1, above) and, later, under the current one.
+    await sessions.insertSession({
+      sid: 'sid2',
+      clientSecretHash: 'secret-hash-current-key',
+      medium: 'email',
+      address: 'a@example.org',
+      flow: 'register',
+      tokenHash: 'token-2',
+      sendAttempt: 1,
+      expiresAt: NOW + 120_000,
+      nextLink: null,
+      createdAt: NOW + 60_000,
+    });
+    const key = { medium: 'email', address: 'a@example.org', flow: 'register', createdSince: NOW - 1 } as const;
+    for (const forms of [['secret-hash', 'secret-hash-current-key'], ['secret-hash-current-key', 'secret-hash']]) {
+      expect((await sessions.findOpenSession({ ...key, clientSecretHashes: forms }))?.sid).toBe('sid2');
+    }
+    expect((await sessions.findOpenSession({ ...key, clientSecretHashes: ['secret-hash'] }))?.sid).toBe('sid1');
+    expect(await sessions.findOpenSession({ ...key, createdSince: NOW + 60_001, clientSecretHashes: ['secret-hash', 'secret-hash-current-key'] })).toBeUndefined();
+  });
+
   it('validates with the token that was read, counting the check', async () => {
     expect(await sessions.validateWithinAttempts('sid1', 'token-1', 5, NOW, NOW + 1_000)).toBe(true);
     const session = await sessions.getSession('sid1');
