@@ -32,8 +32,9 @@ export class SmtpRefusal extends Error {
   }
 }
 
+/** The reply's three-digit code, or 0 for a reply that does not start with one. */
 function replyCode(reply: string): number {
-  return Number(reply.slice(0, 3)) || 0;
+  return /^[1-5]\d\d(?:[ -]|$)/.test(reply) ? Number(reply.slice(0, 3)) : 0;
 }
 
 const DOT = Buffer.from('.');
@@ -72,8 +73,11 @@ export function sendTransaction(connection: OpenSmtpConnection, from: string, to
     const replies = connection._responseActions;
     const write = (data: Buffer | string) => connection._socket.write(data);
     let refused: SmtpRefusal | undefined;
+    // Only a 2xx accepts (RFC 5321 §4.2.1): a 1xx or a reply without a code
+    // is no "sent", and fails the send as a temporary refusal (retried).
     const check = (command: SmtpRefusal['command'], reply: string) => {
-      if (replyCode(reply) >= 300) refused ??= new SmtpRefusal(command, reply);
+      const code = replyCode(reply);
+      if (code < 200 || code >= 300) refused ??= new SmtpRefusal(command, reply);
       return refused === undefined;
     };
     const onMessageEnd = (reply: string) => (check('DATA', reply) ? resolve() : reject(refused));

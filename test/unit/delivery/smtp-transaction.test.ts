@@ -148,6 +148,24 @@ describe('the SMTP mail transaction', () => {
     }
   });
 
+  // Only a 2xx accepts: a reply without a code, or a 1xx, recorded as "sent" lost the message for good.
+  it.each([
+    [{ message: 'queued, trust me' }],
+    [{ message: '199 odd' }],
+    [{ RCPT: 'whatever you say' }],
+    [{ MAIL: '150 maybe' }],
+  ] as Array<[StrictSmtpRefusals]>)('fails, for a retry, a command or message answered %j', async (refuse) => {
+    for (const pipelining of [true, false]) {
+      const server = await startStrictSmtp({ pipelining, refuse });
+      closers.push(() => server.close());
+      const smtp = plainSmtp(server.port);
+      closers.push(() => smtp.close());
+      const err = await refusal(smtp, message('a@example.org'));
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(PermanentDeliveryError);
+    }
+  });
+
   it('sends no message when DATA is accepted after its recipient was refused', async () => {
     const server = await startStrictSmtp({ pipelining: true, refuse: { RCPT: '550 5.1.1 no such user' } });
     closers.push(() => server.close());
