@@ -1,3 +1,4 @@
+import type { MailMessage } from '../../src/delivery/mail-message';
 import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerAuthentication } from 'smtp-server';
@@ -156,4 +157,16 @@ export function linkIn(mail: ReceivedMail): URL {
   const match = /https?:\/\/\S+\/validate\?\S+/.exec(mail.text);
   if (!match) throw new Error(`no link in message: ${mail.text}`);
   return new URL(match[0]);
+}
+
+/** A validation email as the outbox hands it to a transport, to `to`, with a fixed link. */
+export function validationMail(to: string): MailMessage {
+  return {
+    messageId: `<${to.replace('@', '.')}@example.org>`,
+    from: 'Example <noreply@example.org>',
+    to,
+    subject: 'Validate your address',
+    text: 'Open https://example.org/validate?token=abc',
+    html: '<p>Open <a href="https://example.org/validate?token=abc">the link</a></p>',
+  };
 }

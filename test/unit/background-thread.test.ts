@@ -2,22 +2,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { BackgroundThread } from '../../src/background-thread';
-import type { MailMessage } from '../../src/delivery/mail-message';
 import { ThreadedMailTransport } from '../../src/delivery/smtp-thread';
 import { threadEntryFile } from '../../src/package-files';
 import { WalCheckpointer, type CheckpointResult } from '../../src/store/wal-checkpointer';
 import { eventually } from '../support/e2e-utils';
 import { CapturingLogger, removeDir, tempDir } from '../support/harness';
-import { startSmtpSink, type SmtpSink } from '../support/smtp';
+import { startSmtpSink, validationMail, type SmtpSink } from '../support/smtp';
 
-const message = (to: string): MailMessage => ({
-  messageId: `<${to.replace('@', '.')}@example.org>`,
-  from: 'Example <noreply@example.org>',
-  to,
-  subject: 'Validate your address',
-  text: 'Open https://example.org/validate?token=abc',
-  html: '<p>Open <a href="https://example.org/validate?token=abc">the link</a></p>',
-});
+const message = validationMail;
 
 describe('the background thread (WAL checkpoints and SMTP on one worker)', () => {
   let dir: string;

@@ -1,22 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PermanentDeliveryError } from '../../../src/delivery/errors';
-import type { MailMessage } from '../../../src/delivery/mail-message';
 import { ThreadedMailTransport } from '../../../src/delivery/smtp-thread';
 import { freePort } from '../../support/e2e-utils';
 import { CapturingLogger, removeDir, tempDir } from '../../support/harness';
-import { startSmtpSink, type SmtpSink } from '../../support/smtp';
+import { startSmtpSink, validationMail, type SmtpSink } from '../../support/smtp';
 
 const settings = (port: number) => ({ host: '127.0.0.1', port, requireTransportSecurity: false, forceTls: false });
 
-const message = (to: string): MailMessage => ({
-  messageId: `<${to.replace('@', '.')}@example.org>`,
-  from: 'Example <noreply@example.org>',
-  to,
-  subject: 'Validate your address',
-  text: 'Open https://example.org/validate?token=abc',
-  html: '<p>Open <a href="https://example.org/validate?token=abc">the link</a></p>',
-});
+const message = validationMail;
 
 describe('ThreadedMailTransport (SMTP on a worker thread)', () => {
   const open: Array<{ close(): unknown }> = [];

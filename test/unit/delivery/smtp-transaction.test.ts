@@ -76,12 +76,16 @@ describe('the SMTP mail transaction', () => {
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close();
   });
-
-  it.each([true, false])('delivers messages whose lines start with dots whole, PIPELINING offered: %s', async (pipelining) => {
-    const server = await realServer(pipelining);
+  /** A transport to `server`, both closed after the test. */
+  const transportTo = <S extends { port: number; close(): unknown }>(server: S): { server: S; smtp: MailTransport } => {
     closers.push(() => server.close());
     const smtp = plainSmtp(server.port);
     closers.push(() => smtp.close());
+    return { server, smtp };
+  };
+
+  it.each([true, false])('delivers messages whose lines start with dots whole, PIPELINING offered: %s', async (pipelining) => {
+    const { server, smtp } = transportTo(await realServer(pipelining));
     await smtp.send(message('a@example.org', DOTTED));
     await smtp.send(message('b@example.org', DOTTED));
     expect(server.received).toEqual([
@@ -99,10 +103,7 @@ describe('the SMTP mail transaction', () => {
       ['message', 451, false],
       ['message', 554, true],
     ] as const)('a %s refused with %d fails (final: %s), and the next message goes', async (step, code, final) => {
-      const server = await realServer(pipelining, { step, code });
-      closers.push(() => server.close());
-      const smtp = plainSmtp(server.port);
-      closers.push(() => smtp.close());
+      const { server, smtp } = transportTo(await realServer(pipelining, { step, code }));
       const err = await refusal(smtp, message('refused@example.org'));
       expect(err instanceof PermanentDeliveryError).toBe(final);
       if (!final) expect(err.responseCode).toBe(code);
@@ -112,20 +113,14 @@ describe('the SMTP mail transaction', () => {
   });
 
   it('sends MAIL FROM, RCPT TO and DATA together to a server offering PIPELINING', async () => {
-    const server = await startStrictSmtp({ pipelining: true });
-    closers.push(() => server.close());
-    const smtp = plainSmtp(server.port);
-    closers.push(() => smtp.close());
+    const { server, smtp } = transportTo(await startStrictSmtp({ pipelining: true }));
     await smtp.send(message('a@example.org'));
     expect(server.pipelined).toEqual(['RCPT', 'DATA']);
     expect(server.messages).toHaveLength(1);
   });
 
   it('waits for each reply when the server does not offer PIPELINING', async () => {
-    const server = await startStrictSmtp({ pipelining: false });
-    closers.push(() => server.close());
-    const smtp = plainSmtp(server.port);
-    closers.push(() => smtp.close());
+    const { server, smtp } = transportTo(await startStrictSmtp({ pipelining: false }));
     await smtp.send(message('a@example.org'));
     await smtp.send(message('b@example.org'));
     expect(server.pipelined).toEqual([]);
@@ -138,10 +133,7 @@ describe('the SMTP mail transaction', () => {
     [{ MAIL: '421 4.7.0 closing' }, false],
   ] as Array<[StrictSmtpRefusals, boolean]>)('fails a DATA or MAIL refused as %j, final: %s', async (refuse, final) => {
     for (const pipelining of [true, false]) {
-      const server = await startStrictSmtp({ pipelining, refuse });
-      closers.push(() => server.close());
-      const smtp = plainSmtp(server.port);
-      closers.push(() => smtp.close());
+      const { server, smtp } = transportTo(await startStrictSmtp({ pipelining, refuse }));
       const err = await refusal(smtp, message('a@example.org'));
       expect(err instanceof PermanentDeliveryError).toBe(final);
       expect(server.ended).toBe(0);
@@ -156,10 +148,7 @@ describe('the SMTP mail transaction', () => {
     [{ MAIL: '150 maybe' }],
   ] as Array<[StrictSmtpRefusals]>)('fails, for a retry, a command or message answered %j', async (refuse) => {
     for (const pipelining of [true, false]) {
-      const server = await startStrictSmtp({ pipelining, refuse });
-      closers.push(() => server.close());
-      const smtp = plainSmtp(server.port);
-      closers.push(() => smtp.close());
+      const { server, smtp } = transportTo(await startStrictSmtp({ pipelining, refuse }));
       const err = await refusal(smtp, message('a@example.org'));
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(PermanentDeliveryError);
@@ -167,19 +156,13 @@ describe('the SMTP mail transaction', () => {
   });
 
   it('sends no message when DATA is accepted after its recipient was refused', async () => {
-    const server = await startStrictSmtp({ pipelining: true, refuse: { RCPT: '550 5.1.1 no such user' } });
-    closers.push(() => server.close());
-    const smtp = plainSmtp(server.port);
-    closers.push(() => smtp.close());
+    const { server, smtp } = transportTo(await startStrictSmtp({ pipelining: true, refuse: { RCPT: '550 5.1.1 no such user' } }));
     expect(await refusal(smtp, message('a@example.org'))).toBeInstanceOf(PermanentDeliveryError);
     expect(server.ended).toBe(0);
   });
 
   it('fails, and sends nothing again, when the connection drops once the message has gone', async () => {
-    const server = await startStrictSmtp({ pipelining: true, refuse: { message: 'hang up' } });
-    closers.push(() => server.close());
-    const smtp = plainSmtp(server.port);
-    closers.push(() => smtp.close());
+    const { server, smtp } = transportTo(await startStrictSmtp({ pipelining: true, refuse: { message: 'hang up' } }));
     const err = await refusal(smtp, message('a@example.org'));
     expect(err).not.toBeInstanceOf(PermanentDeliveryError);
     expect(err).toMatchObject({ code: 'ECONNECTION' });
