@@ -193,9 +193,11 @@ export class ThreepidService {
    */
   private async startOrContinueSession(input: SessionRequest): Promise<string> {
     const { clock, random, config, store, secrets } = this.deps;
-    const key = { clientSecretHash: secrets.mac(input.clientSecret), medium: input.rules.medium, address: input.address, flow: input.flow };
     // Under every key of the ring: a repeat after a rotation finds its session (send_attempt idempotency).
-    const lookupKey = { ...key, clientSecretHashes: secrets.storedForms(input.clientSecret) };
+    // The current key's form comes first, and is the one a new session is written under.
+    const clientSecretHashes = secrets.storedForms(input.clientSecret);
+    const key = { clientSecretHash: clientSecretHashes[0], medium: input.rules.medium, address: input.address, flow: input.flow };
+    const lookupKey = { ...key, clientSecretHashes };
     const enqueued = await raceSafe(async () => {
       const now = clock.now();
       const createdSince = now - continuationWindowMs(this.tokenLifetime(input.rules.medium));
