@@ -47,14 +47,17 @@ export class SmtpConnectionLane {
     if (this.closed) throw new Error('SMTP connection closed');
     this.open ??= this.connect();
     const opening = this.open;
+    // Busy from here: a close() while the connection still opens must wait
+    // for this message, not QUIT in the middle of its DATA.
+    this.sending = true;
     let open: Open;
     try {
       open = await opening;
     } catch (err) {
+      this.sending = false;
       if (this.open === opening) this.open = undefined;
       throw err;
     }
-    this.sending = true;
     try {
       await Promise.race([this.transaction(open.connection, mail), open.lost]);
     } catch (err) {

@@ -1,9 +1,10 @@
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { PermanentDeliveryError } from '../../../src/delivery/errors';
 import type { MailMessage } from '../../../src/delivery/mail-message';
 import { createSmtpTransport, type MailTransport } from '../../../src/delivery/mail-transport';
+import { SmtpConnectionLane } from '../../../src/delivery/smtp-connection-lane';
 import { dataOf } from '../../../src/delivery/smtp-transaction';
 import { startStrictSmtp, type StrictSmtpRefusals } from '../../support/strict-smtp';
 
@@ -153,6 +154,21 @@ describe('the SMTP mail transaction', () => {
       expect(err).toBeInstanceOf(Error);
       expect(err).not.toBeInstanceOf(PermanentDeliveryError);
     }
+  });
+
+  // A close() (the module stopping) while the connection still opened sent QUIT in the middle of
+  // the message's DATA: the server took "QUIT" as its first line, and the send failed, to be sent again.
+  it('waits for a message whose connection is still opening before it quits', async () => {
+    const server = await realServer(true);
+    closers.push(() => server.close());
+    const lane = new SmtpConnectionLane({ host: '127.0.0.1', port: server.port, secure: false, ignoreTLS: true } as ConstructorParameters<typeof SmtpConnectionLane>[0], () =>
+      connect(server.port, '127.0.0.1'),
+    );
+    const raw = Buffer.from('From: a@example.org\r\nTo: b@example.org\r\nSubject: hi\r\n\r\nbody\r\n');
+    const sent = lane.sendMail({ raw, envelope: { from: 'a@example.org', to: ['b@example.org'] }, direct: true });
+    lane.close();
+    await sent;
+    expect(server.received).toEqual([{ to: 'b@example.org', text: 'body\n' }]);
   });
 
   it('sends no message when DATA is accepted after its recipient was refused', async () => {
